@@ -1,0 +1,85 @@
+"""The in-memory image volume shared by every part of msklabel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+#: Flips DICOM patient coordinates (LPS) to NIfTI world coordinates (RAS) and back.
+LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
+
+
+@dataclass(frozen=True)
+class Volume:
+    """A 3D image (or label map) with its exact geometry.
+
+    ``array`` is indexed ``[slice, row, column]`` so that ``array[k]`` is the
+    k-th image as a viewer shows it. ``affine`` maps an index in that same
+    order, ``(slice, row, column, 1)``, to DICOM patient coordinates (LPS, mm).
+    Slices are ordered by position along the slice normal, never by Instance
+    Number.
+    """
+
+    array: np.ndarray
+    affine: np.ndarray
+    echo_time: float | None = None
+    slice_thickness: float | None = None
+    series_instance_uid: str | None = None
+    study_instance_uid: str | None = None
+    frame_of_reference_uid: str | None = None
+    sop_instance_uids: tuple[str, ...] = ()
+    sop_class_uid: str | None = None
+    modality: str | None = None
+    series_description: str | None = None
+    source_files: tuple[str, ...] = field(default=(), repr=False)
+
+    def __post_init__(self) -> None:
+        if self.array.ndim != 3:
+            raise ValueError(f"a Volume needs a 3D array, got shape {self.array.shape}")
+        affine = np.asarray(self.affine, dtype=np.float64)
+        if affine.shape != (4, 4):
+            raise ValueError(f"a Volume needs a 4x4 affine, got shape {affine.shape}")
+        if abs(np.linalg.det(affine[:3, :3])) < 1e-12:
+            raise ValueError("the affine is singular")
+        object.__setattr__(self, "affine", affine)
+        if self.sop_instance_uids and len(self.sop_instance_uids) != self.array.shape[0]:
+            raise ValueError(
+                f"{len(self.sop_instance_uids)} SOP Instance UIDs for {self.array.shape[0]} slices"
+            )
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(self.array.shape)  # type: ignore[return-value]
+
+    @property
+    def spacing(self) -> tuple[float, float, float]:
+        """Voxel size in mm along (slice, row, column)."""
+        return tuple(float(s) for s in np.linalg.norm(self.affine[:3, :3], axis=0))  # type: ignore[return-value]
+
+    @property
+    def voxel_volume(self) -> float:
+        """Volume of one voxel in mm^3."""
+        return float(abs(np.linalg.det(self.affine[:3, :3])))
+
+    @property
+    def affine_ras(self) -> np.ndarray:
+        """Affine mapping ``(column, row, slice, 1)`` to RAS mm, as NIfTI stores it."""
+        return LPS_TO_RAS @ self.affine[:, [2, 1, 0, 3]]
+
+    def index_to_patient(self, index: np.ndarray) -> np.ndarray:
+        """Map ``(..., 3)`` indices in (slice, row, column) order to LPS mm."""
+        index = np.asarray(index, dtype=np.float64)
+        return index @ self.affine[:3, :3].T + self.affine[:3, 3]
+
+    def patient_to_index(self, points: np.ndarray) -> np.ndarray:
+        """Map ``(..., 3)`` LPS points in mm to fractional (slice, row, column) indices."""
+        points = np.asarray(points, dtype=np.float64)
+        inverse = np.linalg.inv(self.affine)
+        return points @ inverse[:3, :3].T + inverse[:3, 3]
+
+    def with_array(self, array: np.ndarray) -> Volume:
+        """The same geometry and references holding another array (e.g. a label map)."""
+        if array.shape != self.array.shape:
+            raise ValueError(f"shape {array.shape} does not match the volume's {self.array.shape}")
+        return replace(self, array=array)
