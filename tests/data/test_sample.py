@@ -52,9 +52,9 @@ def test_sample_reads_as_eight_echoes_of_24_sagittal_slices(sample: SampleFiles)
         assert volume.slice_thickness == pytest.approx(3.0)
         # The header's Spacing Between Slices is 4 mm (3 mm slices with a 1 mm gap).
         assert slice_step == pytest.approx(4.0, abs=1e-3)
-        # Sagittal: the slice normal runs along the patient's left-right axis.
+        # Sagittal: the slice normal runs close to the left-right axis.
         normal = volume.affine[:3, 0] / slice_step
-        assert abs(normal[0]) > 0.99
+        assert abs(normal[0]) > 0.95  # 8.5 degrees oblique
 
 
 def test_cached_sample_works_offline(private_cache: Path, offline: None, tmp_path: Path) -> None:

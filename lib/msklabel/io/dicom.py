@@ -33,6 +33,7 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.multival import MultiValue
 from pydicom.pixels import get_decoder, pixel_array
 from pydicom.uid import UID
 
@@ -47,6 +48,7 @@ DicomSource = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 InvalidPolicy = Literal["error", "skip"]
 
 _PIXEL_DATA_TAG = 0x7FE00010
+_UNDEFINED_LENGTH = 0xFFFFFFFF
 #: Header values larger than this are skipped over, not read, while scanning.
 _DEFER_SIZE = 1024
 #: Tolerance on direction cosines and pixel spacings (mm) within one series.
@@ -90,6 +92,7 @@ class _Instance:
     orientation: tuple[float, ...] | None
     pixel_spacing: tuple[float, ...] | None
     slice_spacing: float | None
+    slice_thickness: float | None
     rescale: tuple[float, float] | None
 
 
@@ -105,6 +108,7 @@ class DicomSeries:
 
     @property
     def slice_count(self) -> int:
+        """Number of image files, hence of slices once loaded."""
         return len(self.instances)
 
     @property
@@ -124,6 +128,7 @@ class DicomSeries:
             array=_read_pixels(ordered),
             affine=affine,
             echo_time=self.echo_time,
+            slice_thickness=first.slice_thickness,
             series_instance_uid=self.series_instance_uid,
             study_instance_uid=first.study_instance_uid,
             frame_of_reference_uid=first.frame_of_reference_uid,
@@ -168,7 +173,7 @@ def scan_dicom_series(
             logger.warning("skipping invalid file %s", error)
             skipped += 1
     if not instances:
-        reason = "no files found" if not files else f"no DICOM image among {len(files)} files"
+        reason = "no files found" if not files else f"no DICOM image among {len(files)} file(s)"
         raise InputError(source_name(source), reason + (f" ({skipped} skipped)" if skipped else ""))
     return _group(instances)
 
@@ -218,7 +223,7 @@ def _read_instance(path: Path) -> _Instance:
     if not sop_class:
         raise InputError(path, "no SOP Class UID")
     if "Image Storage" not in sop_class.name:
-        raise _NonImageError(path, f"not an image: SOP Class {sop_class.name} ({sop_class})")
+        raise _NonImageError(path, f"not an image: SOP Class {_uid_text(sop_class)}")
     _check_pixel_data(dataset, path)
     if not dataset.get("SeriesInstanceUID"):
         raise InputError(path, "no Series Instance UID")
@@ -242,8 +247,8 @@ def _check_pixel_data(dataset: Dataset, path: Path) -> None:
     """Raise if the Pixel Data element is absent or runs past the end of the file."""
     if _PIXEL_DATA_TAG not in dataset:
         raise InputError(path, "no Pixel Data (the file may be truncated)")
-    element = dataset.get_item(_PIXEL_DATA_TAG)
-    if element.is_undefined_length:  # encapsulated: pydicom drops it if its end is missing
+    element = dataset.get_item(_PIXEL_DATA_TAG, keep_deferred=True)
+    if element.length == _UNDEFINED_LENGTH:  # encapsulated: pydicom drops it if it is cut short
         return
     if element.value_tell + element.length > path.stat().st_size:
         raise InputError(path, "truncated file: it ends inside the Pixel Data")
@@ -275,8 +280,9 @@ def _instance_from(dataset: Dataset, path: Path, sop_class: UID) -> _Instance:
         orientation=_floats(dataset, "ImageOrientationPatient", 6),
         pixel_spacing=_floats(dataset, "PixelSpacing", 2),
         slice_spacing=None if spacing is None else abs(spacing),
+        slice_thickness=_float(dataset, "SliceThickness"),
         rescale=(
-            (_float(dataset, "RescaleSlope") or 1.0, _float(dataset, "RescaleIntercept") or 0.0)
+            (_float(dataset, "RescaleSlope", 1.0), _float(dataset, "RescaleIntercept", 0.0))
             if has_rescale
             else None
         ),
@@ -288,16 +294,16 @@ def _text(dataset: Dataset, keyword: str) -> str | None:
     return None if value in (None, "") else str(value)
 
 
-def _float(dataset: Dataset, keyword: str) -> float | None:
+def _float(dataset: Dataset, keyword: str, default: float | None = None) -> float | None:
     value = dataset.get(keyword)
-    return None if value in (None, "") else float(value)
+    return default if value in (None, "") else float(value)
 
 
 def _floats(dataset: Dataset, keyword: str, count: int) -> tuple[float, ...] | None:
     value = dataset.get(keyword)
     if value in (None, ""):
         return None
-    values = tuple(float(item) for item in value)
+    values = tuple(map(float, value if isinstance(value, MultiValue) else [value]))
     if len(values) != count:
         raise ValueError(f"{keyword} has {len(values)} values, expected {count}")
     return values
@@ -460,16 +466,15 @@ def _read_pixels(ordered: Sequence[_Instance]) -> np.ndarray:
 
 
 def _check_decoder(instance: _Instance) -> None:
-    syntax = instance.transfer_syntax
     try:
-        available = get_decoder(syntax).is_available
+        available = get_decoder(instance.transfer_syntax).is_available
     except NotImplementedError:
         available = False
     if not available:
         raise InputError(
             instance.path,
-            f"no installed decoder can read the pixel data of transfer syntax {syntax.name} "
-            f"({syntax}); " + _DECODER_HINT,
+            f"no installed decoder can read the pixel data of transfer syntax "
+            f"{_uid_text(instance.transfer_syntax)}; " + _DECODER_HINT,
         )
 
 
@@ -477,11 +482,15 @@ def _decode(instance: _Instance) -> np.ndarray:
     try:
         return pixel_array(instance.path)
     except Exception as error:  # decoders raise many types for damaged data
-        syntax = instance.transfer_syntax
-        reason = f"cannot decode pixel data ({syntax.name}, {syntax}): {error}"
+        reason = f"cannot decode pixel data ({_uid_text(instance.transfer_syntax)}): {error}"
         raise InputError(instance.path, reason) from None
 
 
 def _rescaled(instance: _Instance) -> np.ndarray:
     slope, intercept = instance.rescale or (1.0, 0.0)
     return (_decode(instance) * slope + intercept).astype(np.float32)
+
+
+def _uid_text(uid: UID) -> str:
+    """``name (uid)`` for a UID pydicom knows, else the bare UID."""
+    return uid if uid.name == uid else f"{uid.name} ({uid})"
