@@ -1,0 +1,118 @@
+"""One biomarker value, and a set of them with a JSON form."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+
+#: Quantities and their UCUM units.
+UNITS = {
+    "volume": "mm3",
+    "thickness": "mm",
+    "area": "mm2",
+    "t2": "ms",
+    "t1rho": "ms",
+    "height": "mm",
+    "cross_sectional_area": "mm2",
+}
+#: Statistics a measurement may be (None: the value itself, e.g. a volume).
+DERIVATIONS = ("mean", "sd", "median", "p5", "p95", "min", "max")
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A value of ``quantity`` for one labelled structure (and optionally one of its regions)."""
+
+    structure: str  #: label key, e.g. ``femoral_cartilage``
+    quantity: str  #: a key of :data:`UNITS`
+    value: float
+    derivation: str | None = None  #: one of :data:`DERIVATIONS`, or None
+    region: str | None = None  #: region code, e.g. ``cMF`` (see msklabel.biomarkers.regions)
+
+    def __post_init__(self) -> None:
+        if self.quantity not in UNITS:
+            raise ValueError(f"unknown quantity {self.quantity!r}")
+        if self.derivation is not None and self.derivation not in DERIVATIONS:
+            raise ValueError(f"unknown derivation {self.derivation!r}")
+        if not math.isfinite(self.value):
+            raise ValueError(f"{self.structure} {self.quantity}: value {self.value} not finite")
+        object.__setattr__(self, "value", float(self.value))
+
+    @property
+    def unit(self) -> str:
+        """UCUM unit of the value."""
+        return UNITS[self.quantity]
+
+
+class Measurements:
+    """An ordered collection of :class:`Measurement` with lookup and JSON I/O."""
+
+    def __init__(self, items: Iterable[Measurement] = ()) -> None:
+        self._items: list[Measurement] = []
+        for item in items:
+            self.add(item)
+
+    def add(self, item: Measurement) -> None:
+        key = (item.structure, item.region, item.quantity, item.derivation)
+        if any((m.structure, m.region, m.quantity, m.derivation) == key for m in self._items):
+            raise ValueError(f"duplicate measurement {key}")
+        self._items.append(item)
+
+    def __iter__(self) -> Iterator[Measurement]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(
+        self,
+        structure: str,
+        quantity: str,
+        derivation: str | None = None,
+        region: str | None = None,
+    ) -> float:
+        """The value of one measurement; KeyError if absent."""
+        for m in self._items:
+            if (m.structure, m.quantity, m.derivation, m.region) == (
+                structure,
+                quantity,
+                derivation,
+                region,
+            ):
+                return m.value
+        raise KeyError((structure, quantity, derivation, region))
+
+    def groups(self) -> dict[tuple[str, str | None], list[Measurement]]:
+        """Measurements grouped by (structure, region), in first-seen order."""
+        grouped: dict[tuple[str, str | None], list[Measurement]] = {}
+        for m in self._items:
+            grouped.setdefault((m.structure, m.region), []).append(m)
+        return grouped
+
+    def to_json(self, source: dict | None = None) -> dict:
+        """A JSON-ready dict: ``{"source": ..., "measurements": [{..., "unit": ...}]}``."""
+        return {
+            "source": source or {},
+            "measurements": [{**asdict(m), "unit": m.unit} for m in self._items],
+        }
+
+    def write_json(self, path: str | os.PathLike[str], source: dict | None = None) -> None:
+        with open(path, "w", encoding="utf-8") as file:
+            json.dump(self.to_json(source), file, indent=2)
+            file.write("\n")
+
+    @classmethod
+    def from_json(cls, data: dict) -> Measurements:
+        return cls(
+            Measurement(
+                structure=item["structure"],
+                quantity=item["quantity"],
+                value=item["value"],
+                derivation=item.get("derivation"),
+                region=item.get("region"),
+            )
+            for item in data["measurements"]
+        )

@@ -1,0 +1,177 @@
+"""One series measured end to end: a label map in; biomarkers JSON, SEG, SR and report out.
+
+The label map is a NIfTI file on the series' grid or a DICOM-SEG of the series. Every output
+derives from the *reference* echo (the SEG references its images); all echoes go into the
+relaxation fit.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import highdicom as hd
+import matplotlib.pyplot as plt
+import numpy as np
+from pydicom.dataset import Dataset
+
+from msklabel import __version__
+from msklabel.biomarkers.figure import figure_bytes, figure_rgb, render_report
+from msklabel.biomarkers.knee import KneeBiomarkers, measure_knee
+from msklabel.dicom.report import make_report_image
+from msklabel.dicom.seg import make_segmentation, read_seg_labels, read_source_images
+from msklabel.dicom.sr import make_measurement_report
+from msklabel.errors import InputError
+from msklabel.io.nifti import read_nifti
+from msklabel.volume import Volume
+
+#: A label map's grid matches the series' when no voxel centre moves by more than this
+#: fraction of the smallest voxel size (NIfTI stores the affine in single precision).
+GRID_TOLERANCE = 0.01
+
+#: The files :meth:`StudyReport.write` puts in its folder.
+OUTPUT_FILES = ("biomarkers.json", "seg.dcm", "sr.dcm", "report.png", "report.pdf", "report.dcm")
+
+#: Called with the name of each step as it starts.
+StepCallback = Callable[[str], None]
+
+#: The steps of :func:`measure_study`, in order, as given to its ``on_step``.
+STEPS = ("measuring", "writing SEG", "writing SR", "drawing report")
+
+
+@dataclass(frozen=True)
+class StudyReport:
+    """Everything measured on one series, ready to write or send."""
+
+    result: KneeBiomarkers
+    labels: Volume
+    segmentation: hd.seg.Segmentation
+    sr: hd.sr.Comprehensive3DSR
+    report_image: hd.sc.SCImage
+    png: bytes
+    pdf: bytes
+    source: dict  #: provenance stored in biomarkers.json (no patient-identifying data)
+
+    def write(self, out_dir: str | os.PathLike[str]) -> dict[str, Path]:
+        """Write :data:`OUTPUT_FILES` into ``out_dir`` (created); their paths by name."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = {name: out / name for name in OUTPUT_FILES}
+        self.result.measurements.write_json(paths["biomarkers.json"], self.source)
+        self.segmentation.save_as(paths["seg.dcm"])
+        self.sr.save_as(paths["sr.dcm"])
+        self.report_image.save_as(paths["report.dcm"])
+        paths["report.png"].write_bytes(self.png)
+        paths["report.pdf"].write_bytes(self.pdf)
+        return paths
+
+
+def read_labels(path: str | os.PathLike[str], reference: Volume) -> Volume:
+    """The label map in ``path`` (NIfTI, or a DICOM-SEG of ``reference``'s images) on
+    ``reference``'s grid; :class:`InputError` naming ``path`` if it is not on that grid."""
+    if os.fspath(path).lower().endswith((".nii", ".nii.gz")):
+        image = read_nifti(path)
+        check_same_grid(image, reference, path)
+        return reference.with_array(_label_array(image.array, path))
+    return read_seg_labels(path, reference)
+
+
+def check_same_grid(volume: Volume, reference: Volume, path: str | os.PathLike[str]) -> None:
+    """Raise :class:`InputError` unless ``volume`` lies on ``reference``'s voxel grid.
+
+    The affines may differ by at most :data:`GRID_TOLERANCE` of the smallest voxel size,
+    measured as the largest displacement of a corner voxel centre.
+    """
+    if volume.shape != reference.shape:
+        raise InputError(
+            path, f"shape {volume.shape} does not match the series' {reference.shape} "
+            "(slice, row, column)",
+        )  # fmt: skip
+    corners = np.array(np.meshgrid(*[(0, n - 1) for n in reference.shape])).reshape(3, -1).T
+    moved = np.linalg.norm(
+        volume.index_to_patient(corners) - reference.index_to_patient(corners), axis=1
+    ).max()
+    tolerance = GRID_TOLERANCE * min(reference.spacing)
+    if moved > tolerance:
+        raise InputError(
+            path, f"affine does not match the series': voxel centres differ by up to "
+            f"{moved:.3g} mm (tolerance {tolerance:.3g} mm)",
+        )  # fmt: skip
+
+
+def _label_array(array: np.ndarray, path: str | os.PathLike[str]) -> np.ndarray:
+    values = np.asarray(array)
+    if values.size and (values.min() < 0 or not np.array_equal(values, np.round(values))):
+        raise InputError(path, "label values must be non-negative integers")
+    return values.astype(np.uint8 if values.max(initial=0) < 256 else np.uint16)
+
+
+def measure_study(
+    image: Volume,
+    labels: Volume,
+    *,
+    echoes: Sequence[Volume] = (),
+    labels_name: str,
+    extra_items: Sequence = (),
+    on_step: StepCallback | None = None,
+) -> StudyReport:
+    """Measure ``labels`` (on the grid of ``image``, the echo whose images the SEG
+    references) and make the SEG, SR and report; T2 is fitted from ``echoes`` if 2 or more.
+
+    ``labels_name`` names the label map in messages and in the JSON; ``extra_items`` go into
+    the SR (see :func:`msklabel.dicom.sr.make_measurement_report`).
+    """
+    step = on_step or (lambda name: None)
+    step(STEPS[0])
+    fitted = echoes if len(echoes) >= 2 else ()
+    result = measure_knee(labels, echoes=fitted)
+    source_images = read_source_images(image)
+    step(STEPS[1])
+    try:
+        segmentation = make_segmentation(labels, source_images)
+    except ValueError as error:
+        raise InputError(labels_name, str(error)) from None
+    step(STEPS[2])
+    sr = make_measurement_report(
+        result.measurements, segmentation, source_images, extra_items=extra_items
+    )
+    step(STEPS[3])
+    figure = render_report(image, labels, result, _title(fitted))
+    try:
+        png, pdf, rgb = figure_bytes(figure, "png"), figure_bytes(figure, "pdf"), figure_rgb(figure)
+    finally:
+        plt.close(figure)
+    return StudyReport(
+        result=result,
+        labels=labels,
+        segmentation=segmentation,
+        sr=sr,
+        report_image=make_report_image(rgb, source_images[0]),
+        png=png,
+        pdf=pdf,
+        source=_provenance(image, fitted, labels_name, segmentation, sr),
+    )
+
+
+def _title(echoes: Sequence[Volume]) -> str:
+    if not echoes:
+        return "msklabel knee biomarkers"
+    times = [float(v.echo_time or 0.0) for v in echoes]
+    echoes_text = f"{len(times)} echoes, TE {min(times):g}-{max(times):g} ms"
+    return f"msklabel knee biomarkers (T2 from {echoes_text})"
+
+
+def _provenance(
+    image: Volume, echoes: Sequence[Volume], labels_name: str, seg: Dataset, sr: Dataset
+) -> dict:
+    return {
+        "software": f"msklabel {__version__}",
+        "series_instance_uid": image.series_instance_uid,
+        "reference_echo_time_ms": image.echo_time,
+        "echo_times_ms": [v.echo_time for v in echoes],
+        "labels": labels_name,
+        "seg_sop_instance_uid": str(seg.SOPInstanceUID),
+        "sr_sop_instance_uid": str(sr.SOPInstanceUID),
+    }

@@ -1,0 +1,105 @@
+"""``msklabel measure``: knee biomarkers of a label map as JSON, DICOM SEG + SR and a report."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "measure",
+        help="measure a knee label map: biomarkers.json, SEG, SR and report",
+        description="Measure the knee biomarkers (volumes, cartilage thickness per plate and "
+        "region, T2 from all echoes of a multi-echo series) of a label map on a DICOM MR "
+        "series, and write biomarkers.json, seg.dcm (DICOM-SEG), sr.dcm (TID 1500 SR), "
+        "report.png, report.pdf and report.dcm (Secondary Capture) into --out.",
+    )
+    parser.add_argument("series", type=Path, metavar="SERIES", help="folder of the DICOM series")
+    parser.add_argument(
+        "--labels",
+        type=Path,
+        required=True,
+        help="label map on the series' grid: NIfTI (.nii, .nii.gz) or a DICOM-SEG of the series",
+    )
+    parser.add_argument("--out", type=Path, required=True, help="output folder (created)")
+    parser.add_argument(
+        "--echo-time",
+        type=float,
+        default=None,
+        metavar="MS",
+        help="the echo whose images the labels and the SEG refer to (default: the first)",
+    )
+    parser.add_argument(
+        "--series-uid",
+        default=None,
+        metavar="UID",
+        help="the Series Instance UID to measure when SERIES holds several series",
+    )
+    parser.set_defaults(handler=_measure)
+
+
+def _measure(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from msklabel.biomarkers.study import STEPS, measure_study, read_labels
+
+    started: list[str] = []
+    with tqdm(total=3 + len(STEPS), unit="step", disable=None) as progress:
+
+        def step(name: str) -> None:
+            """Count the step before (if any) as done and show ``name``."""
+            if started:
+                progress.update()
+            started.append(name)
+            progress.set_description_str(name)
+
+        step("reading series")
+        echoes = _read_echoes(args.series, args.series_uid)
+        image = _reference_echo(echoes, args.echo_time, args.series)
+        step("reading labels")
+        labels = read_labels(args.labels, image)
+        report = measure_study(
+            image, labels, echoes=echoes, labels_name=str(args.labels), on_step=step
+        )
+        step("writing files")
+        paths = report.write(args.out)
+        progress.update()
+    print(f"{len(report.result.measurements)} measurements; files in {args.out}:")
+    for path in paths.values():
+        print(f"  {path.name}")
+    return 0
+
+
+def _read_echoes(folder: Path, series_uid: str | None) -> list:
+    """The echoes of the one series in ``folder`` (or ``series_uid``), by echo time."""
+    from msklabel.errors import InputError
+    from msklabel.io.dicom import scan_dicom_series
+
+    groups = scan_dicom_series(folder)
+    found = sorted({group.series_instance_uid for group in groups})
+    chosen = [g for g in groups if series_uid in (None, g.series_instance_uid)]
+    if not chosen or len({g.series_instance_uid for g in chosen}) > 1:
+        problem = (
+            "several series (choose with --series-uid)" if chosen else f"no series {series_uid}"
+        )
+        raise InputError(folder, f"{problem}; found: {', '.join(found) or 'none'}")
+    echoes = sorted((g.load() for g in chosen), key=lambda v: v.echo_time or 0.0)
+    first = echoes[0]
+    if any(v.shape != first.shape or (v.affine != first.affine).any() for v in echoes):
+        raise InputError(folder, "the echoes of the series do not share one grid")
+    return echoes
+
+
+def _reference_echo(echoes: list, echo_time: float | None, folder: Path):
+    """The echo at ``echo_time`` ms (default: the first)."""
+    from msklabel.errors import InputError
+
+    if echo_time is None:
+        return echoes[0]
+    for echo in echoes:
+        if echo.echo_time is not None and math.isclose(echo.echo_time, echo_time, abs_tol=1e-3):
+            return echo
+    times = ", ".join(f"{v.echo_time:g}" for v in echoes if v.echo_time is not None)
+    raise InputError(folder, f"no echo at {echo_time:g} ms; echo times: {times or 'none'}")

@@ -1,0 +1,150 @@
+"""A stacked, calibrated classifier that never scores what it was fitted on.
+
+Two base models (an L2-regularised logistic regression whose strength is tuned by
+grouped inner cross-validation, and a histogram gradient-boosting model) make
+out-of-fold predictions on grouped inner folds; a logistic stacker fitted on those
+out-of-fold logits combines and calibrates them. The base models are then refitted
+on all the training data. ``oof_proba_`` holds the stacked predictions for the
+training rows, each from a stacker and base models that did not see that row's
+subject: thresholds and later cascade stages are chosen on them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from .metrics import logit
+
+
+def grouped_splits(
+    y: np.ndarray, groups: np.ndarray | None, n_splits: int, seed: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Folds that keep every subject's knees together, stratified on the outcome.
+
+    Subjects are ordered by their fraction of positive knees (ties broken at random)
+    and dealt to the folds in turn, so every fold gets a similar share of positives.
+    """
+    groups = np.arange(len(y)) if groups is None else np.asarray(groups)
+    _, index = np.unique(groups, return_inverse=True)
+    positive_fraction = np.bincount(index, weights=np.asarray(y, float)) / np.bincount(index)
+    order = np.lexsort(
+        (np.random.default_rng(seed).random(positive_fraction.size), positive_fraction)
+    )
+    fold_of_group = np.empty(order.size, int)
+    fold_of_group[order] = np.arange(order.size) % n_splits
+    fold = fold_of_group[index]
+    return [(np.flatnonzero(fold != k), np.flatnonzero(fold == k)) for k in range(n_splits)]
+
+
+class StackedClassifier(ClassifierMixin, BaseEstimator):
+    """Logistic regression + gradient boosting, stacked and calibrated out of fold.
+
+    Parameters
+    ----------
+    n_splits:
+        Inner grouped folds for the out-of-fold predictions and the tuning of ``C``.
+    boosting:
+        Include the gradient-boosting base model (logistic regression alone otherwise).
+    max_iter, max_leaf_nodes, learning_rate:
+        Gradient-boosting capacity (kept small so that model files stay small).
+    random_state:
+        Seed of the folds and of gradient boosting.
+    """
+
+    def __init__(
+        self,
+        n_splits: int = 3,
+        boosting: bool = True,
+        max_iter: int = 60,
+        max_leaf_nodes: int = 8,
+        learning_rate: float = 0.08,
+        random_state: int = 0,
+    ) -> None:
+        self.n_splits = n_splits
+        self.boosting = boosting
+        self.max_iter = max_iter
+        self.max_leaf_nodes = max_leaf_nodes
+        self.learning_rate = learning_rate
+        self.random_state = random_state
+
+    def _base_models(self, splits: list) -> list[BaseEstimator]:
+        linear = make_pipeline(
+            StandardScaler(),
+            LogisticRegressionCV(
+                Cs=np.logspace(-2, 1, 4),
+                l1_ratios=(0.0,),
+                cv=splits,
+                scoring="neg_log_loss",
+                use_legacy_attributes=False,
+            ),
+        )
+        if not self.boosting:
+            return [linear]
+        boosted = HistGradientBoostingClassifier(
+            max_iter=self.max_iter,
+            max_leaf_nodes=self.max_leaf_nodes,
+            learning_rate=self.learning_rate,
+            l2_regularization=1.0,
+            min_samples_leaf=40,
+            max_bins=32,
+            early_stopping=False,
+            random_state=self.random_state,
+        )
+        return [linear, boosted]
+
+    def fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        groups: np.ndarray | None = None,
+        sample_weight: np.ndarray | None = None,
+    ) -> StackedClassifier:
+        X, y = np.asarray(X, float), np.asarray(y).astype(int)
+        self.classes_ = np.array([0, 1])
+        weight = None if sample_weight is None else np.asarray(sample_weight, float)
+        splits = grouped_splits(y, groups, self.n_splits, self.random_state)
+        oof = np.zeros((len(y), len(self._base_models(splits))))
+        for train, test in splits:
+            inner = grouped_splits(
+                y[train], None if groups is None else np.asarray(groups)[train],
+                self.n_splits, self.random_state,
+            )  # fmt: skip
+            for j, model in enumerate(self._base_models(inner)):
+                _fit(model, X[train], y[train], _rows(weight, train))
+                oof[test, j] = model.predict_proba(X[test])[:, 1]
+        self.stacker_ = LogisticRegression(C=1e4).fit(logit(oof), y, sample_weight=weight)
+        self.oof_proba_ = np.zeros(len(y))
+        for train, test in splits:
+            stacker = clone(self.stacker_).fit(
+                logit(oof[train]), y[train], sample_weight=_rows(weight, train)
+            )
+            self.oof_proba_[test] = stacker.predict_proba(logit(oof[test]))[:, 1]
+        self.base_models_ = [_fit(m, X, y, weight) for m in self._base_models(splits)]
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, float)
+        base = np.column_stack([m.predict_proba(X)[:, 1] for m in self.base_models_])
+        return self.stacker_.predict_proba(logit(base))
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+
+def _rows(weight: np.ndarray | None, rows: np.ndarray) -> np.ndarray | None:
+    return None if weight is None else weight[rows]
+
+
+def _fit(
+    model: BaseEstimator, X: np.ndarray, y: np.ndarray, weight: np.ndarray | None
+) -> BaseEstimator:
+    """Fit with sample weights (none given: unweighted, which is also much faster for HGB)."""
+    if hasattr(model, "steps"):
+        return model.fit(X, y, **{f"{model.steps[-1][0]}__sample_weight": weight})
+    return model.fit(X, y, sample_weight=weight)

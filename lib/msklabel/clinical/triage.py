@@ -1,0 +1,166 @@
+"""The three-stage knee triage cascade.
+
+- Stage A flags any abnormality, at a threshold that keeps the configured
+  specificity (90% by default) on the training knees' out-of-fold predictions;
+  knees it does not flag leave the reading list.
+- Stage B flags bone or cartilage abnormality among the knees stage A flagged.
+- Stage C localises, among the knees stage B flagged: per joint (femur, tibia,
+  patella) and per tissue (cartilage, bone, meniscus).
+
+Each stage target is a :class:`~msklabel.clinical.stacking.StackedClassifier`.
+Stages B and C are trained on the training knees that stage A flagged *out of fold*,
+the population they meet in use (stage C is trained there rather than on B's flagged
+knees, which are nearly all positive for cartilage, so that its models and thresholds
+rest on enough negatives). Every threshold is chosen on out-of-fold predictions:
+nothing is tuned on predictions of a model that saw the knee.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.base import BaseEstimator
+
+from .metrics import auc, threshold_at_specificity
+from .stacking import StackedClassifier
+
+#: Cascade stages and their targets, in the column order of ``Y``.
+STAGES: dict[str, tuple[str, ...]] = {
+    "A": ("any",),
+    "B": ("bone_or_cartilage",),
+    "C": ("femur", "tibia", "patella", "cartilage", "bone", "meniscus"),
+}
+TARGET_NAMES: tuple[str, ...] = tuple(t for targets in STAGES.values() for t in targets)
+STAGE_OF: dict[str, str] = {t: s for s, targets in STAGES.items() for t in targets}
+_MIN_CLASS = 5
+
+
+@dataclass(frozen=True)
+class StageFlow:
+    """Knees entering a stage and flagged by it (all counted on one population)."""
+
+    stage: str
+    target: str
+    n_in: int
+    n_flagged: int
+    positives_in: int
+    positives_flagged: int
+
+    @property
+    def n_removed(self) -> int:
+        return self.n_in - self.n_flagged
+
+
+class TriageCascade(BaseEstimator):
+    """Stage A / B / C triage on a feature matrix.
+
+    Parameters
+    ----------
+    specificity:
+        Specificity kept at stage A (on out-of-fold training predictions).
+    later_specificity:
+        Specificity kept at stages B and C, among the knees stage A flagged.
+    n_splits, boosting, random_state:
+        Passed to every stage's :class:`StackedClassifier`.
+    """
+
+    def __init__(
+        self,
+        specificity: float = 0.9,
+        later_specificity: float = 0.9,
+        n_splits: int = 3,
+        boosting: bool = True,
+        random_state: int = 0,
+    ) -> None:
+        self.specificity = specificity
+        self.later_specificity = later_specificity
+        self.n_splits = n_splits
+        self.boosting = boosting
+        self.random_state = random_state
+
+    def fit(self, X: np.ndarray, Y: np.ndarray, groups: np.ndarray | None = None) -> TriageCascade:
+        """Fit on features ``X`` and 0/1 targets ``Y`` with columns :data:`TARGET_NAMES`."""
+        X, Y = np.asarray(X, float), np.asarray(Y).astype(int)
+        if Y.shape[1] != len(TARGET_NAMES):
+            raise ValueError(f"Y needs {len(TARGET_NAMES)} columns: {', '.join(TARGET_NAMES)}")
+        groups = np.arange(len(X)) if groups is None else np.asarray(groups)
+        self.models_: dict[str, StackedClassifier] = {}
+        self.thresholds_: dict[str, float] = {}
+        self.flow_: list[StageFlow] = []
+        flagged_by_a = np.arange(len(X))
+        for stage, targets in STAGES.items():
+            rows = np.arange(len(X)) if stage == "A" else flagged_by_a
+            specificity = self.specificity if stage == "A" else self.later_specificity
+            for target in targets:
+                y = Y[rows, TARGET_NAMES.index(target)]
+                _check_classes(y, stage, target)
+                model = StackedClassifier(
+                    n_splits=self.n_splits, boosting=self.boosting, random_state=self.random_state
+                ).fit(X[rows], y, groups[rows])
+                threshold = threshold_at_specificity(y, model.oof_proba_, specificity)
+                flagged = model.oof_proba_ >= threshold
+                self.models_[target], self.thresholds_[target] = model, threshold
+                self.flow_.append(_flow(stage, target, y, flagged))
+                if stage == "A":
+                    flagged_by_a = rows[flagged]
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Probability of every target (columns :data:`TARGET_NAMES`) for every knee.
+
+        The probabilities of stages B and C are conditional on reaching the stage.
+        """
+        X = np.asarray(X, float)
+        return np.column_stack([self.models_[t].predict_proba(X)[:, 1] for t in TARGET_NAMES])
+
+    def decide(self, proba: np.ndarray) -> np.ndarray:
+        """Gated decisions from :meth:`predict_proba`: 1 flagged, 0 not, -1 stage not reached."""
+        flagged = proba >= np.array([self.thresholds_[t] for t in TARGET_NAMES])
+        out = flagged.astype(int)
+        a, b = TARGET_NAMES.index("any"), TARGET_NAMES.index("bone_or_cartilage")
+        reached_b, reached_c = flagged[:, a], flagged[:, a] & flagged[:, b]
+        for j, target in enumerate(TARGET_NAMES):
+            reached = {"A": None, "B": reached_b, "C": reached_c}[STAGE_OF[target]]
+            if reached is not None:
+                out[~reached, j] = -1
+        return out
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Gated decisions (see :meth:`decide`)."""
+        return self.decide(self.predict_proba(X))
+
+    def score(self, X: np.ndarray, Y: np.ndarray) -> float:
+        """AUC of stage A."""
+        return auc(np.asarray(Y)[:, 0], self.models_["any"].predict_proba(X)[:, 1])
+
+
+def cascade_flow(Y: np.ndarray, decisions: np.ndarray) -> list[StageFlow]:
+    """Counts per stage and target from held-out targets and gated decisions."""
+    Y, decisions = np.asarray(Y), np.asarray(decisions)
+    out = []
+    for j, target in enumerate(TARGET_NAMES):
+        reached = decisions[:, j] >= 0
+        out.append(_flow(STAGE_OF[target], target, Y[reached, j], decisions[reached, j] == 1))
+    return out
+
+
+def _flow(stage: str, target: str, y: np.ndarray, flagged: np.ndarray) -> StageFlow:
+    return StageFlow(
+        stage,
+        target,
+        int(y.size),
+        int(flagged.sum()),
+        int(y.sum()),
+        int((flagged & (y == 1)).sum()),
+    )
+
+
+def _check_classes(y: np.ndarray, stage: str, target: str) -> None:
+    positives = int(y.sum())
+    if min(positives, y.size - positives) < _MIN_CLASS:
+        raise ValueError(
+            f"stage {stage} ({target}): {positives} positive and {y.size - positives} negative "
+            f"knees reach it; at least {_MIN_CLASS} of each are needed"
+        )

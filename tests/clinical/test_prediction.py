@@ -1,0 +1,77 @@
+"""Model files, cards and one-study prediction (probabilities, decisions, SR items)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from msklabel.clinical.bundle import DEFAULT_MODELS, card_path, load_bundle, save_bundle
+from msklabel.clinical.cards import NOT_FOR_CLINICAL_USE
+from msklabel.clinical.features import BIOMARKER_NAMES, ReferenceCohort
+from msklabel.clinical.prediction import ABSENT, PRESENT, PROBABILITY_UNIT, StudyPrediction
+from msklabel.clinical.workflow import predict_study, train_risk, train_triage
+from msklabel.errors import InputError
+
+
+@pytest.fixture(scope="module")
+def bundles(triage_cohort: pd.DataFrame, longitudinal_cohort: pd.DataFrame,
+            reference: ReferenceCohort):  # fmt: skip
+    triage = train_triage(triage_cohort, reference, evaluate=False, name="t", demonstration=True)
+    risk = train_risk(longitudinal_cohort, reference, "tkr", evaluate=False, landmarks=(0, 24))
+    return triage.bundle, risk.bundle
+
+
+def _study(cohort: pd.DataFrame, row: int = 0) -> dict:
+    knee = cohort.iloc[row]
+    return {"measurements": [{"name": n, "value": float(knee[n])} for n in BIOMARKER_NAMES]}
+
+
+@pytest.mark.slow
+def test_study_prediction_has_probabilities_decisions_and_sr_items(bundles, triage_cohort) -> None:
+    header = {"PatientAge": "064Y", "PatientSex": "F", "PatientWeight": 80, "PatientSize": 1.6}
+    prediction = predict_study(_study(triage_cohort), bundles, header=header,
+                               study_instance_uid="1.2.3")  # fmt: skip
+    names = [p.name for p in prediction.predictions]
+    assert names[:2] == ["triage_A_any", "triage_B_bone_or_cartilage"]
+    assert names[-1] == "risk_tkr_48m" and len(names) == 9
+    for p in prediction.predictions:
+        assert 0.0 <= p.probability <= 1.0
+    stage_a = prediction.predictions[0]
+    assert stage_a.decision == (stage_a.probability >= stage_a.threshold)
+    if not stage_a.decision:
+        assert all(p.decision is None for p in prediction.predictions[1:8])
+    assert StudyPrediction.from_dict(json.loads(prediction.to_json())) == prediction
+
+    items = prediction.sr_items()
+    numeric = [i for i in items if i.unit == PROBABILITY_UNIT]
+    coded = [i for i in items if i.unit is None]
+    assert len(numeric) == 9
+    assert {i.value for i in coded} <= {PRESENT, ABSENT}
+    assert "demonstration" in numeric[0].name and "demonstration" not in numeric[-1].name
+
+
+@pytest.mark.slow
+def test_model_file_round_trip_and_card(bundles, triage_cohort, tmp_path: Path) -> None:
+    path = save_bundle(bundles[0], tmp_path / "triage.skops")
+    loaded = load_bundle(path)
+    assert loaded.card == bundles[0].card and loaded.reference == bundles[0].reference
+    assert path.stat().st_size < 1_000_000
+    text = card_path(path).read_text()
+    assert NOT_FOR_CLINICAL_USE in text and "DEMONSTRATION MODEL" in text
+    (tmp_path / "bad.skops").write_text("not a model")
+    with pytest.raises(InputError, match="not a skops model"):
+        load_bundle(tmp_path / "bad.skops")
+
+
+@pytest.mark.skipif(not DEFAULT_MODELS["triage"].is_file(), reason="demo models not built")
+@pytest.mark.parametrize("name", sorted(DEFAULT_MODELS))
+def test_shipped_demonstration_models(name: str) -> None:
+    path = DEFAULT_MODELS[name]
+    assert path.stat().st_size < 1_000_000
+    bundle = load_bundle(name)
+    assert bundle.card.demonstration
+    assert "DEMONSTRATION MODEL" in card_path(path).read_text()
+    assert any(k.endswith("AUC") for k in bundle.card.metrics)

@@ -1,0 +1,65 @@
+"""A phantom study measured and stored as SEG + SR once per session; a real Orthanc."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import highdicom as hd
+import numpy as np
+import pytest
+from pydicom.dataset import Dataset
+from pydicom.sr.codedict import codes
+
+from msklabel.biomarkers.knee import KneeBiomarkers, measure_knee
+from msklabel.data.phantom import PhantomConfig, write_phantom
+from msklabel.dicom.seg import make_segmentation, read_source_images
+from msklabel.dicom.sr import make_measurement_report
+from msklabel.io import read_nifti, read_volumes
+from msklabel.testing.orthanc import OrthancServer
+from msklabel.volume import Volume
+
+
+@dataclass(frozen=True)
+class StoredStudy:
+    echoes: list[Volume]
+    labels: Volume
+    result: KneeBiomarkers
+    source: list[Dataset]
+    seg_path: Path
+    sr_path: Path
+    extra_items: list
+
+
+@pytest.fixture(scope="session")
+def stored_study(tmp_path_factory) -> StoredStudy:
+    root = tmp_path_factory.mktemp("phantom")
+    files = write_phantom(PhantomConfig(orientation="oblique", regional_thickness=True), root)
+    echoes = sorted(read_volumes(files.dicom_dir), key=lambda v: v.echo_time)
+    nifti = read_nifti(files.labels)
+    assert np.allclose(nifti.affine, echoes[0].affine, atol=1e-3)
+    labels = echoes[0].with_array(nifti.array)
+    result = measure_knee(labels, echoes=echoes)
+    source = read_source_images(echoes[0])
+    seg = make_segmentation(labels, source)
+    extra = [
+        hd.sr.QualitativeEvaluation(codes.DCM.Finding, codes.SCT.Normal),
+        hd.sr.Measurement(
+            name=hd.sr.CodedConcept("PROB", "99MSKL", "Probability of abnormality"),
+            value=0.125,
+            unit=codes.UCUM.NoUnits,
+        ),
+    ]
+    sr = make_measurement_report(result.measurements, seg, source, extra_items=extra)
+    seg_path, sr_path = root / "seg.dcm", root / "sr.dcm"
+    seg.save_as(seg_path)
+    sr.save_as(sr_path)
+    return StoredStudy(echoes, labels, result, source, seg_path, sr_path, extra)
+
+
+@pytest.fixture
+def orthanc() -> Iterator[OrthancServer]:
+    """A fresh Orthanc on high loopback ports, stopped after the test."""
+    with OrthancServer() as server:
+        yield server
