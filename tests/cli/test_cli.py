@@ -13,7 +13,7 @@ from msklabel.cli import build_parser, main
 CONSOLE_SCRIPT = Path(sys.executable).with_name("msklabel")
 
 
-def _subcommand_paths(parser=None, prefix=()):  # noqa: ANN001, ANN202 - argparse internals
+def _subcommand_paths(parser=None, prefix=()):
     parser = parser or build_parser()
     for action in parser._subparsers._group_actions if parser._subparsers else ():
         for name, child in action.choices.items():
@@ -24,7 +24,7 @@ def _subcommand_paths(parser=None, prefix=()):  # noqa: ANN001, ANN202 - argpars
 def test_console_script_lists_the_commands() -> None:
     result = subprocess.run([CONSOLE_SCRIPT, "--help"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    for name in ("data", "demo"):
+    for name in ("data", "demo", "segment", "measure"):
         assert f"    {name}" in result.stdout
 
 
@@ -47,7 +47,7 @@ def test_input_errors_are_one_line_not_a_traceback(tmp_path: Path) -> None:
     bogus = tmp_path / "not-a-study"
     bogus.write_text("hello")
     result = subprocess.run(
-        [CONSOLE_SCRIPT, "segment", str(bogus), "--out", str(tmp_path / "o")],
+        [CONSOLE_SCRIPT, "measure", str(bogus), "--labels", str(bogus), "--out", str(tmp_path)],
         capture_output=True,
         text=True,
     )

@@ -28,16 +28,16 @@ def _run(*argv: str) -> int:
 
 @pytest.mark.slow
 def test_commands_train_evaluate_predict(tmp_path: Path) -> None:
-    data = tmp_path / "data"
+    data, report = tmp_path / "data", tmp_path / "report"
     assert _run("triage", "synthetic", "--out", str(data), "--subjects", "500") == 0
     cohort, reference = data / "cohort.csv", data / "reference.csv"
     pd.read_csv(cohort).to_parquet(data / "cohort.parquet")
     model = tmp_path / "triage.skops"
-    assert _run("triage", "train", "--data", str(data / "cohort.parquet"), "--reference",
-                str(reference), "--out", str(model), "--folds", "2", "--bootstrap", "20",
-                "--report", str(tmp_path / "report")) == 0  # fmt: skip
-    assert (tmp_path / "report" / "report.html").stat().st_size > 50_000
-    assert (tmp_path / "report" / "cascade_flow.png").is_file()
+    fast = ["--folds", "2", "--bootstrap", "20", "--linear"]
+    train = ["--data", str(data / "cohort.parquet"), "--reference", str(reference)]
+    assert _run("triage", "train", *train, "--out", str(model), "--report", str(report), *fast) == 0
+    assert (report / "report.html").stat().st_size > 50_000
+    assert (report / "cascade_flow.png").is_file()
     assert _run("triage", "predict", "--model", str(model), "--data", str(cohort),
                 "--out", str(tmp_path / "pred.csv")) == 0  # fmt: skip
     predictions = pd.read_csv(tmp_path / "pred.csv")
@@ -46,22 +46,31 @@ def test_commands_train_evaluate_predict(tmp_path: Path) -> None:
     study = pd.read_csv(cohort).iloc[0]
     biomarkers = {n: float(study[n]) for n in BIOMARKER_NAMES}
     biomarkers |= {"age_years": 60, "sex": "M", "bmi_kg_m2": 27}
-    (tmp_path / "study.json").write_text(json.dumps(biomarkers))
-    assert _run("triage", "predict", "--model", str(model), "--biomarkers",
-                str(tmp_path / "study.json"), "--out", str(tmp_path / "study_pred.json")) == 0  # fmt: skip
-    saved = StudyPrediction.from_dict(json.loads((tmp_path / "study_pred.json").read_text()))
+    study_json, study_out = tmp_path / "study.json", tmp_path / "study_pred.json"
+    study_json.write_text(json.dumps(biomarkers))
+    assert _run("triage", "predict", "--model", str(model), "--biomarkers", str(study_json),
+                "--out", str(study_out)) == 0  # fmt: skip
+    saved = StudyPrediction.from_dict(json.loads(study_out.read_text()))
     assert saved.predictions[0].name == "triage_A_any"
 
     risk_model = tmp_path / "oa.skops"
     assert _run("risk", "train", "--data", str(data / "longitudinal.csv"), "--reference",
-                str(reference), "--outcome", "oa", "--out", str(risk_model), "--folds", "2",
-                "--bootstrap", "20") == 0  # fmt: skip
+                str(reference), "--outcome", "oa", "--out", str(risk_model), "--linear",
+                "--no-evaluate") == 0  # fmt: skip
     assert _run("risk", "predict", "--model", str(risk_model), "--data",
                 str(data / "longitudinal.csv"), "--landmark", "24",
                 "--out", str(tmp_path / "risk.parquet")) == 0  # fmt: skip
     risk = pd.read_parquet(tmp_path / "risk.parquet")
     assert set(risk["landmark_month"]) == {24} and risk["p_oa"].between(0, 1).all()
+    assert np.isfinite(risk["p_oa"]).all()
     with pytest.raises(InputError, match="not a triage model"):
         _run("triage", "predict", "--model", str(risk_model), "--data", str(cohort),
              "--out", str(tmp_path / "x.csv"))  # fmt: skip
-    assert np.isfinite(risk["p_oa"]).all()
+
+
+def test_a_table_without_targets_is_an_input_error(tmp_path: Path) -> None:
+    table = tmp_path / "knees.csv"
+    pd.DataFrame({"subject_id": ["a"], "sex": ["F"]}).to_csv(table, index=False)
+    with pytest.raises(InputError, match=r"knees\.csv: the table lacks"):
+        _run("triage", "train", "--data", str(table), "--reference", str(table),
+             "--out", str(tmp_path / "m.skops"))  # fmt: skip

@@ -55,7 +55,7 @@ def test_study_row_prefers_the_header_and_accepts_a_measurements_list() -> None:
     row = study_row(biomarkers, {"age_years": 50, "sex": "M", "bmi_kg_m2": 30},
                     header={"PatientAge": "070Y"})  # fmt: skip
     assert row.loc[0, "age_years"] == 70 and row.loc[0, "sex"] == "M"
-    with pytest.raises(ValueError, match="lacks .*bmi_kg_m2"):
+    with pytest.raises(ValueError, match=r"lacks .*bmi_kg_m2"):
         study_row(values, {"age_years": 50, "sex": "M"})
 
 

@@ -8,7 +8,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from msklabel.clinical.bundle import DEFAULT_MODELS, card_path, load_bundle, save_bundle
+from msklabel.clinical.bundle import (
+    DEFAULT_MODELS,
+    card_path,
+    load_bundle,
+    load_default_bundles,
+    save_bundle,
+)
 from msklabel.clinical.cards import NOT_FOR_CLINICAL_USE
 from msklabel.clinical.features import BIOMARKER_NAMES, ReferenceCohort
 from msklabel.clinical.prediction import ABSENT, PRESENT, PROBABILITY_UNIT, StudyPrediction
@@ -19,8 +25,12 @@ from msklabel.errors import InputError
 @pytest.fixture(scope="module")
 def bundles(triage_cohort: pd.DataFrame, longitudinal_cohort: pd.DataFrame,
             reference: ReferenceCohort):  # fmt: skip
-    triage = train_triage(triage_cohort, reference, evaluate=False, name="t", demonstration=True)
-    risk = train_risk(longitudinal_cohort, reference, "tkr", evaluate=False, landmarks=(0, 24))
+    triage = train_triage(
+        triage_cohort, reference, boosting=False, evaluate=False, name="t", demonstration=True
+    )
+    risk = train_risk(
+        longitudinal_cohort, reference, "tkr", boosting=False, evaluate=False, landmarks=(0, 24)
+    )
     return triage.bundle, risk.bundle
 
 
@@ -75,3 +85,12 @@ def test_shipped_demonstration_models(name: str) -> None:
     assert bundle.card.demonstration
     assert "DEMONSTRATION MODEL" in card_path(path).read_text()
     assert any(k.endswith("AUC") for k in bundle.card.metrics)
+
+
+@pytest.mark.skipif(not DEFAULT_MODELS["triage"].is_file(), reason="demo models not built")
+def test_demonstration_models_predict_one_study(triage_cohort: pd.DataFrame) -> None:
+    demographics = {"age_years": 66, "sex": "F", "bmi_kg_m2": 31}
+    prediction = predict_study(_study(triage_cohort, 3), load_default_bundles(), demographics)
+    assert [p.name for p in prediction.predictions][-2:] == ["risk_tkr_48m", "risk_oa_48m"]
+    assert all(p.demonstration for p in prediction.predictions)
+    assert all("demonstration" in item.name for item in prediction.sr_items())

@@ -29,7 +29,7 @@ def test_targets_nest_as_the_stages_assume(triage_cohort: pd.DataFrame) -> None:
 def test_cascade_reports_sensitivity_and_workload_per_stage_with_cis(arrays) -> None:
     X, Y, groups = arrays
     cascade = TriageCascade(boosting=False)  # logistic stages: fast; boosting is tested elsewhere
-    evaluation = evaluate_cascade(cascade, X, Y, groups, n_splits=3, n_boot=200)
+    evaluation = evaluate_cascade(cascade, X, Y, groups, n_splits=3, n_boot=100)
     flow = {f.target: f for f in evaluation.flow}
     assert flow["any"].n_in == len(Y)
     assert flow["bone_or_cartilage"].n_in == flow["any"].n_flagged

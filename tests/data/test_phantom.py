@@ -150,6 +150,14 @@ def test_regional_thickness_is_integrated() -> None:
         )
 
 
+def test_evenly_spaced_echoes() -> None:
+    assert PhantomConfig.evenly_spaced_echoes(8) == pytest.approx(PhantomConfig().echo_times)
+    assert PhantomConfig.evenly_spaced_echoes(3, 10.0, 30.0) == pytest.approx((10, 20, 30))
+    assert PhantomConfig.evenly_spaced_echoes(1) == (6.5,)
+    with pytest.raises(ValueError, match="at least one echo"):
+        PhantomConfig.evenly_spaced_echoes(0)
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
@@ -212,6 +220,7 @@ def test_plate_quadrature_matches_closed_forms() -> None:
             (0.0, 0.0, -4.0), (0.0, 0.0, 1.0), 8.0, 18.0, 2.0, 9.0, (1.0, 0.0, 0.0), 0.9
         ).field,
     ],
+    ids=["capsule", "cylinder", "stadium", "cone-cap", "sphere-plate", "disc-plate", "meniscus"],
 )
 def test_fields_never_exceed_the_distance_to_their_surface(solid: _sdf.Field) -> None:
     """The contract the supersampling relies on: ``|f(p)| <= distance(p, surface)``."""
@@ -223,11 +232,8 @@ def test_fields_never_exceed_the_distance_to_their_surface(solid: _sdf.Field) ->
     for a in range(3):
         lower = tuple(slice(None, -1) if b == a else slice(None) for b in range(3))
         upper = tuple(slice(1, None) if b == a else slice(None) for b in range(3))
-        crossing = inside[lower] != inside[upper]
-        surface.append(
-            (grid[(slice(None), *lower)][:, crossing] + grid[(slice(None), *upper)][:, crossing])
-            / 2
-        )
+        midpoints = (grid[:, *lower] + grid[:, *upper]) / 2
+        surface.append(midpoints[:, inside[lower] != inside[upper]])
     surface_points = np.concatenate(surface, axis=1)
     probes = np.random.default_rng(0).uniform(-20.0, 20.0, (3, 300)).astype(np.float32)
     distance = np.sqrt(((probes[:, :, None] - surface_points[:, None, :]) ** 2).sum(axis=0)).min(1)

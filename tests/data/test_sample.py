@@ -61,13 +61,18 @@ def test_cached_sample_works_offline(private_cache: Path, offline: None, tmp_pat
     files = fetch_sample(tmp_path / "copy")
     assert files.dicom_dir == tmp_path / "copy" / "MESE_T2_dicom_data_anon"
     assert len(list(files.dicom_dir.glob("*.dcm"))) == 192
-    assert files.dess_labels.stat().st_size == (private_cache / files.dess_labels.name).stat().st_size
+    assert (
+        files.dess_labels.stat().st_size == (private_cache / files.dess_labels.name).stat().st_size
+    )
 
 
 def test_damaged_cache_is_detected_and_named(private_cache: Path, offline: None) -> None:
     damaged = private_cache / "MESE_T2_dicom_data_anon" / "E3655S8I010.MR.dcm"
     damaged.write_bytes(damaged.read_bytes()[:-10])
-    with pytest.raises(DataUnavailableError, match=r"E3655S8I010.MR.dcm fails its SHA-256 check, and could not download mskt==0.1.22"):
+    with pytest.raises(
+        DataUnavailableError,
+        match=r"E3655S8I010.MR.dcm fails its SHA-256 check, and could not download mskt==0.1.22",
+    ):
         fetch_sample()
     # The unusable cache is kept for inspection, not silently replaced by partial data.
     assert damaged.exists()

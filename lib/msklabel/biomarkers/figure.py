@@ -23,7 +23,7 @@ _COLORS = ListedColormap(
 
 
 #: Labels not overlaid on the images (they would hide them).
-_HIDDEN = (0, int(KneeLabel.MUSCLE), int(KneeLabel.FAT))
+_HIDDEN = (0, int(KneeLabel.FAT))
 
 
 def key_slices(labels: Volume, count: int = 3) -> list[int]:

@@ -159,7 +159,7 @@ def _title(echoes: Sequence[Volume]) -> str:
     if not echoes:
         return "msklabel knee biomarkers"
     times = [float(v.echo_time or 0.0) for v in echoes]
-    echoes_text = f"{len(times)} echoes, TE {min(times):g}-{max(times):g} ms"
+    echoes_text = f"{len(times)} echoes, TE {min(times):.3g}-{max(times):.3g} ms"
     return f"msklabel knee biomarkers (T2 from {echoes_text})"
 
 

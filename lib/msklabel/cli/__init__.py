@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from msklabel import __version__
 from msklabel.errors import MsklabelError
 
-from . import data, demo
+from . import data, demo, measure, segment
 
-COMMANDS = (data, demo)
+COMMANDS = (data, demo, segment, measure)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 _DEMO_NOTE = "default: the shipped demonstration model (synthetic data, not for clinical use)"
@@ -122,6 +124,18 @@ def _training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--folds", type=int, default=5, help="outer grouped folds (default 5)")
     parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--linear",
+        action="store_true",
+        help="logistic regression only, no gradient boosting (faster; small cohorts)",
+    )
+    if parser.prog.endswith(" train"):
+        parser.add_argument(
+            "--no-evaluate",
+            dest="evaluate",
+            action="store_false",
+            help="skip the nested cross-validation (the card then has no metrics)",
+        )
 
 
 def _predict_arguments(parser: argparse.ArgumentParser) -> None:
@@ -154,6 +168,19 @@ def _fraction(text: str) -> float:
     return value
 
 
+@contextmanager
+def _table_errors(path: Path) -> Iterator[None]:
+    """Report a table the models cannot use (missing columns, too few cases) as an input error."""
+    from msklabel.errors import InputError, MsklabelError
+
+    try:
+        yield
+    except MsklabelError:
+        raise
+    except (KeyError, ValueError) as error:
+        raise InputError(path, str(error).strip("'\"")) from None
+
+
 def _reference(args: argparse.Namespace):
     from msklabel.clinical.features import ReferenceCohort
     from msklabel.clinical.workflow import read_table
@@ -161,20 +188,22 @@ def _reference(args: argparse.Namespace):
     return ReferenceCohort.from_table(read_table(args.reference))
 
 
-def _triage_run(args: argparse.Namespace, evaluate: bool = True):
+def _triage_run(args: argparse.Namespace):
     from msklabel.clinical.workflow import read_table, train_triage
 
-    return train_triage(
-        read_table(args.data),
-        _reference(args),
-        specificity=args.specificity,
-        later_specificity=args.later_specificity,
-        evaluate=evaluate,
-        n_splits=args.folds,
-        n_boot=args.bootstrap,
-        seed=args.seed,
-        name=args.name or args.data.stem,
-    )
+    with _table_errors(args.data):
+        return train_triage(
+            read_table(args.data),
+            _reference(args),
+            specificity=args.specificity,
+            later_specificity=args.later_specificity,
+            boosting=not args.linear,
+            evaluate=getattr(args, "evaluate", True),
+            n_splits=args.folds,
+            n_boot=args.bootstrap,
+            seed=args.seed,
+            name=args.name or args.data.stem,
+        )
 
 
 def _triage_train(args: argparse.Namespace) -> int:
@@ -183,7 +212,7 @@ def _triage_train(args: argparse.Namespace) -> int:
 
     run = _triage_run(args)
     print(f"model: {save_bundle(run.bundle, args.out)}")
-    if args.report is not None:
+    if args.report is not None and run.evaluation is not None:
         print(f"report: {write_triage_report(run, args.report)}")
     _print_metrics(run.bundle.card)
     return 0
@@ -201,17 +230,20 @@ def _triage_evaluate(args: argparse.Namespace) -> int:
 def _risk_run(args: argparse.Namespace):
     from msklabel.clinical.workflow import read_table, train_risk
 
-    return train_risk(
-        read_table(args.data),
-        _reference(args),
-        args.outcome,
-        specificity=args.specificity,
-        horizon_months=args.horizon,
-        n_splits=args.folds,
-        n_boot=args.bootstrap,
-        seed=args.seed,
-        name=args.name or f"{args.outcome}-{args.data.stem}",
-    )
+    with _table_errors(args.data):
+        return train_risk(
+            read_table(args.data),
+            _reference(args),
+            args.outcome,
+            specificity=args.specificity,
+            horizon_months=args.horizon,
+            boosting=not args.linear,
+            evaluate=getattr(args, "evaluate", True),
+            n_splits=args.folds,
+            n_boot=args.bootstrap,
+            seed=args.seed,
+            name=args.name or f"{args.outcome}-{args.data.stem}",
+        )
 
 
 def _risk_train(args: argparse.Namespace) -> int:
@@ -220,7 +252,7 @@ def _risk_train(args: argparse.Namespace) -> int:
 
     run = _risk_run(args)
     print(f"model: {save_bundle(run.bundle, args.out)}")
-    if args.report is not None:
+    if args.report is not None and run.evaluation is not None:
         print(f"report: {write_risk_report(run, args.report)}")
     _print_metrics(run.bundle.card)
     return 0
@@ -246,9 +278,10 @@ def _load(args: argparse.Namespace, kind: str):
     from msklabel.clinical.bundle import load_bundle
     from msklabel.errors import InputError
 
-    bundle = load_bundle(args.model or args.default_model)
+    name = args.model or args.default_model
+    bundle = load_bundle(name)
     if bundle.kind != kind:
-        raise InputError(args.model, f"a {bundle.kind} model, not a {kind} model")
+        raise InputError(name, f"a {bundle.kind} model, not a {kind} model")
     if bundle.card.demonstration:
         print("NOTE: demonstration model trained on synthetic data; not for clinical use.")
     return bundle

@@ -57,7 +57,9 @@ def _sample(args: argparse.Namespace) -> int:
 
     files = fetch_sample(args.out)
     print(f"sample DICOM series: {files.dicom_dir}")
-    print(f"DESS label maps:     {files.dess_labels}\n                     {files.right_knee_labels}")
+    print(
+        f"DESS label maps:     {files.dess_labels}\n                     {files.right_knee_labels}"
+    )
     return 0
 
 

@@ -86,3 +86,8 @@ def load_bundle(path: Path | str) -> ModelBundle:
         ModelCard.from_dict(meta["card"]),
         meta["settings"],
     )
+
+
+def load_default_bundles() -> list[ModelBundle]:
+    """The shipped demonstration models (triage, TKR, incident OA) that are present."""
+    return [load_bundle(path) for path in DEFAULT_MODELS.values() if path.is_file()]

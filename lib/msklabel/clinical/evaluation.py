@@ -8,6 +8,7 @@ part of the model saw.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -19,6 +20,8 @@ from . import metrics as m
 from .landmark import LandmarkData, RiskModel
 from .stacking import grouped_splits
 from .triage import STAGE_OF, TARGET_NAMES, StageFlow, TriageCascade, cascade_flow
+
+log = logging.getLogger(__name__)
 
 
 def nested_cross_val_predict(
@@ -43,7 +46,9 @@ def nested_cross_val_predict(
     strata = stratify if stratify is not None else (y if y.ndim == 1 else y[:, 0])
     predict = predict or (lambda model, x: model.predict_proba(x)[:, 1])
     out = []
-    for train, test in grouped_splits(np.asarray(strata).astype(int), groups, n_splits, seed):
+    splits = grouped_splits(np.asarray(strata).astype(int), groups, n_splits, seed)
+    for fold, (train, test) in enumerate(splits, 1):
+        log.info("nested CV: outer fold %d of %d (%d knees held out)", fold, n_splits, len(test))
         model = clone(estimator)
         fit_args: dict[str, Any] = {"groups": groups[train]}
         if sample_weight is not None:

@@ -117,6 +117,7 @@ def train_triage(
     *,
     specificity: float = 0.9,
     later_specificity: float = 0.9,
+    boosting: bool = True,
     evaluate: bool = True,
     n_splits: int = 5,
     n_boot: int = 1000,
@@ -125,9 +126,12 @@ def train_triage(
     data_description: str = "",
     demonstration: bool = False,
 ) -> TrainingRun:
-    """Evaluate (nested CV) and fit the cascade on the whole table."""
+    """Evaluate (nested CV) and fit the cascade on the whole table.
+
+    ``boosting=False`` keeps logistic regression only (faster; for small cohorts).
+    """
     X, Y, groups = triage_arrays(table, reference)
-    cascade = TriageCascade(specificity, later_specificity, random_state=seed)
+    cascade = TriageCascade(specificity, later_specificity, boosting=boosting, random_state=seed)
     evaluation = (
         evaluate_cascade(cascade, X, Y, groups, n_splits, n_boot, seed) if evaluate else None
     )
@@ -139,7 +143,8 @@ def train_triage(
         "bone or cartilage abnormality and where. A decision aid for workflow, not a diagnosis.",
         data_description or f"{len(table)} knees of {len(np.unique(groups))} subjects.",
         demonstration, evaluation.stages if evaluation else {}, n_splits,
-        {"specificity (stage A)": specificity, "specificity (stages B, C)": later_specificity,
+        {"base models": _base_models(boosting), "specificity (stage A)": specificity,
+         "specificity (stages B, C)": later_specificity,
          "thresholds": {t: round(v, 4) for t, v in cascade.thresholds_.items()}},
     )  # fmt: skip
     settings = {"specificity": specificity, "later_specificity": later_specificity}
@@ -154,6 +159,7 @@ def train_risk(
     specificity: float = 0.9,
     landmarks: Sequence[int] = LANDMARKS,
     horizon_months: int = HORIZON_MONTHS,
+    boosting: bool = True,
     evaluate: bool = True,
     n_splits: int = 5,
     n_boot: int = 1000,
@@ -162,9 +168,12 @@ def train_risk(
     data_description: str = "",
     demonstration: bool = False,
 ) -> TrainingRun:
-    """Evaluate (nested CV) and fit a landmark risk model on the whole table."""
+    """Evaluate (nested CV) and fit a landmark risk model on the whole table.
+
+    ``boosting=False`` keeps logistic regression only (faster; for small cohorts).
+    """
     data = landmark_dataset(table, reference, outcome, landmarks, horizon_months)
-    model = RiskModel(specificity, random_state=seed)
+    model = RiskModel(specificity, boosting=boosting, random_state=seed)
     evaluation = evaluate_risk(model, data, n_splits, n_boot, seed) if evaluate else None
     model.fit(data.X, data.y, data.groups, data.weight)
     card = _card(
@@ -175,7 +184,8 @@ def train_risk(
         "specificity in training.",
         data_description or _landmark_description(data),
         demonstration, {outcome: evaluation} if evaluation else {}, n_splits,
-        {"landmarks (months)": list(landmarks), "horizon (months)": horizon_months,
+        {"base models": _base_models(boosting), "landmarks (months)": list(landmarks),
+         "horizon (months)": horizon_months,
          "censoring": "inverse probability of censoring weights (Kaplan-Meier)",
          "threshold": round(model.threshold_, 4)},
     )  # fmt: skip
@@ -184,6 +194,13 @@ def train_risk(
         "horizon_months": horizon_months,
     }  # fmt: skip
     return TrainingRun(ModelBundle("risk", model, reference, card, settings), evaluation)
+
+
+def _base_models(boosting: bool) -> str:
+    models = "L2 logistic regression (C tuned by grouped inner CV)"
+    if boosting:
+        models += " + histogram gradient boosting"
+    return models + ", stacked and calibrated by a logistic stacker on out-of-fold logits"
 
 
 def _landmark_description(data: LandmarkData) -> str:

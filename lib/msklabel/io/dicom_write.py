@@ -98,9 +98,11 @@ def write_mr_series(
 
 
 def _as_uint16(array: np.ndarray) -> np.ndarray:
-    if not np.issubdtype(array.dtype, np.integer):
-        if not np.all(np.isfinite(array)) or not np.allclose(array, np.round(array)):
-            raise ValueError("MR pixels must be integers; round or rescale the array first")
+    integral = np.issubdtype(array.dtype, np.integer) or (
+        np.all(np.isfinite(array)) and np.array_equal(array, np.round(array))
+    )
+    if not integral:
+        raise ValueError("MR pixels must be integers; round or rescale the array first")
     if array.min() < 0 or array.max() > 65535:
         raise ValueError(f"MR pixels must lie in 0..65535, got {array.min()}..{array.max()}")
     return array.astype("<u2", copy=False)

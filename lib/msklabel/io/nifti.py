@@ -13,7 +13,9 @@ from msklabel.volume import LPS_TO_RAS, Volume
 
 def write_nifti(volume: Volume, path: str | os.PathLike[str]) -> None:
     """Write ``volume`` as NIfTI-1; the array is stored (column, row, slice) with a RAS affine."""
-    image = nib.Nifti1Image(np.ascontiguousarray(volume.array.transpose(2, 1, 0)), volume.affine_ras)
+    image = nib.Nifti1Image(
+        np.ascontiguousarray(volume.array.transpose(2, 1, 0)), volume.affine_ras
+    )
     image.set_qform(volume.affine_ras, code=1)
     image.set_sform(volume.affine_ras, code=1)
     nib.save(image, os.fspath(path))

@@ -2,14 +2,14 @@
 
 >>> from msklabel.segment import Segmenter, LabelPrompt, Box, load_backend
 >>> segmenter = Segmenter(load_backend("litemedsam"))  # doctest: +SKIP
->>> result = segmenter.segment(volume, [LabelPrompt(1, boxes=[Box(12, 0, 80, 130, 148)])])  # doctest: +SKIP
+>>> femur = LabelPrompt(1, boxes=[Box(12, 0, 80, 130, 148)])
+>>> result = segmenter.segment(volume, [femur])  # doctest: +SKIP
 """
 
 from msklabel.segment.backends import MODELS, load_backend
 from msklabel.segment.cache import EmbeddingCache
 from msklabel.segment.engine import Segmentation, Segmenter, Session
 from msklabel.segment.intensity import Window
-from msklabel.segment.propagate import StopRule
 from msklabel.segment.prompts import (
     Box,
     Box3D,
@@ -18,6 +18,7 @@ from msklabel.segment.prompts import (
     load_prompts,
     save_prompts,
 )
+from msklabel.segment.propagate import StopRule
 
 __all__ = [
     "MODELS",

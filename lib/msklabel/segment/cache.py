@@ -74,12 +74,15 @@ class EmbeddingCache:
     ) -> list[Any]:
         """Embeddings for ``keys``, computing the missing ones together with ``compute``."""
         found = [self.get(key) for key in keys]
-        missing = [key for key, value in zip(keys, found) if value is None]
+        missing = [key for key, value in zip(keys, found, strict=True) if value is None]
         if missing:
-            computed = dict(zip(missing, compute(missing)))
+            computed = dict(zip(missing, compute(missing), strict=True))
             for key, value in computed.items():
                 self.put(key, value)
-            found = [computed[key] if value is None else value for key, value in zip(keys, found)]
+            found = [
+                computed[key] if value is None else value
+                for key, value in zip(keys, found, strict=True)
+            ]
         return found
 
     def clear(self) -> None:

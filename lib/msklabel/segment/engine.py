@@ -16,8 +16,8 @@ import numpy as np
 from msklabel.segment.backends.base import Backend, SliceMask, TrackingBackend
 from msklabel.segment.cache import EmbeddingCache, EmbeddingKey
 from msklabel.segment.intensity import Window
-from msklabel.segment.propagate import StopRule, propagate_boxes
 from msklabel.segment.prompts import LabelPrompt, SlicePrompt, as_prompts
+from msklabel.segment.propagate import StopRule, propagate_boxes
 from msklabel.volume import Volume
 
 
@@ -43,12 +43,12 @@ class Segmenter:
         self,
         backend: Backend,
         cache: EmbeddingCache | None = None,
-        stop_rule: StopRule = StopRule(),
+        stop_rule: StopRule | None = None,
         percentiles: tuple[float, float] = (0.5, 99.5),
     ) -> None:
         self.backend = backend
         self.cache = EmbeddingCache() if cache is None else cache
-        self.stop_rule = stop_rule
+        self.stop_rule = stop_rule or StopRule()
         self.percentiles = percentiles
 
     def session(self, volume: Volume, window: Window | None = None) -> Session:
@@ -56,9 +56,7 @@ class Segmenter:
         window = window or Window.robust(volume.array, *self.percentiles)
         return Session(self, volume, window)
 
-    def segment(
-        self, volume: Volume, prompts: Iterable[LabelPrompt] | LabelPrompt
-    ) -> Segmentation:
+    def segment(self, volume: Volume, prompts: Iterable[LabelPrompt] | LabelPrompt) -> Segmentation:
         """Segment ``volume`` from ``prompts`` in a new session."""
         return self.session(volume).segment(prompts)
 
@@ -107,7 +105,9 @@ class Session:
         prompts = as_prompts(prompts)
         shape = self.volume.shape
         best = np.full(shape, -np.inf, dtype=np.float32)
-        labels = np.zeros(shape, dtype=np.uint8 if max(p.label for p in prompts) < 256 else np.uint16)
+        labels = np.zeros(
+            shape, dtype=np.uint8 if max(p.label for p in prompts) < 256 else np.uint16
+        )
         scores = {}
         for prompt in prompts:
             scores[prompt.label] = np.full(shape[0], np.nan)

@@ -26,7 +26,9 @@ class Window:
         percentiles of the non-zero voxels give a contrast that does not depend on either.
         """
         if not 0 <= lower < upper <= 100:
-            raise ValueError(f"percentiles must satisfy 0 <= lower < upper <= 100, got {lower}, {upper}")
+            raise ValueError(
+                f"percentiles must satisfy 0 <= lower < upper <= 100, got {lower}, {upper}"
+            )
         values = np.asarray(array)
         values = values[values != 0] if np.any(values) else values.ravel()
         low, high = (float(v) for v in np.percentile(values, [lower, upper]))

@@ -64,7 +64,7 @@ class Box:
 
     @classmethod
     def around(cls, mask: np.ndarray, slice: int, margin: float = 0.0) -> Box | None:
-        """The box around a 2D mask, grown by ``margin`` pixels and kept inside it; None if empty."""
+        """The box around a 2D mask grown by ``margin`` pixels (inside the slice); None if empty."""
         rows, columns = np.nonzero(mask)
         if rows.size == 0:
             return None
@@ -273,7 +273,8 @@ def _label_from_dict(entry: Any, number: int) -> LabelPrompt:
                 for item in entry.get("points", ())
             ),
             boxes=tuple(
-                Box(**_checked(item, _BOX_KEYS, f"{where}.boxes")) for item in entry.get("boxes", ())
+                Box(**_checked(item, _BOX_KEYS, f"{where}.boxes"))
+                for item in entry.get("boxes", ())
             ),
             box3d=Box3D(**_checked(entry["box3d"], _BOX3D_KEYS, f"{where}.box3d"))
             if "box3d" in entry

@@ -6,7 +6,7 @@ import os
 
 from msklabel.segment.backends.base import Backend
 
-MODELS = ("litemedsam", "sam", "medsam", "sam2")
+MODELS = ("litemedsam", "sam", "medsam")
 
 
 def load_backend(
@@ -16,9 +16,8 @@ def load_backend(
 ) -> Backend:
     """The backend ``model`` with weights from ``checkpoint``.
 
-    ``variant`` picks the architecture: SAM ``vit_b``/``vit_l``/``vit_h``, or a SAM2/SAM2.1
-    config such as ``sam2.1_hiera_t``. LiteMedSAM uses its packaged weights when no checkpoint
-    is given; the others need one.
+    ``variant`` picks the SAM architecture (``vit_b``/``vit_l``/``vit_h``). LiteMedSAM uses
+    its packaged weights when no checkpoint is given; the others need one.
     """
     if model == "litemedsam":
         from msklabel.segment.backends.litemedsam import load_litemedsam
@@ -33,7 +32,5 @@ def load_backend(
 
         return load_medsam(checkpoint)
     if model == "sam2":
-        from msklabel.segment.backends.sam2 import load_sam2
-
-        return load_sam2(checkpoint, variant or "sam2.1_hiera_t")
+        raise NotImplementedError("the sam2 backend is not implemented yet")
     raise ValueError(f"unknown model {model!r} (known: {', '.join(MODELS)})")

