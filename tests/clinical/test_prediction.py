@@ -17,7 +17,7 @@ from msklabel.clinical.bundle import (
 )
 from msklabel.clinical.cards import NOT_FOR_CLINICAL_USE
 from msklabel.clinical.features import BIOMARKER_NAMES, ReferenceCohort
-from msklabel.clinical.prediction import ABSENT, PRESENT, PROBABILITY_UNIT, StudyPrediction
+from msklabel.clinical.prediction import StudyPrediction
 from msklabel.clinical.workflow import predict_study, train_risk, train_triage
 from msklabel.errors import InputError
 
@@ -55,12 +55,12 @@ def test_study_prediction_has_probabilities_decisions_and_sr_items(bundles, tria
         assert all(p.decision is None for p in prediction.predictions[1:8])
     assert StudyPrediction.from_dict(json.loads(prediction.to_json())) == prediction
 
-    items = prediction.sr_items()
-    numeric = [i for i in items if i.unit == PROBABILITY_UNIT]
-    coded = [i for i in items if i.unit is None]
-    assert len(numeric) == 9
-    assert {i.value for i in coded} <= {PRESENT, ABSENT}
-    assert "demonstration" in numeric[0].name and "demonstration" not in numeric[-1].name
+    results = prediction.model_results()
+    assert [r.key for r in results] == names
+    assert [r.probability for r in results] == [p.probability for p in prediction.predictions]
+    assert [r.decision for r in results] == [p.decision for p in prediction.predictions]
+    assert "demonstration" in results[0].algorithm_name
+    assert "demonstration" not in results[-1].algorithm_name
 
 
 @pytest.mark.slow
@@ -90,7 +90,9 @@ def test_shipped_demonstration_models(name: str) -> None:
 @pytest.mark.skipif(not DEFAULT_MODELS["triage"].is_file(), reason="demo models not built")
 def test_demonstration_models_predict_one_study(triage_cohort: pd.DataFrame) -> None:
     demographics = {"age_years": 66, "sex": "F", "bmi_kg_m2": 31}
-    prediction = predict_study(_study(triage_cohort, 3), load_default_bundles(), demographics)
+    prediction = predict_study(
+        _study(triage_cohort, 3), load_default_bundles(), demographics=demographics
+    )
     assert [p.name for p in prediction.predictions][-2:] == ["risk_tkr_48m", "risk_oa_48m"]
     assert all(p.demonstration for p in prediction.predictions)
-    assert all("demonstration" in item.name for item in prediction.sr_items())
+    assert all("demonstration" in r.algorithm_name for r in prediction.model_results())

@@ -6,13 +6,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import highdicom as hd
 import numpy as np
 import pytest
 from pydicom.dataset import Dataset
-from pydicom.sr.codedict import codes
 
 from msklabel.biomarkers.knee import KneeBiomarkers, measure_knee
+from msklabel.clinical.bundle import load_default_bundles
+from msklabel.clinical.cohort import synthetic_triage_cohort
+from msklabel.clinical.features import AGE, BIOMARKER_NAMES, BMI, SEX
+from msklabel.clinical.prediction import StudyPrediction
+from msklabel.clinical.workflow import predict_study
 from msklabel.data.phantom import PhantomConfig, write_phantom
 from msklabel.dicom.seg import make_segmentation, read_source_images
 from msklabel.dicom.sr import make_measurement_report
@@ -29,7 +32,7 @@ class StoredStudy:
     source: list[Dataset]
     seg_path: Path
     sr_path: Path
-    extra_items: list
+    prediction: StudyPrediction
 
 
 @pytest.fixture(scope="session")
@@ -43,19 +46,20 @@ def stored_study(tmp_path_factory) -> StoredStudy:
     result = measure_knee(labels, echoes=echoes)
     source = read_source_images(echoes[0])
     seg = make_segmentation(labels, source)
-    extra = [
-        hd.sr.QualitativeEvaluation(codes.DCM.Finding, codes.SCT.Normal),
-        hd.sr.Measurement(
-            name=hd.sr.CodedConcept("PROB", "99MSKL", "Probability of abnormality"),
-            value=0.125,
-            unit=codes.UCUM.NoUnits,
-        ),
-    ]
-    sr = make_measurement_report(result.measurements, seg, source, extra_items=extra)
+    prediction = predict_study(_demo_cohort_knee(), load_default_bundles())
+    sr = make_measurement_report(
+        result.measurements, seg, source, model_results=prediction.model_results()
+    )
     seg_path, sr_path = root / "seg.dcm", root / "sr.dcm"
     seg.save_as(seg_path)
     sr.save_as(sr_path)
-    return StoredStudy(echoes, labels, result, source, seg_path, sr_path, extra)
+    return StoredStudy(echoes, labels, result, source, seg_path, sr_path, prediction)
+
+
+def _demo_cohort_knee() -> dict:
+    """One knee of the synthetic cohort, as a biomarkers mapping with demographics."""
+    knee = synthetic_triage_cohort(20, seed=3).iloc[0]
+    return {name: knee[name] for name in (*BIOMARKER_NAMES, AGE, SEX, BMI)}
 
 
 @pytest.fixture

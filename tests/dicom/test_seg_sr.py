@@ -9,11 +9,16 @@ import highdicom as hd
 import numpy as np
 import pydicom
 import pytest
+from pydicom.sr.codedict import codes
 
 from msklabel.dicom.seg import read_seg_labels, segment_numbers
+from msklabel.dicom.sr import DECISION, MODEL_GROUP_PREFIX, PROBABILITY, THRESHOLD
 from msklabel.dicom.tid1500 import check_measurement_report
 
 pytestmark = pytest.mark.slow
+
+
+ALGORITHM_NAME = "111001"  # DCM "Algorithm Name"
 
 
 def _errors(path) -> list[str]:
@@ -86,8 +91,40 @@ def test_tid1500_rules_catch_a_missing_procedure_and_a_dangling_segment(stored_s
     assert any("absent from the SEG" in p for p in problems)
 
 
-def test_extra_items_are_stored(stored_study):
+def test_clinical_model_results_read_back(stored_study):
     sr = hd.sr.srread(stored_study.sr_path)
-    text = str(sr.ContentSequence)
-    assert "Probability of abnormality" in text
-    assert "17621005" in text
+    groups = {str(group.tracking_identifier): group for group in _model_groups(sr)}
+    predictions = stored_study.prediction.predictions
+    assert len(groups) == len(predictions) == 10  # 8 triage outputs, TKR and OA risk
+    for p in predictions:
+        group = groups[MODEL_GROUP_PREFIX + p.name]
+        assert group.finding_type.meaning == p.description
+        (probability,) = group.get_measurements(name=PROBABILITY)
+        assert probability.value == pytest.approx(p.probability)
+        assert probability.unit == codes.UCUM.NoUnits
+        (threshold,) = group.get_measurements(name=THRESHOLD)
+        assert threshold.value == pytest.approx(p.threshold)
+        decisions = group.get_qualitative_evaluations(name=DECISION)
+        if p.decision is None:
+            assert decisions == []
+        else:
+            assert decisions[0].value == (codes.SCT.Present if p.decision else codes.SCT.Absent)
+        algorithm = _algorithm_name(group)
+        assert algorithm == f"{p.model_id} (demonstration)"
+
+
+def _model_groups(sr) -> list:
+    return [
+        group
+        for group in sr.content.get_image_measurement_groups()
+        if str(group.tracking_identifier).startswith(MODEL_GROUP_PREFIX)
+    ]
+
+
+def _algorithm_name(group) -> str:
+    (name,) = (
+        item.TextValue
+        for item in group[0].ContentSequence
+        if item.ConceptNameCodeSequence[0].CodeValue == ALGORITHM_NAME
+    )
+    return name

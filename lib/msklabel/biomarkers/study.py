@@ -22,7 +22,7 @@ from msklabel.biomarkers.figure import figure_bytes, figure_rgb, render_report
 from msklabel.biomarkers.knee import KneeBiomarkers, measure_knee
 from msklabel.dicom.report import make_report_image
 from msklabel.dicom.seg import make_segmentation, read_seg_labels, read_source_images
-from msklabel.dicom.sr import make_measurement_report
+from msklabel.dicom.sr import ModelResult, make_measurement_report
 from msklabel.errors import InputError
 from msklabel.io.nifti import read_nifti
 from msklabel.volume import Volume
@@ -114,14 +114,14 @@ def measure_study(
     *,
     echoes: Sequence[Volume] = (),
     labels_name: str,
-    extra_items: Sequence = (),
+    model_results: Sequence[ModelResult] = (),
     on_step: StepCallback | None = None,
 ) -> StudyReport:
     """Measure ``labels`` (on the grid of ``image``, the echo whose images the SEG
     references) and make the SEG, SR and report; T2 is fitted from ``echoes`` if 2 or more.
 
-    ``labels_name`` names the label map in messages and in the JSON; ``extra_items`` go into
-    the SR (see :func:`msklabel.dicom.sr.make_measurement_report`).
+    ``labels_name`` names the label map in messages and in the JSON; ``model_results`` (triage,
+    risk) go into the SR (see :func:`msklabel.dicom.sr.make_measurement_report`).
     """
     step = on_step or (lambda name: None)
     step(STEPS[0])
@@ -135,7 +135,7 @@ def measure_study(
         raise InputError(labels_name, str(error)) from None
     step(STEPS[2])
     sr = make_measurement_report(
-        result.measurements, segmentation, source_images, extra_items=extra_items
+        result.measurements, segmentation, source_images, model_results=model_results
     )
     step(STEPS[3])
     figure = render_report(image, labels, result, _title(fitted))

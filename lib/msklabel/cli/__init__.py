@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from msklabel import __version__
 from msklabel.errors import MsklabelError
 
-from . import data, demo, measure, segment
+from . import clinical, data, demo, measure, segment
 
-COMMANDS = (data, demo, segment, measure)
+COMMANDS = (data, demo, segment, measure, clinical)
 
 
 def build_parser() -> argparse.ArgumentParser:

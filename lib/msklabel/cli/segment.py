@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "segment",
-        help="segment a volume from point and box prompts (LiteMedSAM, SAM, MedSAM)",
+        help="segment a volume from point and box prompts (LiteMedSAM, SAM, MedSAM, SAM2)",
         description="Segment INPUT (a DICOM series folder or a NIfTI file) from the prompts in "
         "--prompts (format: docs/prompts.md) and write labels.nii.gz, with the input's affine, "
         "and scores.json (the model's predicted IoU per label and slice) to --out.",
@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--prompts", type=Path, required=True, help="prompts JSON file")
     parser.add_argument(
         "--model",
-        choices=("litemedsam", "sam", "medsam"),
+        choices=("litemedsam", "sam", "medsam", "sam2"),
         default="litemedsam",
         help="segmentation model (default: litemedsam, whose weights are embedded)",
     )
@@ -36,7 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--variant",
         default=None,
-        help="SAM architecture: vit_b (default), vit_l or vit_h",
+        help="architecture: SAM vit_b (default), vit_l or vit_h; SAM2.1 hiera_t, hiera_s, "
+        "hiera_b+ (default) or hiera_l, or SAM2 with a 2_ prefix (2_hiera_l)",
     )
     parser.add_argument("--echo-time", type=float, default=None, help="echo to segment (ms)")
     parser.add_argument("--series-uid", default=None, help="Series Instance UID to segment")

@@ -1,29 +1,16 @@
 """One study's clinical predictions: typed, JSON-serialisable, ready for the SR.
 
-:meth:`StudyPrediction.sr_items` turns the prediction into plain items that the
-TID 1500 SR writer stores: a probability as a numeric item (UCUM ``1``), a decision
-as a coded qualitative evaluation (SNOMED CT Present / Absent).
+:meth:`StudyPrediction.model_results` turns the prediction into the
+:class:`~msklabel.dicom.sr.ModelResult` groups that the TID 1500 SR writer stores.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
-#: (code value, coding scheme, code meaning)
-Code = tuple[str, str, str]
-PRESENT: Code = ("52101004", "SCT", "Present")
-ABSENT: Code = ("2667000", "SCT", "Absent")
-PROBABILITY_UNIT: Code = ("1", "UCUM", "no units")
-
-
-class SRItem(NamedTuple):
-    """A plain SR content item: numeric (``value`` float, ``unit`` a code) or coded."""
-
-    name: str
-    value: float | Code
-    unit: Code | None
+from msklabel.dicom.sr import ModelResult
 
 
 @dataclass(frozen=True)
@@ -62,19 +49,17 @@ class StudyPrediction:
             [StagePrediction(**p) for p in data["predictions"]], data.get("study_instance_uid")
         )
 
-    def sr_items(self) -> list[SRItem]:
-        """Numeric probabilities and coded decisions, named after the model and target.
-
-        A demonstration model's item names say so.
-        """
-        items = []
-        for p in self.predictions:
-            name = f"{p.description} [{p.model_id} {p.model_version}" + (
-                ", demonstration]" if p.demonstration else "]"
+    def model_results(self) -> list[ModelResult]:
+        """The predictions as SR model results; a demonstration model's name says so."""
+        return [
+            ModelResult(
+                key=p.name,
+                finding=p.description,
+                algorithm_name=p.model_id + (" (demonstration)" if p.demonstration else ""),
+                algorithm_version=p.model_version,
+                probability=p.probability,
+                threshold=p.threshold,
+                decision=p.decision,
             )
-            items.append(
-                SRItem(f"Probability of {name}", round(p.probability, 4), PROBABILITY_UNIT)
-            )
-            if p.decision is not None:
-                items.append(SRItem(name, PRESENT if p.decision else ABSENT, None))
-        return items
+            for p in self.predictions
+        ]

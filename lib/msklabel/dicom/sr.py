@@ -4,18 +4,22 @@ One Volumetric ROI measurement group (TID 1411) per structure and per region, ea
 referencing its segment of the SEG it was measured on, with UCUM units and a derivation
 (mean, SD...) per value. The observation context names msklabel as the device observer;
 the procedure reported is an MR imaging procedure; the source images and the SEG are the
-evidence. Results of other models (triage, risk) come as ``extra_items``: qualitative
-evaluations and measurements placed in one TID 1501 group, so that the writer need not
-change when they are added.
+evidence. Results of clinical models (triage stages, risks) come as :class:`ModelResult`:
+one TID 1501 group each, naming the algorithm and its version, with the probability as a
+numeric item (UCUM ``1``), the decision threshold, and the decision as SNOMED CT
+Present / Absent.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import highdicom as hd
 from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
+from pydicom.sr.coding import Code
 from pydicom.uid import generate_uid
 
 from msklabel import __version__
@@ -27,6 +31,7 @@ from msklabel.dicom.codes import (
     MRI_PROCEDURE,
     QUANTITIES,
     UNITS,
+    private,
     private_scheme_item,
     region_code,
 )
@@ -36,9 +41,68 @@ from msklabel.dicom.seg import MANUFACTURER, segment_numbers
 #: Stable UID of msklabel as a device observer (one per version).
 DEVICE_UID = generate_uid(entropy_srcs=["msklabel device observer", __version__])
 
-ExtraItem = hd.sr.QualitativeEvaluation | hd.sr.Measurement
-#: Tracking Identifier of the group holding the extra (clinical model) items.
-CLINICAL_GROUP_ID = "clinical models"
+#: Tracking Identifiers of clinical model groups start with this (they reference no segment).
+MODEL_GROUP_PREFIX = "model result: "
+PROBABILITY = private("PROB", "Probability")
+THRESHOLD = private("THRESHOLD", "Decision threshold")
+DECISION = private("DECISION", "Model decision")
+PRESENT = codes.SCT.Present
+ABSENT = codes.SCT.Absent
+
+
+@dataclass(frozen=True)
+class ModelResult:
+    """One clinical model's output for the study (a triage stage, a 48-month risk).
+
+    ``key`` identifies the output (e.g. ``triage_A_any``); ``finding`` says what was predicted
+    in at most 64 characters (it becomes a Code Meaning); ``decision`` is None where the model
+    made none (e.g. a cascade stage not reached).
+    """
+
+    key: str
+    finding: str
+    algorithm_name: str
+    algorithm_version: str
+    probability: float
+    threshold: float | None = None
+    decision: bool | None = None
+
+    def __post_init__(self) -> None:
+        if not self.key or len(self.finding) > 64 or not self.finding:
+            raise ValueError(f"model result {self.key!r}: finding must have 1 to 64 characters")
+        if not 0.0 <= self.probability <= 1.0:
+            raise ValueError(
+                f"model result {self.key!r}: probability {self.probability} not in [0, 1]"
+            )
+        if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
+            raise ValueError(f"model result {self.key!r}: threshold {self.threshold} not in [0, 1]")
+
+    @property
+    def finding_code(self) -> Code:
+        """A private concept for this output; its value is a stable digest of ``key``."""
+        return private(
+            "M" + hashlib.blake2b(self.key.encode(), digest_size=6).hexdigest(), self.finding
+        )
+
+    def group(self) -> hd.sr.MeasurementsAndQualitativeEvaluations:
+        """The TID 1501 group holding this result."""
+        measurements = [hd.sr.Measurement(PROBABILITY, self.probability, codes.UCUM.NoUnits)]
+        if self.threshold is not None:
+            measurements.append(hd.sr.Measurement(THRESHOLD, self.threshold, codes.UCUM.NoUnits))
+        decisions = []
+        if self.decision is not None:
+            decisions.append(
+                hd.sr.QualitativeEvaluation(DECISION, PRESENT if self.decision else ABSENT)
+            )
+        return hd.sr.MeasurementsAndQualitativeEvaluations(
+            tracking_identifier=hd.sr.TrackingIdentifier(
+                uid=generate_uid(), identifier=MODEL_GROUP_PREFIX + self.key
+            ),
+            finding_type=self.finding_code,
+            algorithm_id=hd.sr.AlgorithmIdentification(self.algorithm_name, self.algorithm_version),
+            measurements=measurements,
+            qualitative_evaluations=decisions or None,
+        )
 
 
 def observation_context() -> hd.sr.ObservationContext:
@@ -61,7 +125,7 @@ def make_measurement_report(
     segmentation: Dataset,
     source_images: Sequence[Dataset],
     *,
-    extra_items: Sequence[ExtraItem] = (),
+    model_results: Sequence[ModelResult] = (),
     region_names: Mapping[str, str] = REGION_NAMES,
     series_number: int = 901,
     series_description: str = "msklabel biomarkers",
@@ -81,18 +145,7 @@ def make_measurement_report(
                 structure, region, items, segmentation, numbers[structure], series_uid, region_names
             )
         )
-    if extra_items:
-        groups.append(
-            hd.sr.MeasurementsAndQualitativeEvaluations(
-                tracking_identifier=hd.sr.TrackingIdentifier(
-                    uid=generate_uid(), identifier=CLINICAL_GROUP_ID
-                ),
-                measurements=[item for item in extra_items if isinstance(item, hd.sr.Measurement)],
-                qualitative_evaluations=[
-                    item for item in extra_items if isinstance(item, hd.sr.QualitativeEvaluation)
-                ],
-            )
-        )
+    groups += [result.group() for result in model_results]
     report = hd.sr.MeasurementReport(
         observation_context=observation_context(),
         procedure_reported=MRI_PROCEDURE,

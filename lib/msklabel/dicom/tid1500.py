@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
-from msklabel.dicom.sr import CLINICAL_GROUP_ID
+from msklabel.dicom.sr import MODEL_GROUP_PREFIX
 
 _REPORT = ("126000", "DCM")
 _PROCEDURE_REPORTED = ("121058", "DCM")
@@ -87,7 +87,8 @@ def _check_group(group: Dataset, seg: Dataset, segments: set[int]) -> list[str]:
     problems = []
     references = [i for i in _children(group) if _concept(i) == _REFERENCED_SEGMENT]
     clinical = any(
-        _concept(i) == _TRACKING_IDENTIFIER and i.get("TextValue") == CLINICAL_GROUP_ID
+        _concept(i) == _TRACKING_IDENTIFIER
+        and str(i.get("TextValue", "")).startswith(MODEL_GROUP_PREFIX)
         for i in _children(group)
     )
     if not references and not clinical:

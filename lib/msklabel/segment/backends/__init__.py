@@ -6,7 +6,7 @@ import os
 
 from msklabel.segment.backends.base import Backend
 
-MODELS = ("litemedsam", "sam", "medsam")
+MODELS = ("litemedsam", "sam", "medsam", "sam2")
 
 
 def load_backend(
@@ -16,8 +16,10 @@ def load_backend(
 ) -> Backend:
     """The backend ``model`` with weights from ``checkpoint``.
 
-    ``variant`` picks the SAM architecture (``vit_b``/``vit_l``/``vit_h``). LiteMedSAM uses
-    its packaged weights when no checkpoint is given; the others need one.
+    ``variant`` picks the architecture: SAM's ``vit_b`` (default), ``vit_l``, ``vit_h``; SAM2's
+    ``hiera_t``, ``hiera_s``, ``hiera_b+`` (default), ``hiera_l`` for SAM2.1, prefixed ``2_``
+    for the original SAM2 (``2_hiera_l``). LiteMedSAM uses its packaged weights when no
+    checkpoint is given; the others need one.
     """
     if model == "litemedsam":
         from msklabel.segment.backends.litemedsam import load_litemedsam
@@ -32,5 +34,7 @@ def load_backend(
 
         return load_medsam(checkpoint)
     if model == "sam2":
-        raise NotImplementedError("the sam2 backend is not implemented yet")
+        from msklabel.segment.backends.sam2 import load_sam2
+
+        return load_sam2(checkpoint, variant or "hiera_b+")
     raise ValueError(f"unknown model {model!r} (known: {', '.join(MODELS)})")

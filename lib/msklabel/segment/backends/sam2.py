@@ -162,9 +162,7 @@ class Sam2Backend(SamFamilyBackend):
         )
         return logits, scores
 
-    def track(
-        self, images: np.ndarray, prompts: Mapping[int, SlicePrompt]
-    ) -> dict[int, SliceMask]:
+    def track(self, images: np.ndarray, prompts: Mapping[int, SlicePrompt]) -> dict[int, SliceMask]:
         if not prompts or any(prompt.empty for prompt in prompts.values()):
             raise ValueError("tracking needs a non-empty prompt on at least one slice")
         predictor = self.network
@@ -183,16 +181,19 @@ class Sam2Backend(SamFamilyBackend):
         return dict(sorted(results.items()))
 
 
-def _add_prompt(
-    predictor: VolumePredictor, state: dict, index: int, prompt: SlicePrompt
-) -> None:
-    if len(prompt.coordinates) or prompt.box is not None:
-        clicks = (prompt.coordinates, prompt.positive.astype(np.int32))
+def _add_prompt(predictor: VolumePredictor, state: dict, index: int, prompt: SlicePrompt) -> None:
+    clicks = len(prompt.coordinates) > 0
+    if clicks or prompt.box is not None:
         predictor.add_new_points_or_box(
-            state, index, 1, *(clicks if len(prompt.coordinates) else (None, None)), box=prompt.box
+            state,
+            index,
+            obj_id=1,
+            points=prompt.coordinates if clicks else None,
+            labels=prompt.positive.astype(np.int32) if clicks else None,
+            box=prompt.box,
         )
     else:
-        predictor.add_new_mask(state, index, 1, prompt.mask)
+        predictor.add_new_mask(state, index, obj_id=1, mask=prompt.mask)
 
 
 def _presence(state: dict, index: int) -> float:
@@ -207,9 +208,9 @@ def config_file(variant: str) -> str:
     if variant not in SAM2_VARIANTS:
         known = ", ".join(SAM2_VARIANTS)
         raise ValueError(f"unknown SAM2 variant {variant!r} (known: {known})")
-    version, _, size = variant.rpartition("_hiera")
-    version = version or "2.1"
-    return f"configs/sam{version}/sam{version}_hiera{size}.yaml"
+    version, _, size = variant.rpartition("hiera_")
+    version = version.rstrip("_") or "2.1"
+    return f"configs/sam{version}/sam{version}_hiera_{size}.yaml"
 
 
 def build_network(variant: str) -> VolumePredictor:
@@ -222,9 +223,7 @@ def build_network(variant: str) -> VolumePredictor:
     )
 
 
-def load_sam2(
-    checkpoint: str | os.PathLike[str] | None, variant: str = "hiera_b+"
-) -> Sam2Backend:
+def load_sam2(checkpoint: str | os.PathLike[str] | None, variant: str = "hiera_b+") -> Sam2Backend:
     """SAM2/SAM2.1 of ``variant`` with the weights in ``checkpoint``."""
     config_file(variant)
     path = require_checkpoint(checkpoint, "sam2")
