@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import cast
 
 import numpy as np
 import torch
@@ -120,7 +120,7 @@ class Sam2Backend(SamFamilyBackend):
         ]
         folded = [
             F.pixel_unshuffle(level, factor)
-            for level, (_, factor) in zip(maps, self._high_res, strict=False)
+            for level, (_, factor) in zip(maps[:-1], self._high_res, strict=True)
         ]
         return torch.cat([*folded, maps[-1]], dim=1)
 
@@ -227,5 +227,5 @@ def load_sam2(checkpoint: str | os.PathLike[str] | None, variant: str = "hiera_b
     """SAM2/SAM2.1 of ``variant`` with the weights in ``checkpoint``."""
     config_file(variant)
     path = require_checkpoint(checkpoint, "sam2")
-    network: Any = load_weights(build_network(variant), path, "sam2")
+    network = cast(VolumePredictor, load_weights(build_network(variant), path, "sam2"))
     return Sam2Backend(network, _model_id("sam2", variant, path))
