@@ -29,8 +29,8 @@ def _register_triage(subparsers: argparse._SubParsersAction) -> None:
     )
     commands = parser.add_subparsers(title="triage commands", metavar="WHAT", required=True)
     for name, handler, help_text in (
-        ("train", _triage_train, "evaluate by nested CV, fit on all knees, save model + card"),
-        ("evaluate", _triage_evaluate, "nested CV evaluation: metrics with CIs, plots, report"),
+        ("train", _train, "evaluate by nested CV, fit on all knees, save model + card"),
+        ("evaluate", _evaluate, "nested CV evaluation: metrics with CIs, plots, report"),
     ):
         command = commands.add_parser(name, help=help_text, description=help_text)
         _training_arguments(command)
@@ -46,7 +46,7 @@ def _register_triage(subparsers: argparse._SubParsersAction) -> None:
             default=0.9,
             help="specificity kept by stages B and C (default 0.9)",
         )
-        command.set_defaults(handler=handler)
+        command.set_defaults(handler=handler, run=_triage_run, write_report=_write_triage_report)
     predict = commands.add_parser(
         "predict",
         help="stage probabilities and decisions for a table or one study",
@@ -76,8 +76,8 @@ def _register_risk(subparsers: argparse._SubParsersAction) -> None:
     )
     commands = parser.add_subparsers(title="risk commands", metavar="WHAT", required=True)
     for name, handler, help_text in (
-        ("train", _risk_train, "evaluate by nested CV, fit on all landmark rows, save model"),
-        ("evaluate", _risk_evaluate, "nested CV evaluation: metrics with CIs, plots, report"),
+        ("train", _train, "evaluate by nested CV, fit on all landmark rows, save model"),
+        ("evaluate", _evaluate, "nested CV evaluation: metrics with CIs, plots, report"),
     ):
         command = commands.add_parser(name, help=help_text, description=help_text)
         _training_arguments(command)
@@ -89,7 +89,7 @@ def _register_risk(subparsers: argparse._SubParsersAction) -> None:
             help="specificity kept by the high-risk flag (default 0.9)",
         )
         command.add_argument("--horizon", type=int, default=48, help="months (default 48)")
-        command.set_defaults(handler=handler)
+        command.set_defaults(handler=handler, run=_risk_run, write_report=_write_risk_report)
     predict = commands.add_parser(
         "predict",
         help="risk probability and high-risk flag for a table or one study",
@@ -206,27 +206,6 @@ def _triage_run(args: argparse.Namespace):
         )
 
 
-def _triage_train(args: argparse.Namespace) -> int:
-    from msklabel.clinical.bundle import save_bundle
-    from msklabel.clinical.workflow import write_triage_report
-
-    run = _triage_run(args)
-    print(f"model: {save_bundle(run.bundle, args.out)}")
-    if args.report is not None and run.evaluation is not None:
-        print(f"report: {write_triage_report(run, args.report)}")
-    _print_metrics(run.bundle.card)
-    return 0
-
-
-def _triage_evaluate(args: argparse.Namespace) -> int:
-    from msklabel.clinical.workflow import write_triage_report
-
-    run = _triage_run(args)
-    print(f"report: {write_triage_report(run, args.out)}")
-    _print_metrics(run.bundle.card)
-    return 0
-
-
 def _risk_run(args: argparse.Namespace):
     from msklabel.clinical.workflow import read_table, train_risk
 
@@ -246,25 +225,36 @@ def _risk_run(args: argparse.Namespace):
         )
 
 
-def _risk_train(args: argparse.Namespace) -> int:
+def _train(args: argparse.Namespace) -> int:
+    """Train (the run is ``args.run``), save the model and card, optionally write a report."""
     from msklabel.clinical.bundle import save_bundle
-    from msklabel.clinical.workflow import write_risk_report
 
-    run = _risk_run(args)
+    run = args.run(args)
     print(f"model: {save_bundle(run.bundle, args.out)}")
     if args.report is not None and run.evaluation is not None:
-        print(f"report: {write_risk_report(run, args.report)}")
+        print(f"report: {args.write_report(run, args.report)}")
     _print_metrics(run.bundle.card)
     return 0
 
 
-def _risk_evaluate(args: argparse.Namespace) -> int:
+def _evaluate(args: argparse.Namespace) -> int:
+    """Evaluate by nested cross-validation and write the report into ``args.out``."""
+    run = args.run(args)
+    print(f"report: {args.write_report(run, args.out)}")
+    _print_metrics(run.bundle.card)
+    return 0
+
+
+def _write_triage_report(run: object, out: Path) -> Path:
+    from msklabel.clinical.workflow import write_triage_report
+
+    return write_triage_report(run, out)
+
+
+def _write_risk_report(run: object, out: Path) -> Path:
     from msklabel.clinical.workflow import write_risk_report
 
-    run = _risk_run(args)
-    print(f"report: {write_risk_report(run, args.out)}")
-    _print_metrics(run.bundle.card)
-    return 0
+    return write_risk_report(run, out)
 
 
 def _print_metrics(card) -> None:
