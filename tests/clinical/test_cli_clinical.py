@@ -10,13 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from msklabel.cli import clinical as clinical_cli
 from msklabel.clinical.features import BIOMARKER_NAMES
 from msklabel.clinical.prediction import StudyPrediction
 from msklabel.errors import InputError
-
-clinical_cli = pytest.importorskip(
-    "msklabel.cli.clinical", reason="msklabel.cli does not import yet", exc_type=ImportError
-)
 
 
 def _run(*argv: str) -> int:

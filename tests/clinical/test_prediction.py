@@ -76,7 +76,6 @@ def test_model_file_round_trip_and_card(bundles, triage_cohort, tmp_path: Path) 
         load_bundle(tmp_path / "bad.skops")
 
 
-@pytest.mark.skipif(not DEFAULT_MODELS["triage"].is_file(), reason="demo models not built")
 @pytest.mark.parametrize("name", sorted(DEFAULT_MODELS))
 def test_shipped_demonstration_models(name: str) -> None:
     path = DEFAULT_MODELS[name]
@@ -87,7 +86,6 @@ def test_shipped_demonstration_models(name: str) -> None:
     assert any(k.endswith("AUC") for k in bundle.card.metrics)
 
 
-@pytest.mark.skipif(not DEFAULT_MODELS["triage"].is_file(), reason="demo models not built")
 def test_demonstration_models_predict_one_study(triage_cohort: pd.DataFrame) -> None:
     demographics = {"age_years": 66, "sex": "F", "bmi_kg_m2": 31}
     prediction = predict_study(
