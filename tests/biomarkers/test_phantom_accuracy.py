@@ -58,7 +58,8 @@ def plate_quadrature(plate: SphericalPlate | DiscPlate, n: int = 600):
 
 def analytic_plates(phantom: Phantom):
     """The phantom's plates (label -> tuple of analytic plates)."""
-    return build_anatomy(phantom.config.regional_thickness).plates
+    config = phantom.config
+    return build_anatomy(config.regional_thickness, config.plate_thickness_mm).plates
 
 
 def test_mean_thickness_per_plate_within_0_1_mm(measured_phantom):

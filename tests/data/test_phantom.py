@@ -96,6 +96,21 @@ def test_plates_and_menisci_are_whole(default_phantom: Phantom) -> None:
 
 
 @pytest.mark.slow
+def test_thick_plates_stay_whole() -> None:
+    """At the largest thickness the plates still clear each other and the menisci."""
+    thick = {label.key: 3.5 for label in CARTILAGE_PLATES}
+    truth = make_phantom(PhantomConfig(cartilage_thickness_mm=thick, echo_times=(10.0,))).truth
+    for label in CARTILAGE_PLATES:
+        plate = truth["cartilage"][label.key]
+        assert plate["nominal_thickness_mm"] == 3.5
+        assert plate["mean_thickness_mm"] == pytest.approx(3.5)
+    for label in (*CARTILAGE_PLATES, *MENISCI):
+        group = "cartilage" if label in CARTILAGE_PLATES else "menisci"
+        analytic = truth[group][label.key]["analytic_volume_mm3"]
+        assert truth["tissues"][label.key]["volume_mm3"] == pytest.approx(analytic, rel=2e-3)
+
+
+@pytest.mark.slow
 def test_t2_fits_in_thick_tissues(default_phantom: Phantom) -> None:
     echo_times = np.array(default_phantom.config.echo_times)
     for label in (KneeLabel.FEMUR, KneeLabel.TIBIA, KneeLabel.MUSCLE, KneeLabel.FAT):
@@ -176,6 +191,20 @@ def test_evenly_spaced_echoes() -> None:
         ({"noise_sigma": math.nan}, "noise_sigma must be finite"),
         ({"supersampling": 0}, "supersampling must be an integer 1..8"),
         ({"regional_thickness": "yes"}, "regional_thickness must be a bool"),
+        ({"cartilage_thickness_mm": {"meniscus": 2.0}}, "unknown plates"),
+        ({"cartilage_thickness_mm": {"femoral_cartilage": 0.5}}, r"must be 1.0..3.5 mm"),
+        ({"cartilage_thickness_mm": {"femoral_cartilage": "x"}}, "must be numbers"),
+        ({"cartilage_thickness_mm": [2.0]}, "must map plate keys"),
+        (
+            {
+                "regional_thickness": True,
+                "cartilage_thickness_mm": {
+                    "femoral_cartilage": 3.5,
+                    "lateral_tibial_cartilage": 3.5,
+                },
+            },
+            "overlap across the 8.0 mm joint gap",
+        ),
     ],
 )
 def test_config_rejects_nonsense(changes: dict[str, Any], message: str) -> None:

@@ -25,7 +25,7 @@ import itertools
 import json
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +46,7 @@ __all__ = [
     "CARTILAGE_THICKNESS_MM",
     "ORIENTATIONS",
     "POSE_DEG",
+    "THICKNESS_RANGE_MM",
     "TISSUES",
     "Phantom",
     "PhantomConfig",
@@ -98,6 +99,9 @@ CARTILAGE_THICKNESS_MM = {
     KneeLabel.LATERAL_TIBIAL_CARTILAGE: 2.4,
     KneeLabel.PATELLAR_CARTILAGE: 3.0,
 }
+#: Range of nominal thicknesses :class:`PhantomConfig` accepts (mm); up to the maximum the
+#: plates stay clear of each other and of the menisci.
+THICKNESS_RANGE_MM = (1.0, 3.5)
 
 # The knee frame (mm): x medial (this is a right knee), y posterior, z superior.
 _TIBIAL_POINT = (0.0, 2.0, -12.0)  # on the tibial plateau plane
@@ -186,7 +190,7 @@ def _patella_centre() -> _Vector:
     return 0.0, y - 42.5, z + 8.0
 
 
-def _femoral_plates(amplitude: float) -> tuple[SphericalPlate, ...]:
+def _femoral_plates(amplitude: float, thickness: float) -> tuple[SphericalPlate, ...]:
     """Cartilage over the condyles: anterior (trochlear) to posterior, clear of the notch."""
     tilt = math.radians(20.0)  # the plates' centres lie 20 degrees behind the distal pole
     return tuple(
@@ -195,7 +199,7 @@ def _femoral_plates(amplitude: float) -> tuple[SphericalPlate, ...]:
             radius=_CONDYLE_RADIUS[side],
             axis=(0.0, math.sin(tilt), -math.cos(tilt)),
             half_angle=math.radians(95.0),
-            thickness=CARTILAGE_THICKNESS_MM[KneeLabel.FEMORAL_CARTILAGE],
+            thickness=thickness,
             amplitude=amplitude,
             excluded=((1.0, 0.0, 0.0), (-1.0, 0.0, 0.0)),
             excluded_half_angle=math.radians(55.0),
@@ -204,23 +208,23 @@ def _femoral_plates(amplitude: float) -> tuple[SphericalPlate, ...]:
     )
 
 
-def _tibial_plate(label: KneeLabel, side: str, amplitude: float) -> DiscPlate:
+def _tibial_plate(side: str, amplitude: float, thickness: float) -> DiscPlate:
     return DiscPlate(
         center=_plateau_centre(side),
         normal=_TIBIAL_NORMAL,
         radius=_TIBIAL_PLATE_RADIUS,
-        thickness=CARTILAGE_THICKNESS_MM[label],
+        thickness=thickness,
         amplitude=amplitude,
     )
 
 
-def _patellar_plate(amplitude: float) -> SphericalPlate:
+def _patellar_plate(amplitude: float, thickness: float) -> SphericalPlate:
     return SphericalPlate(
         center=_patella_centre(),
         radius=_PATELLA_RADIUS,
         axis=(0.0, 1.0, 0.0),
         half_angle=math.radians(40.0),
-        thickness=CARTILAGE_THICKNESS_MM[KneeLabel.PATELLAR_CARTILAGE],
+        thickness=thickness,
         amplitude=amplitude,
     )
 
@@ -289,17 +293,25 @@ def _bounded(part: _Part) -> Field:
     return _sdf.bounded(part.field, part.center, part.bounding_radius)
 
 
-def build_anatomy(regional_thickness: bool) -> Anatomy:
-    """The knee's solids; cartilage thickness varies smoothly if ``regional_thickness``."""
+def build_anatomy(
+    regional_thickness: bool, thickness_mm: Mapping[KneeLabel, float] | None = None
+) -> Anatomy:
+    """The knee's solids; cartilage thickness varies smoothly if ``regional_thickness``.
+
+    ``thickness_mm`` sets the nominal thickness of some plates (default
+    :data:`CARTILAGE_THICKNESS_MM`).
+    """
     amplitude = REGIONAL_AMPLITUDE if regional_thickness else 0.0
-    femoral, patellar = _femoral_plates(amplitude), _patellar_plate(amplitude)
+    nominal = {**CARTILAGE_THICKNESS_MM, **(thickness_mm or {})}
+    femoral = _femoral_plates(amplitude, nominal[KneeLabel.FEMORAL_CARTILAGE])
+    patellar = _patellar_plate(amplitude, nominal[KneeLabel.PATELLAR_CARTILAGE])
     plates: dict[KneeLabel, tuple[SphericalPlate | DiscPlate, ...]] = {
         KneeLabel.FEMORAL_CARTILAGE: femoral,
         KneeLabel.MEDIAL_TIBIAL_CARTILAGE: (
-            _tibial_plate(KneeLabel.MEDIAL_TIBIAL_CARTILAGE, "medial", amplitude),
+            _tibial_plate("medial", amplitude, nominal[KneeLabel.MEDIAL_TIBIAL_CARTILAGE]),
         ),
         KneeLabel.LATERAL_TIBIAL_CARTILAGE: (
-            _tibial_plate(KneeLabel.LATERAL_TIBIAL_CARTILAGE, "lateral", amplitude),
+            _tibial_plate("lateral", amplitude, nominal[KneeLabel.LATERAL_TIBIAL_CARTILAGE]),
         ),
         KneeLabel.PATELLAR_CARTILAGE: (patellar,),
     }
@@ -330,6 +342,10 @@ class PhantomConfig:
     square in-plane field of view centred on the knee (the slices always cover the whole
     limb). ``supersampling`` is the number of subsamples per voxel along its finest axis;
     coarser axes get proportionally more (always an odd number, so two tissues never tie).
+    ``cartilage_thickness_mm`` sets the nominal thickness of plates by label key (e.g.
+    ``{"femoral_cartilage": 1.5}``), within :data:`THICKNESS_RANGE_MM`; the others keep
+    :data:`CARTILAGE_THICKNESS_MM`. The femoral and a tibial plate must stay clear of each
+    other across the joint gap, regional variation included.
     """
 
     seed: int = 0
@@ -340,6 +356,7 @@ class PhantomConfig:
     noise_sigma: float = 15.0
     supersampling: int = 2
     regional_thickness: bool = False
+    cartilage_thickness_mm: Mapping[str, float] | None = None
 
     def __post_init__(self) -> None:
         _require(
@@ -388,12 +405,49 @@ class PhantomConfig:
             isinstance(self.regional_thickness, bool),
             f"regional_thickness must be a bool, got {self.regional_thickness!r}",
         )
+        self._check_thickness()
         object.__setattr__(self, "seed", int(self.seed))
         object.__setattr__(self, "spacing", spacing)
         object.__setattr__(self, "fov_mm", fov)
         object.__setattr__(self, "echo_times", echo_times)
         object.__setattr__(self, "noise_sigma", sigma)
         object.__setattr__(self, "supersampling", int(self.supersampling))
+
+    def _check_thickness(self) -> None:
+        given = self.cartilage_thickness_mm or {}
+        _require(
+            isinstance(given, Mapping),
+            f"cartilage_thickness_mm must map plate keys to mm, got {given!r}",
+        )
+        keys = [plate.key for plate in CARTILAGE_THICKNESS_MM]
+        unknown = sorted(set(given) - set(keys))
+        _require(not unknown, f"cartilage_thickness_mm: unknown plates {unknown} (known: {keys})")
+        low, high = THICKNESS_RANGE_MM
+        for key, value in given.items():
+            (mm,) = _floats(f"cartilage_thickness_mm[{key!r}]", (value,))
+            _require(
+                low <= mm <= high,
+                f"cartilage_thickness_mm[{key!r}] must be {low}..{high} mm, got {mm}",
+            )
+        thickest = 1.0 + (REGIONAL_AMPLITUDE if self.regional_thickness else 0.0)
+        nominal = self.plate_thickness_mm
+        femoral = nominal[KneeLabel.FEMORAL_CARTILAGE]
+        for tibial in (KneeLabel.MEDIAL_TIBIAL_CARTILAGE, KneeLabel.LATERAL_TIBIAL_CARTILAGE):
+            across = thickest * (femoral + nominal[tibial])
+            _require(
+                across < _BONE_GAP,
+                f"cartilage_thickness_mm: femoral and {tibial.key} plates up to {across:.2f} mm "
+                f"thick together overlap across the {_BONE_GAP} mm joint gap",
+            )
+
+    @property
+    def plate_thickness_mm(self) -> dict[KneeLabel, float]:
+        """Nominal thickness (mm) of every plate: the configured ones, else the defaults."""
+        given = self.cartilage_thickness_mm or {}
+        return {
+            label: float(given.get(label.key, default))
+            for label, default in CARTILAGE_THICKNESS_MM.items()
+        }
 
     @staticmethod
     def evenly_spaced_echoes(
@@ -684,7 +738,7 @@ def _rayleigh(count: int, rng: np.random.Generator, sigma: np.float32) -> np.nda
 def make_phantom(config: PhantomConfig | None = None) -> Phantom:
     """Generate the phantom study described by ``config`` (defaults: ``PhantomConfig()``)."""
     config = config or PhantomConfig()
-    anatomy = build_anatomy(config.regional_thickness)
+    anatomy = build_anatomy(config.regional_thickness, config.plate_thickness_mm)
     affine, shape = grid_geometry(config)
     to_knee = np.eye(4)
     to_knee[:3, :3] = _pose().T
@@ -731,7 +785,7 @@ def _truth(
         cartilage[label.key] = {
             "label": int(label),
             "mean_thickness_mm": sum(s.area * s.mean_thickness for s in samples) / area,
-            "nominal_thickness_mm": CARTILAGE_THICKNESS_MM[label],
+            "nominal_thickness_mm": parts[0].thickness,
             "thickness_range_mm": [
                 min(p.thickness * (1 - p.amplitude) for p in parts),
                 max(p.max_thickness for p in parts),

@@ -1,7 +1,9 @@
 """Coded concepts of msklabel's DICOM objects: structures, quantities, statistics, regions.
 
-Standard concepts come from SNOMED CT (SCT), DICOM (DCM) and UCUM. Where none exists
-(cartilage thickness, T1rho, cartilage subregions), msklabel's private coding scheme
+Standard concepts come from SNOMED CT (SCT), DICOM (DCM) and UCUM, as listed in pydicom's
+bundled DICOM concept dictionary (``pydicom.sr.codedict``). Where none exists or none could
+be verified (cartilage thickness, T1rho, cross-sectional area, the S1 vertebra, the thigh
+muscle groups, subregions), msklabel's private coding scheme
 :data:`PRIVATE_SCHEME` is used; every object using it declares it in its Coding Scheme
 Identification Sequence (:func:`private_scheme_item`).
 """
@@ -14,7 +16,7 @@ from pydicom.dataset import Dataset
 from pydicom.sr.coding import Code
 
 from msklabel import __version__
-from msklabel.labels import KneeLabel
+from msklabel.labels import KneeLabel, SpineLabel, ThighLabel
 
 #: Coding Scheme Designator of msklabel's private concepts.
 PRIVATE_SCHEME = "99MSKL"
@@ -48,6 +50,9 @@ MUSCLE = Code("91727004", "SCT", "Muscle")
 FAT = Code("55603005", "SCT", "Adipose tissue")
 KNEE_JOINT = Code("49076000", "SCT", "Knee joint")
 MRI_PROCEDURE = Code("113091000", "SCT", "Magnetic resonance imaging")
+VERTEBRAL_CANAL = Code("61853006", "SCT", "Vertebral canal")
+THIGH = Code("68367000", "SCT", "Thigh")
+SUBCUTANEOUS_TISSUE = Code("71966008", "SCT", "Subcutaneous tissue")
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,56 @@ KNEE_STRUCTURES: dict[str, StructureCodes] = {
     KneeLabel.MUSCLE.key: StructureCodes(TISSUE, MUSCLE, KNEE_JOINT),
     KneeLabel.FAT.key: StructureCodes(TISSUE, FAT, KNEE_JOINT),
 }
+
+#: Codes of each lumbar spine structure, by label key: the vertebrae (the labels hold their
+#: bodies) and the discs by level.
+SPINE_STRUCTURES: dict[str, StructureCodes] = {
+    label.key: StructureCodes(ANATOMICAL_STRUCTURE, code)
+    for label, code in {
+        SpineLabel.L1: Code("66794005", "SCT", "L1 vertebra"),
+        SpineLabel.L2: Code("14293000", "SCT", "L2 vertebra"),
+        SpineLabel.L3: Code("36470004", "SCT", "L3 vertebra"),
+        SpineLabel.L4: Code("11994002", "SCT", "L4 vertebra"),
+        SpineLabel.L5: Code("49668003", "SCT", "L5 vertebra"),
+        SpineLabel.S1: private("S-S1", "S1 vertebra"),
+        SpineLabel.L1_L2: Code("80064006", "SCT", "L1/L2 disc"),
+        SpineLabel.L2_L3: Code("67459009", "SCT", "L2/L3 disc"),
+        SpineLabel.L3_L4: Code("62551000", "SCT", "L3/L4 disc"),
+        SpineLabel.L4_L5: Code("84020006", "SCT", "L4/L5 disc"),
+        SpineLabel.L5_S1: Code("715056000", "SCT", "L5/S1 disc"),
+        SpineLabel.SPINAL_CANAL: VERTEBRAL_CANAL,
+    }.items()
+}
+
+#: Codes of each thigh structure, by label key; the muscle groups are private concepts.
+THIGH_STRUCTURES: dict[str, StructureCodes] = {
+    ThighLabel.FEMUR.key: StructureCodes(ANATOMICAL_STRUCTURE, FEMUR),
+    **{
+        label.key: StructureCodes(ANATOMICAL_STRUCTURE, private(value, meaning), THIGH)
+        for label, value, meaning in (
+            (ThighLabel.QUADRICEPS, "S-QUADRICEPS", "Quadriceps femoris muscle group"),
+            (ThighLabel.HAMSTRINGS, "S-HAMSTRINGS", "Hamstring muscle group"),
+            (ThighLabel.ADDUCTORS, "S-ADDUCTORS", "Adductor muscle group of thigh"),
+            (ThighLabel.SARTORIUS, "S-SARTORIUS", "Sartorius muscle"),
+            (ThighLabel.GRACILIS, "S-GRACILIS", "Gracilis muscle"),
+        )
+    },
+    ThighLabel.SUBCUTANEOUS_FAT.key: StructureCodes(TISSUE, FAT, SUBCUTANEOUS_TISSUE),
+}
+
+
+def _merge(*tables: dict[str, StructureCodes]) -> dict[str, StructureCodes]:
+    """One table of several label sets; a key in two of them must have the same codes."""
+    merged: dict[str, StructureCodes] = {}
+    for table in tables:
+        for key, coded in table.items():
+            if merged.setdefault(key, coded) != coded:
+                raise ValueError(f"structure {key!r} has two codings")
+    return merged
+
+
+#: Codes of every structure of every label set (knee, spine, thigh), by label key.
+STRUCTURES = _merge(KNEE_STRUCTURES, SPINE_STRUCTURES, THIGH_STRUCTURES)
 
 #: Measured quantity (see msklabel.biomarkers.measurement.UNITS) -> concept name.
 QUANTITIES: dict[str, Code] = {

@@ -2,8 +2,9 @@
 
 A BINARY SEG is written, not LABELMAP: Orthanc 1.10 refuses the LABELMAP SOP class over
 C-STORE and dciodvfy does not know it. Each label present becomes one segment, coded by
-:data:`msklabel.dicom.codes.KNEE_STRUCTURES` (category, type, anatomic region, medial /
-lateral modifier), with the label key as Tracking ID.
+:data:`msklabel.dicom.codes.STRUCTURES` (category, type, anatomic region, medial /
+lateral modifier), with the label key as Tracking ID; a SEG using a private concept declares
+its scheme.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pydicom.sr.codedict import codes
 from pydicom.uid import generate_uid
 
 from msklabel import __version__
-from msklabel.dicom.codes import KNEE_STRUCTURES, StructureCodes
+from msklabel.dicom.codes import PRIVATE_SCHEME, STRUCTURES, StructureCodes, private_scheme_item
 from msklabel.dicom.common import blank_placeholder_dates
 from msklabel.errors import InputError
 from msklabel.labels import KneeLabel
@@ -61,8 +62,8 @@ def make_segmentation(
     """A BINARY SEG holding one segment per label of ``labels`` present in ``structures``.
 
     ``labels`` must be on the grid of ``source_images`` (one dataset per slice, in slice
-    order). ``structures`` maps label values to keys of ``KNEE_STRUCTURES`` (default: the
-    knee label set).
+    order). ``structures`` maps label values to keys of ``STRUCTURES`` (default: the knee
+    label set; e.g. ``{int(label): label.key for label in SpineLabel}`` for a spine).
     """
     structures = structures or {int(label): label.key for label in KneeLabel}
     if len(source_images) != labels.shape[0]:
@@ -92,8 +93,17 @@ def make_segmentation(
         device_serial_number="0",
         series_description=series_description,
     )
+    if any(_uses_private_scheme(structures[value]) for value in present):
+        declared = list(seg.get("CodingSchemeIdentificationSequence", []))
+        seg.CodingSchemeIdentificationSequence = [*declared, private_scheme_item()]
     blank_placeholder_dates(seg)
     return seg
+
+
+def _uses_private_scheme(key: str) -> bool:
+    coded = _codes(key)
+    used = (coded.category, coded.type, coded.anatomic_region, coded.modifier)
+    return any(code is not None and code.scheme_designator == PRIVATE_SCHEME for code in used)
 
 
 def _segment(number: int, key: str) -> hd.seg.SegmentDescription:
@@ -118,7 +128,7 @@ def _segment(number: int, key: str) -> hd.seg.SegmentDescription:
 
 def _codes(key: str) -> StructureCodes:
     try:
-        return KNEE_STRUCTURES[key]
+        return STRUCTURES[key]
     except KeyError:
         raise ValueError(f"no DICOM codes for structure {key!r}") from None
 
@@ -148,7 +158,7 @@ def _match(item: Dataset) -> str | None:
         value(item, "AnatomicRegionSequence"),
         value(type_item, "SegmentedPropertyTypeModifierCodeSequence"),
     )
-    for key, coded in KNEE_STRUCTURES.items():
+    for key, coded in STRUCTURES.items():
         wanted = tuple(
             None if code is None else (code.value, code.scheme_designator)
             for code in (coded.type, coded.anatomic_region, coded.modifier)

@@ -27,9 +27,9 @@ from msklabel.biomarkers.measurement import Measurement, Measurements
 from msklabel.biomarkers.regions import REGION_NAMES
 from msklabel.dicom.codes import (
     DERIVATIONS,
-    KNEE_STRUCTURES,
     MRI_PROCEDURE,
     QUANTITIES,
+    STRUCTURES,
     UNITS,
     private,
     private_scheme_item,
@@ -177,7 +177,7 @@ def _roi_group(
     series_uid: str,
     region_names: Mapping[str, str],
 ) -> hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations:
-    coded = KNEE_STRUCTURES[structure]
+    coded = STRUCTURES[structure]
     sites = [
         hd.sr.FindingSite(
             anatomic_location=coded.anatomic_region or coded.type,
