@@ -1,8 +1,7 @@
-"""A phantom study measured and stored as SEG + SR once per session; a real Orthanc."""
+"""A phantom study measured and stored as SEG + SR once per session."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +19,6 @@ from msklabel.data.phantom import PhantomConfig, write_phantom
 from msklabel.dicom.seg import make_segmentation, read_source_images
 from msklabel.dicom.sr import make_measurement_report
 from msklabel.io import read_nifti, read_volumes
-from msklabel.testing.orthanc import OrthancServer
 from msklabel.volume import Volume
 
 
@@ -60,10 +58,3 @@ def _demo_cohort_knee() -> dict:
     """One knee of the synthetic cohort, as a biomarkers mapping with demographics."""
     knee = synthetic_triage_cohort(20, seed=3).iloc[0]
     return {name: knee[name] for name in (*BIOMARKER_NAMES, AGE, SEX, BMI)}
-
-
-@pytest.fixture
-def orthanc() -> Iterator[OrthancServer]:
-    """A fresh Orthanc on high loopback ports, stopped after the test."""
-    with OrthancServer() as server:
-        yield server
