@@ -27,14 +27,32 @@ _HIDDEN = (0, int(KneeLabel.FAT))
 
 
 def key_slices(labels: Volume, count: int = 3) -> list[int]:
-    """The slices holding the most cartilage, spread over the stack, in slice order."""
-    cartilage = np.isin(np.asarray(labels.array), [int(p) for p in CARTILAGE_PLATES])
-    per_slice = cartilage.sum(axis=(1, 2))
-    if not per_slice.any():
-        per_slice = (np.asarray(labels.array) > 0).sum(axis=(1, 2))
-    candidates = np.flatnonzero(per_slice)
-    chosen = np.quantile(candidates, np.linspace(0.2, 0.8, count)) if len(candidates) else []
-    return sorted({round(float(c)) for c in chosen})
+    """Up to ``count`` slices that together show every structure, in slice order.
+
+    Each pick is the slice showing the most structures not yet shown (ties: the most cartilage,
+    then the most labelled tissue); once every structure is shown, the labelled slice farthest
+    from those already picked.
+    """
+    array = np.asarray(labels.array)
+    present = [int(v) for v in np.unique(array) if int(v) not in _HIDDEN]
+    if not present:
+        return []
+    shown = np.stack([(array == value).any(axis=(1, 2)) for value in present])
+    cartilage = np.isin(array, [int(p) for p in CARTILAGE_PLATES]).sum(axis=(1, 2))
+    tissue = np.isin(array, present).sum(axis=(1, 2))
+    labelled = np.flatnonzero(tissue)
+    chosen: list[int] = []
+    unseen = np.ones(len(present), dtype=bool)
+    while len(chosen) < min(count, len(labelled)):
+        candidates = [int(k) for k in labelled if k not in chosen]
+        gains = {k: int((shown[:, k] & unseen).sum()) for k in candidates}
+        if max(gains.values()) > 0:
+            pick = max(candidates, key=lambda k: (gains[k], cartilage[k], tissue[k]))
+        else:
+            pick = max(candidates, key=lambda k: (min(abs(k - c) for c in chosen), tissue[k]))
+        chosen.append(pick)
+        unseen &= ~shown[:, pick]
+    return sorted(chosen)
 
 
 def render_report(image: Volume, labels: Volume, result: KneeBiomarkers, title: str) -> Figure:
@@ -92,7 +110,7 @@ def _table(axis, result: KneeBiomarkers) -> None:
         for quantity, derivation, fmt in (
             ("volume", None, "{:.0f}"),
             ("thickness", "mean", "{:.2f}"),
-            ("t2", "mean", "{:.1f}"),
+            ("t2", "median", "{:.1f}"),
         ):
             try:
                 cells.append(fmt.format(m.get(label.key, quantity, derivation)))
@@ -102,7 +120,7 @@ def _table(axis, result: KneeBiomarkers) -> None:
             rows.append(cells)
     table = axis.table(
         cellText=rows,
-        colLabels=["structure", "vol. mm³", "thk mm", "T2 ms"],
+        colLabels=["structure", "vol. mm³", "thk mm", "T2 med. ms"],
         bbox=[-0.25, 0.0, 1.3, 1.0],
         colWidths=[0.46, 0.2, 0.17, 0.17],
     )
