@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything msklabel needs, for the README, CI and the Dockerfile alike:
-#   - Debian packages the tools and tests use (Orthanc + DICOMweb plugin, dcmtk, dicom3tools);
+#   - Debian packages the tools and tests use (Orthanc + DICOMweb plugin, dcmtk, dicom3tools,
+#     redis-server for the networked job queue, chromium for the viewer tests);
+#   - playwright-core (pinned in tests/viewers/package-lock.json) into tests/viewers/node_modules,
+#     with npm (Debian's nodejs + npm when no npm is found), to drive chromium in those tests;
 #   - a virtual environment at <repo>/.venv holding the exact Python stack of requirements.lock
 #     and msklabel itself (editable), plus the pydicom-3 compatibility hook (msklabel/compat.py).
 # A second run on an installed machine checks a stamp and finishes in seconds.
@@ -13,7 +16,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 venv="$root/.venv"
 stamp_file="$venv/.msklabel-install-stamp"
-debian_packages=(orthanc orthanc-dicomweb dcmtk dicom3tools)
+debian_packages=(orthanc orthanc-dicomweb dcmtk dicom3tools redis-server chromium)
+viewers="$root/tests/viewers"
 
 say() { printf '[install] %s\n' "$*" >&2; }
 
@@ -54,11 +58,26 @@ pick_python() {
   return 1
 }
 
+install_playwright() {
+  local stamp="$viewers/node_modules/.msklabel-install-stamp" wanted
+  wanted=$(sha256sum "$viewers/package-lock.json" | cut -d' ' -f1)
+  [ "$(cat "$stamp" 2>/dev/null)" = "$wanted" ] && return 0
+  command -v npm >/dev/null || apt_install nodejs npm
+  if ! command -v npm >/dev/null; then
+    say "npm is missing: not installing playwright-core (the viewer tests will fail)"
+    return 0
+  fi
+  say "installing playwright-core into $viewers/node_modules"
+  (cd "$viewers" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  echo "$wanted" > "$stamp"
+}
+
 install_stamp() {
   cat requirements.lock setup.cfg pyproject.toml scripts/install.sh | sha256sum | cut -d' ' -f1
 }
 
 apt_install "${debian_packages[@]}"
+install_playwright
 
 wanted=$(install_stamp)
 if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp_file" 2>/dev/null)" = "$wanted" ]; then

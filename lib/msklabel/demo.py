@@ -1,9 +1,11 @@
-"""The main job on embedded defaults: the sample knee study segmented with LiteMedSAM.
+"""The main job on embedded defaults: the sample knee study segmented with no prompts, measured.
 
-Prompts are zero-training: on every slice, a box around the limb's tissue (the regions
-above an Otsu threshold of the windowed slice). LiteMedSAM then outlines the
-knee's tissue inside it. Per-structure automatic prompts arrive with the detector; until then
-this job shows the whole path (DICOM in, geometry kept, model, outputs) on real data.
+The shipped detector finds femur, tibia, patella, cartilage plates and menisci on each
+sagittal slice; its boxes prompt the embedded LiteMedSAM model
+(:func:`msklabel.detect.segment_automatic`). The label map is then measured (volumes,
+thickness, T2 from every echo) and written as DICOM SEG, TID 1500 SR and a report
+(:func:`msklabel.biomarkers.study.measure_study`). This job shows the whole path (DICOM in,
+geometry kept, detector, segmenter, biomarkers, DICOM objects out) on real data.
 """
 
 from __future__ import annotations
@@ -16,21 +18,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from msklabel import __version__
+from msklabel.biomarkers.study import measure_study
 from msklabel.data.sample import fetch_sample
+from msklabel.detect import load_detector, segment_automatic
+from msklabel.detect.automatic import default_segmenter
 from msklabel.io import read_volumes
 from msklabel.io.nifti import write_nifti
-from msklabel.segment import Box, LabelPrompt, Segmentation, Segmenter, load_backend
+from msklabel.labels import KneeLabel
+from msklabel.segment import Segmentation, Segmenter, Window
 from msklabel.volume import Volume
 
 log = logging.getLogger(__name__)
-
-#: The value of the segmented region in ``labels.nii.gz``.
-TISSUE_LABEL = 1
-#: Slices are encoded this many at a time (one progress step each).
-BATCH = 4
 
 
 @dataclass(frozen=True)
@@ -41,10 +41,12 @@ class DemoOutputs:
     labels: Path
     overlay: Path
     summary: Path
+    results: dict[str, Path]  #: biomarkers.json, seg.dcm, sr.dcm, report.{png,pdf,dcm}
 
 
-def run_demo(out_dir: str | os.PathLike[str]) -> DemoOutputs:
-    """Fetch the sample study, segment its first echo and write the outputs into ``out_dir``."""
+def run_demo(out_dir: str | os.PathLike[str], segmenter: Segmenter | None = None) -> DemoOutputs:
+    """Fetch the sample study, segment its first echo automatically, measure it and write the
+    outputs into ``out_dir``; ``segmenter`` defaults to LiteMedSAM."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     sample = fetch_sample()
@@ -56,49 +58,52 @@ def run_demo(out_dir: str | os.PathLike[str]) -> DemoOutputs:
     )  # fmt: skip
 
     started = time.perf_counter()
-    backend = load_backend("litemedsam")
-    session = Segmenter(backend).session(volume)
-    for first in tqdm(range(0, volume.shape[0], BATCH), desc="encoding slices", unit="batch"):
-        session.embeddings(range(first, min(first + BATCH, volume.shape[0])))
-    boxes = [box for k in range(volume.shape[0]) if (box := tissue_box(session.images[k], k))]
-    result = session.segment(LabelPrompt(TISSUE_LABEL, boxes=boxes))
+    segmenter = segmenter or default_segmenter()
+    detector = load_detector()
+    result = segment_automatic(volume, segmenter, detector=detector)
     seconds = time.perf_counter() - started
+    report = measure_study(
+        volume, result.labels, echoes=echoes, labels_name="automatic segmentation",
+        on_step=lambda step: log.info("biomarkers: %s", step),
+    )  # fmt: skip
 
     outputs = DemoOutputs(
-        out / "image.nii.gz", out / "labels.nii.gz", out / "overlay.png", out / "summary.json"
-    )
+        out / "image.nii.gz", out / "labels.nii.gz", out / "overlay.png", out / "summary.json",
+        report.write(out),
+    )  # fmt: skip
     write_nifti(volume, outputs.image)
     write_nifti(result.labels, outputs.labels)
-    _write_overlay(session.images, result.mask(TISSUE_LABEL), outputs.overlay)
-    summary = _summary(volume, len(echoes), backend.model_id, result, seconds)
+    images = Window.robust(volume.array).apply(volume.array)
+    _write_overlay(images, result.labels.array, outputs.overlay)
+    summary = _summary(
+        volume, len(echoes), segmenter.backend.model_id, detector.info, result, seconds
+    )
     outputs.summary.write_text(json.dumps(summary, indent=2))
     return outputs
 
 
-def tissue_box(image: np.ndarray, index: int, margin: float = 4.0) -> Box | None:
-    """A box around the limb's tissue on a windowed slice; None for an empty slice.
-
-    The tissue is every region above Otsu's threshold larger than 1% of the slice (specks of
-    noise and flow artefact are left out).
-    """
-    from scipy import ndimage
-    from skimage.filters import threshold_otsu
-
-    if float(image.max()) <= float(image.min()):
-        return None
-    regions, count = ndimage.label(image > threshold_otsu(image))
-    sizes = ndimage.sum_labels(np.ones_like(image), regions, index=range(1, count + 1))
-    large = np.flatnonzero(sizes >= 0.01 * image.size) + 1
-    if large.size == 0:
-        return None
-    return Box.around(np.isin(regions, large), index, margin)
-
-
 def _summary(
-    volume: Volume, echo_count: int, model_id: str, result: Segmentation, seconds: float
+    volume: Volume,
+    echo_count: int,
+    model_id: str,
+    detector_info: dict,
+    result: Segmentation,
+    seconds: float,
 ) -> dict:
-    mask = result.mask(TISSUE_LABEL)
-    scores = result.scores[TISSUE_LABEL]
+    structures = {}
+    for label, scores in result.scores.items():
+        mask = result.mask(label)
+        if not mask.any():
+            continue
+        slices = np.flatnonzero(mask.any(axis=(1, 2)))
+        structures[KneeLabel(label).key] = {
+            "label": int(label),
+            "volume_mm3": round(float(mask.sum() * volume.voxel_volume), 1),
+            "slices": [int(slices[0]), int(slices[-1])],
+            "predicted_iou_per_slice": [
+                None if np.isnan(s) else round(float(s), 4) for s in scores
+            ],
+        }
     return {
         "msklabel_version": __version__,
         "input": {
@@ -109,30 +114,42 @@ def _summary(
             "spacing_mm": list(volume.spacing),
         },
         "model": model_id,
-        "prompts": "per-slice box around the regions above Otsu's threshold (> 1% of a slice)",
-        "labels": {str(TISSUE_LABEL): "knee tissue inside the prompt box"},
-        "segmented_volume_mm3": float(mask.sum() * volume.voxel_volume),
-        "slices_segmented": int(np.isfinite(scores).sum()),
-        "predicted_iou_per_slice": [None if np.isnan(s) else round(float(s), 4) for s in scores],
+        "prompts": "per-slice boxes from the shipped detector (msklabel.detect)",
+        "detector": {key: detector_info.get(key) for key in ("command", "config", "torch")},
+        "structures": structures,
+        "slices_segmented": int(np.isfinite(np.array(list(result.scores.values()))).any(0).sum()),
         "seconds": round(seconds, 2),
     }
 
 
-def _write_overlay(images: np.ndarray, mask: np.ndarray, path: Path, tiles: int = 8) -> None:
+def _write_overlay(images: np.ndarray, labels: np.ndarray, path: Path, tiles: int = 8) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
+    from matplotlib.lines import Line2D
 
+    colours = plt.get_cmap("tab10")
+    found = [label for label in KneeLabel if (labels == label).any()]
     picks = np.linspace(0, images.shape[0] - 1, tiles + 2).round().astype(int)[1:-1]
-    figure, axes = plt.subplots(2, tiles // 2, figsize=(2.2 * tiles // 2, 4.6), dpi=110)
+    figure, axes = plt.subplots(2, tiles // 2, figsize=(2.4 * tiles // 2, 5.4), dpi=110)
     for axis, k in zip(axes.ravel(), picks, strict=True):
         axis.imshow(images[k], cmap="gray", vmin=0, vmax=1)
-        if mask[k].any():
-            axis.contour(mask[k], levels=[0.5], colors="lime", linewidths=0.8)
+        for label in found:
+            if (labels[k] == label).any():
+                axis.contour(
+                    labels[k] == label, levels=[0.5], colors=[colours(label - 1)], linewidths=0.7
+                )
         axis.set_title(f"slice {k}", fontsize=8)
         axis.axis("off")
-    figure.suptitle("LiteMedSAM on the sample knee (first echo)", fontsize=9)
-    figure.tight_layout()
+    handles = [
+        Line2D([], [], color=colours(label - 1), label=label.key.replace("_", " "))
+        for label in found
+    ]
+    figure.legend(
+        handles=handles, loc="lower center", ncol=min(len(handles), 5), fontsize=7, frameon=False
+    )
+    figure.suptitle("Automatic segmentation of the sample knee (detector + LiteMedSAM)", fontsize=9)
+    figure.tight_layout(rect=(0, 0.06, 1, 1))
     figure.savefig(path)
     plt.close(figure)

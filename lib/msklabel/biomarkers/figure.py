@@ -26,6 +26,12 @@ _COLORS = ListedColormap(
 _HIDDEN = (0, int(KneeLabel.FAT))
 
 
+FOOTNOTE = (
+    "msklabel: research use. Thickness: mean along the bone normal, mm; "
+    "T2: median of the fitted voxels, ms."
+)
+
+
 def key_slices(labels: Volume, count: int = 3) -> list[int]:
     """Up to ``count`` slices that together show every structure, in slice order.
 
@@ -72,8 +78,7 @@ def render_report(image: Volume, labels: Volume, result: KneeBiomarkers, title: 
     _thickness_maps(figure, grid[1, :3], result)
     _table(figure.add_subplot(grid[0, 3]), result)
     _legend(figure.add_subplot(grid[1, 3]))
-    figure.text(0.01, 0.01, "msklabel: research use; thickness along the bone normal, mm.",
-                fontsize=7)  # fmt: skip
+    figure.text(0.01, 0.01, FOOTNOTE, fontsize=7)
     return figure
 
 
@@ -120,9 +125,9 @@ def _table(axis, result: KneeBiomarkers) -> None:
             rows.append(cells)
     table = axis.table(
         cellText=rows,
-        colLabels=["structure", "vol. mm³", "thk mm", "T2 med. ms"],
-        bbox=[-0.25, 0.0, 1.3, 1.0],
-        colWidths=[0.46, 0.2, 0.17, 0.17],
+        colLabels=["structure", "vol. mm³", "thk mm", "T2 ms"],
+        bbox=[-0.3, 0.0, 1.38, 1.0],
+        colWidths=[0.49, 0.21, 0.15, 0.15],
     )
     table.auto_set_font_size(False)
     table.set_fontsize(7)

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from msklabel import __version__
 from msklabel.errors import MsklabelError
 
-from . import clinical, data, demo, measure, segment
+from . import bench, clinical, data, demo, detect, listen, measure, segment, serve, status
 
-COMMANDS = (data, demo, segment, measure, clinical)
+COMMANDS = (data, demo, segment, detect, measure, clinical, serve, listen, status, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:  # highdicom logs every attribute module it copies
+        logging.getLogger("highdicom").setLevel(logging.WARNING)
     try:
         return int(args.handler(args) or 0)
     except MsklabelError as error:

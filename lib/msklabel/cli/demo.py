@@ -9,11 +9,13 @@ from pathlib import Path
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "demo",
-        help="segment the sample knee study with LiteMedSAM and write the outputs",
+        help="segment and measure the sample knee study automatically, write the outputs",
         description="Fetch the real sample knee study (cached after the first run), segment "
-        "its first echo with the embedded LiteMedSAM model, prompted by a per-slice box "
-        "around the knee's tissue, and write image.nii.gz, labels.nii.gz, overlay.png and "
-        "summary.json into --out.",
+        "its first echo with the embedded LiteMedSAM model, prompted by the shipped detector's "
+        "boxes (femur, tibia, patella, cartilage, menisci), measure the structures (T2 from every "
+        "echo) and write image.nii.gz, labels.nii.gz, overlay.png, summary.json, "
+        "biomarkers.json, seg.dcm (DICOM SEG), sr.dcm (TID 1500 SR) and report.png/.pdf/.dcm "
+        "into --out.",
     )
     parser.add_argument("--out", type=Path, default=Path("msklabel-demo"), help="output folder")
     parser.set_defaults(handler=_run)
@@ -23,6 +25,8 @@ def _run(args: argparse.Namespace) -> int:
     from msklabel.demo import run_demo
 
     outputs = run_demo(args.out)
-    for name, path in vars(outputs).items():
-        print(f"{name:>8}: {path.resolve()}")
+    named = {**vars(outputs), **outputs.results}
+    del named["results"]
+    for name, path in named.items():
+        print(f"{name:>15}: {path.resolve()}")
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from msklabel.segment.backends.base import Backend
+from msklabel.segment.runtime import reuse_freed_memory
 
 MODELS = ("litemedsam", "sam", "medsam", "sam2")
 
@@ -13,28 +14,35 @@ def load_backend(
     model: str = "litemedsam",
     checkpoint: str | os.PathLike[str] | None = None,
     variant: str | None = None,
+    precision: str = "fp32",
 ) -> Backend:
     """The backend ``model`` with weights from ``checkpoint``.
 
     ``variant`` picks the architecture: SAM's ``vit_b`` (default), ``vit_l``, ``vit_h``; SAM2's
     ``hiera_t``, ``hiera_s``, ``hiera_b+`` (default), ``hiera_l`` for SAM2.1, prefixed ``2_``
     for the original SAM2 (``2_hiera_l``). LiteMedSAM uses its packaged weights when no
-    checkpoint is given; the others need one.
+    checkpoint is given; the others need one. ``precision`` is the image encoder's arithmetic:
+    ``fp32`` or ``bf16`` (autocast; SAM-family models only, see docs/performance.md).
+    Loading a backend also sets this process's allocator to reuse freed memory
+    (:func:`msklabel.segment.runtime.reuse_freed_memory`).
     """
+    reuse_freed_memory()
     if model == "litemedsam":
         from msklabel.segment.backends.litemedsam import load_litemedsam
 
-        return load_litemedsam(checkpoint)
+        return load_litemedsam(checkpoint, precision)
     if model == "sam":
         from msklabel.segment.backends.sam import load_sam
 
-        return load_sam(checkpoint, variant or "vit_b")
+        return load_sam(checkpoint, variant or "vit_b", precision=precision)
     if model == "medsam":
         from msklabel.segment.backends.sam import load_medsam
 
-        return load_medsam(checkpoint)
+        return load_medsam(checkpoint, precision)
     if model == "sam2":
         from msklabel.segment.backends.sam2 import load_sam2
 
+        if precision != "fp32":
+            raise ValueError(f"the sam2 backend runs in fp32 only, not {precision!r}")
         return load_sam2(checkpoint, variant or "hiera_b+")
     raise ValueError(f"unknown model {model!r} (known: {', '.join(MODELS)})")

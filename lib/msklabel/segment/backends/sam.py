@@ -25,6 +25,8 @@ from msklabel.segment.backends.base import (
 from msklabel.segment.prompts import SlicePrompt
 
 SAM_VARIANTS = ("vit_b", "vit_l", "vit_h")
+#: Image-encoder arithmetic: fp32, or bf16 autocast (decoding stays fp32).
+PRECISIONS = ("fp32", "bf16")
 _SAM_MEAN = (123.675 / 255, 116.28 / 255, 103.53 / 255)
 _SAM_STD = (58.395 / 255, 57.12 / 255, 57.375 / 255)
 
@@ -77,8 +79,10 @@ class InputFormat:
 class SamFamilyBackend:
     """A promptable segmenter around a SAM-architecture network.
 
-    ``encode`` runs the image encoder on batches of slices; ``decode`` runs only the prompt
-    encoder and mask decoder. The network is used read-only, so sessions may share it.
+    ``encode`` runs the image encoder on batches of ``batch_size`` slices; ``decode`` runs only
+    the prompt encoder and mask decoder. The network is used read-only, so sessions may share
+    it. On CPU one slice per batch is as fast per slice as four and peaks at less than half the
+    memory (docs/performance.md), hence the default of 1.
 
     ``box_only`` marks networks trained with box prompts alone (MedSAM, LiteMedSAM), which do
     not understand clicks: for them, clicks without a box become a box that starts around the
@@ -97,17 +101,22 @@ class SamFamilyBackend:
         input_format: InputFormat,
         model_id: str,
         box_only: bool = False,
-        batch_size: int = 4,
+        batch_size: int = 1,
+        precision: str = "fp32",
     ) -> None:
         for part in ("image_encoder", "prompt_encoder", "mask_decoder"):
             if not hasattr(network, part):
                 raise TypeError(f"the {name} network has no {part}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r} (known: {', '.join(PRECISIONS)})")
         self.name = name
         self.network = network.eval()
         self.input_format = input_format
-        self.model_id = model_id
+        # bf16 embeddings differ from fp32 ones: they must not share cache entries
+        self.model_id = model_id if precision == "fp32" else f"{model_id}:{precision}"
         self.box_only = box_only
         self.batch_size = batch_size
+        self.precision = precision
 
     @property
     def encoder(self) -> torch.nn.Module:
@@ -119,14 +128,16 @@ class SamFamilyBackend:
         return tuple(self.network.prompt_encoder.mask_input_size)
 
     def encode(self, images: np.ndarray) -> list[torch.Tensor]:
+        """fp32 embeddings of windowed slices, encoded in batches (in bf16 if so configured)."""
         embeddings: list[torch.Tensor] = []
-        with torch.inference_mode():
+        bf16 = self.precision == "bf16"
+        with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=bf16):
             for start in range(0, len(images), self.batch_size):
                 batch = torch.from_numpy(
                     np.ascontiguousarray(images[start : start + self.batch_size])
                 )
                 encoded = self.encode_tensor(batch.float())
-                embeddings.extend(embedding.clone() for embedding in encoded)
+                embeddings.extend(e.to(torch.float32, copy=True) for e in encoded)
         return embeddings
 
     def encode_tensor(self, images: torch.Tensor) -> torch.Tensor:
@@ -229,7 +240,10 @@ class SamFamilyBackend:
 
 
 def load_sam(
-    checkpoint: str | os.PathLike[str] | None, variant: str = "vit_b", name: str = "sam"
+    checkpoint: str | os.PathLike[str] | None,
+    variant: str = "vit_b",
+    name: str = "sam",
+    precision: str = "fp32",
 ) -> SamFamilyBackend:
     """SAM ``vit_b``/``vit_l``/``vit_h`` from a checkpoint, built by segment-anything."""
     from segment_anything import sam_model_registry
@@ -239,10 +253,13 @@ def load_sam(
     path = require_checkpoint(checkpoint, name)
     network = _build_checked(lambda: sam_model_registry[variant](checkpoint=str(path)), path, name)
     input_format = InputFormat(network.image_encoder.img_size, _SAM_MEAN, _SAM_STD)
-    return SamFamilyBackend(name, network, input_format, _model_id(name, variant, path))
+    model_id = _model_id(name, variant, path)
+    return SamFamilyBackend(name, network, input_format, model_id, precision=precision)
 
 
-def load_medsam(checkpoint: str | os.PathLike[str] | None) -> SamFamilyBackend:
+def load_medsam(
+    checkpoint: str | os.PathLike[str] | None, precision: str = "fp32"
+) -> SamFamilyBackend:
     """MedSAM: SAM's ``vit_b`` with MedSAM weights; inputs stretched to 1024 in [0, 1]."""
     from segment_anything import sam_model_registry
 
@@ -252,7 +269,9 @@ def load_medsam(checkpoint: str | os.PathLike[str] | None) -> SamFamilyBackend:
     )
     input_format = InputFormat(network.image_encoder.img_size, keep_aspect=False)
     model_id = _model_id("medsam", "vit_b", path)
-    return SamFamilyBackend("medsam", network, input_format, model_id, box_only=True)
+    return SamFamilyBackend(
+        "medsam", network, input_format, model_id, box_only=True, precision=precision
+    )
 
 
 def _build_checked(build: Any, path: os.PathLike[str], name: str) -> torch.nn.Module:

@@ -1,0 +1,1 @@
+"""Datastores: DICOMweb (Orthanc) searching MR series, saving final labels as DICOM SEG."""

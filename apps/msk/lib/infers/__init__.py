@@ -1,0 +1,1 @@
+"""Infer tasks: interactive clicks and boxes, automatic, and propagation through slices."""

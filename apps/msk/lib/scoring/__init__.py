@@ -1,0 +1,1 @@
+"""Scoring methods that record per-image uncertainty in the datastore."""

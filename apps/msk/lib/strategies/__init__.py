@@ -1,0 +1,1 @@
+"""Active-learning strategies beyond MONAI Label's random and first."""

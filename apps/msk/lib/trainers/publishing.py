@@ -1,0 +1,28 @@
+"""What every train task of this app shares: request options over defaults, store statistics."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from monailabel.interfaces.tasks.train import TrainTask
+
+
+class PublishingTrain(TrainTask):
+    """A train task that publishes to a model store; ``defaults`` are its request options
+    (Slicer and OHIF show them as the train options)."""
+
+    def __init__(self, description: str, store: Any, defaults: Mapping[str, Any]) -> None:
+        super().__init__(description)
+        self.store = store
+        self.defaults = dict(defaults)
+
+    def config(self) -> dict[str, Any]:
+        return dict(self.defaults)
+
+    def stats(self) -> dict[str, Any]:
+        return self.store.report()
+
+    def options(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """The request's options over the defaults (unknown keys ignored)."""
+        return {**self.defaults, **{key: request[key] for key in self.defaults if key in request}}

@@ -1,0 +1,137 @@
+"""Row family 2: click-to-mask latency on an encoded slice, in-process and through the MONAI
+Label REST API, against the compute limit of the decoding it runs (its FLOPs at the matmul
+rate of the same run)."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from msklabel.bench.context import BenchContext
+from msklabel.bench.measure import count_flops, peak_rss, timings
+from msklabel.bench.row import Goal, Row
+from msklabel.labels import KneeLabel
+from msklabel.segment import Box, LabelPrompt, Point
+from msklabel.segment.prompts import SlicePrompt
+
+FAMILY = "click"
+#: Where the femur lies on the sample knee's middle slice: (row, column) ranges for clicks,
+#: and the box around it (row_min, column_min, row_max, column_max).
+FEMUR_CLICKS = ((50, 105), (105, 130))
+FEMUR_BOX = (0, 80, 130, 148)
+
+
+def femur_clicks(index: int, count: int, seed: int = 0) -> list[SlicePrompt]:
+    """``count`` single positive clicks inside the sample's femur on slice ``index``."""
+    rng = np.random.default_rng(seed)
+    (row0, row1), (column0, column1) = FEMUR_CLICKS
+    points = zip(rng.uniform(row0, row1, count), rng.uniform(column0, column1, count), strict=True)
+    return [
+        LabelPrompt(KneeLabel.FEMUR, points=[Point(index, row, column)]).on_slice(index)
+        for row, column in points
+    ]
+
+
+def in_process_rows(context: BenchContext) -> list[Row]:
+    """Latency of ``Session.predict_slice`` (prompt to full-size mask) on an encoded slice."""
+    session = context.sample_session
+    index = session.volume.shape[0] // 2
+    session.embeddings([index])
+    rate = context.matmul_rates["fp32"]
+    count = context.settings.clicks
+    kinds = {
+        "click": femur_clicks(index, count),
+        "box": [SlicePrompt.of_box(Box(index, *FEMUR_BOX))] * count,
+    }
+    rows = []
+    for kind, prompts in kinds.items():
+        session.predict_slice(index, prompts[0])  # warm-up
+        calls = iter(prompts)
+        seconds = timings(lambda c=calls: session.predict_slice(index, next(c)), count, warmup=0)
+        limits = [count_flops(lambda p=p: session.predict_slice(index, p)) / rate for p in prompts]
+        for q in (50, 95):
+            rows.append(
+                Row(
+                    FAMILY,
+                    f"{kind}-to-mask p{q}, in-process",
+                    "ms",
+                    float(np.percentile(seconds, q)) * 1e3,
+                    "decoder FLOPs at fp32 matmul rate",
+                    float(np.percentile(limits, q)) * 1e3,
+                    Goal("value", "<", 60.0) if (kind, q) == ("click", 95) else None,
+                    note=f"{count} prompts on an encoded 256x256 slice (LiteMedSAM)",
+                )
+            )
+    return rows
+
+
+def rest_rows(context: BenchContext) -> list[Row]:
+    """Click-to-mask through the MONAI Label REST API; notes the server's peak memory."""
+    try:
+        from msklabel.labeling.studies import SAMPLE_IMAGE, sample_studies
+        from msklabel.serve import MonaiLabelServer
+    except ImportError as error:
+        context.server_peak_rss = f"no MONAI Label server ({error})"
+        return [Row.missing(FAMILY, "click-to-mask p95, REST", "ms", context.server_peak_rss)]
+    studies = sample_studies(context.workdir / "studies")
+    image = SAMPLE_IMAGE.removesuffix(".nii.gz")
+    count = context.settings.rest_clicks
+    index = context.sample.shape[0] // 2
+    clicks = [p.coordinates[0] for p in femur_clicks(index, count + 1, seed=1)]
+    conf = {"model_dir": str(context.workdir / "models")}
+    with MonaiLabelServer(studies, conf=conf) as server:
+        url = f"{server.url}/infer/litemedsam_interactive?image={image}&output=image"
+
+        def click(x: float, y: float) -> None:
+            params = {"label": "femur", "foreground": [[round(x), round(y), index]], "slice": index}
+            body = urllib.parse.urlencode({"params": json.dumps(params)}).encode()
+            with urllib.request.urlopen(url, data=body, timeout=300) as response:
+                response.read()
+
+        click(*clicks[0])  # encodes the slice
+        seconds = np.array([_timed(click, *xy) for xy in clicks[1:]])
+        context.server_peak_rss = peak_rss(_server_pid(server.port))
+    rate = context.matmul_rates["fp32"]
+    session = context.sample_session
+    prompts = femur_clicks(index, count + 1, seed=1)[1:]
+    limits = [count_flops(lambda p=p: session.predict_slice(index, p)) / rate for p in prompts]
+    return [
+        Row(
+            FAMILY,
+            f"click-to-mask p{q}, REST",
+            "ms",
+            float(np.percentile(seconds, q)) * 1e3,
+            "decoder FLOPs at fp32 matmul rate",
+            float(np.percentile(limits, q)) * 1e3,
+            note=f"{count} clicks, POST /infer/litemedsam_interactive, the mask file returned",
+        )
+        for q in (50, 95)
+    ]
+
+
+def _timed(call: Callable[..., object], *args: object) -> float:
+    start = time.perf_counter()
+    call(*args)
+    return time.perf_counter() - start
+
+
+def _server_pid(port: int) -> int:
+    """The process running ``monailabel start_server`` on ``port``."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            words = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"start_server" in words and str(port).encode() in words:
+            return int(cmdline.parent.name)
+    raise RuntimeError(f"no MONAI Label server process on port {port}")
+
+
+def click_rows(context: BenchContext) -> list[Row]:
+    return in_process_rows(context) + rest_rows(context)

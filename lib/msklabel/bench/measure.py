@@ -1,0 +1,52 @@
+"""Measuring tools shared by the rows: timers, FLOP counts, the matmul rate, peak memory."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+
+def timings(call: Callable[[], object], repeats: int, warmup: int = 1) -> np.ndarray:
+    """Wall-clock seconds of ``repeats`` calls of ``call``, after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        call()
+    seconds = np.empty(repeats)
+    for index in range(repeats):
+        start = time.perf_counter()
+        call()
+        seconds[index] = time.perf_counter() - start
+    return seconds
+
+
+def count_flops(call: Callable[[], object]) -> int:
+    """Floating-point operations of ``call`` (matmuls and convolutions, multiply-add = 2)."""
+    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        call()
+    return int(counter.get_total_flops())
+
+
+def matmul_rate(dtype: torch.dtype = torch.float32, size: int = 2048, repeats: int = 5) -> float:
+    """The best FLOP/s of a dense ``size`` x ``size`` matmul on this process's torch threads.
+
+    This is the compute limit the rows compare with: what the machine's BLAS reaches on
+    the densest kernel there is, in the same run, on the same threads as the model.
+    """
+    generator = torch.Generator().manual_seed(0)
+    a = torch.randn(size, size, generator=generator).to(dtype)
+    b = torch.randn(size, size, generator=generator).to(dtype)
+    out = torch.empty(size, size, dtype=dtype)
+    best = timings(lambda: torch.mm(a, b, out=out), repeats, warmup=2).min()
+    return 2.0 * size**3 / best
+
+
+def peak_rss(pid: int | str = "self") -> int:
+    """Peak resident memory (VmHWM) of process ``pid``, in bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmHWM for process {pid}")

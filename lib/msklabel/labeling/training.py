@@ -1,0 +1,83 @@
+"""Training on the final labels of a datastore, then publishing: the segmenter's fine-tuning
+and the knee detector."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from msklabel.detect import TrainConfig, train_detector
+from msklabel.io.nifti import read_nifti
+from msklabel.labeling.models import DetectorStore, ModelStore
+from msklabel.segment.backends.base import TrainableBackend
+from msklabel.segment.finetune import FinetuneConfig, TrainingSlices, finetune
+
+Pair = tuple[str | os.PathLike[str], str | os.PathLike[str]]
+
+
+def training_slices(
+    pairs: Sequence[Pair],
+    labels: Sequence[int],
+    max_slices: int | None = None,
+    min_area: int = 10,
+) -> TrainingSlices:
+    """The (slice, label) examples of ``pairs`` (image file, label file), at most ``max_slices``.
+
+    With a limit, examples are taken evenly over the list so that every image and label
+    contributes; the image and its label must share their grid.
+    """
+    cases = [(read_nifti(image), read_nifti(label)) for image, label in pairs]
+    examples = TrainingSlices.collect(cases, labels, min_area=min_area)
+    if max_slices is None or len(examples.images) <= max_slices:
+        return examples
+    keep = np.unique(np.linspace(0, len(examples.images) - 1, max_slices).round().astype(int))
+    return TrainingSlices(examples.images[keep], examples.masks[keep])
+
+
+def train_and_publish(
+    store: ModelStore,
+    pairs: Sequence[Pair],
+    labels: Sequence[int],
+    config: FinetuneConfig,
+    max_slices: int | None = None,
+) -> dict[str, Any]:
+    """Fine-tune the store's current model on ``pairs`` and publish it; returns the report."""
+    if not pairs:
+        raise ValueError("no image has a final label to train on")
+    started = time.perf_counter()
+    examples = training_slices(pairs, labels, max_slices, config.min_area)
+    backend = store.segmenter().backend
+    if not isinstance(backend, TrainableBackend):
+        raise ValueError(f"the {backend.name} backend cannot be fine-tuned")
+    staged = store.staging()
+    trained = finetune(backend, examples, staged, config)
+    report = {
+        "model": store.spec.model,
+        "base_model_id": backend.model_id,
+        "model_id": trained.model_id,
+        "images": len(pairs),
+        "examples": len(examples.images),
+        "steps": config.steps,
+        "learning_rate": config.learning_rate,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    store.publish(staged, report)
+    return report
+
+
+def train_detector_and_publish(
+    store: DetectorStore, label_files: Sequence[str | os.PathLike[str]], config: TrainConfig
+) -> dict[str, Any]:
+    """Train the knee detector on the final label maps and publish it; returns the report."""
+    if not label_files:
+        raise ValueError("no final label to train the detector on")
+    detector = train_detector([read_nifti(path) for path in label_files], config, progress=True)
+    staged = store.staging()
+    detector.save(staged)
+    report = {"labels": len(label_files), **detector.info}
+    store.publish(staged, report)
+    return report

@@ -1,0 +1,263 @@
+"""The routing configuration: one TOML or JSON file, every key optional.
+
+.. code-block:: toml
+
+    storage = "/var/lib/msklabel"        # instances, quarantine, results, status and queue
+
+    [listener]
+    ae_title = "MSKLABEL"
+    host = "0.0.0.0"
+    port = 11112
+    allowed_calling_aes = ["ORTHANC"]    # empty: any calling AE is accepted
+    max_associations = 10
+    max_pdu_size = 262144
+    min_free_mb = 500                    # below this: Out of Resources, nothing written
+
+    [completion]
+    inactivity_s = 30                    # a study is complete after this long without news
+
+    [queue]
+    url = ""                             # "" = SQLite in the storage folder; or redis://host:port/0
+    workers = 1
+    retries = 3
+    retry_delay_s = 10                   # doubled after each retry
+    lease_s = 120                        # a running job silent this long is taken over
+
+    [pipeline]
+    steps = ["select", "segment", "biomarkers", "clinical", "results", "send"]
+    segmentation = "automatic"           # or "labels": label maps <labels_dir>/<SeriesUID>.nii.gz
+    labels_dir = ""
+    models = "default"                   # clinical model files: "default", "none" or a list
+
+    [status]
+    host = "127.0.0.1"
+    port = 11180                         # 0: no HTTP status
+
+    [[destinations]]                     # none: results stay in <storage>/results
+    type = "dicom"                       # C-STORE
+    ae_title = "PACS"
+    host = "127.0.0.1"
+    port = 4242
+
+    [[destinations]]
+    type = "dicomweb"                    # STOW-RS
+    url = "http://pacs.example.org/dicom-web"
+
+    [[rules]]                            # see msklabel.pacs.rules
+    name = "knee-mr"
+    modality = ["MR"]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from msklabel.errors import InputError
+from msklabel.pacs.rules import DEFAULT_RULES, Rule, rule_from_dict
+
+#: Pipeline steps in the order they run (see :mod:`msklabel.pacs.pipeline`).
+STEPS = ("select", "segment", "biomarkers", "clinical", "results", "send")
+#: The steps each step needs before it.
+STEP_NEEDS = {
+    "segment": ("select",),
+    "biomarkers": ("segment",),
+    "clinical": ("biomarkers",),
+    "results": ("segment",),
+    "send": ("results",),
+}
+DEFAULT_STORAGE = Path("~/.local/share/msklabel/pacs")
+
+
+@dataclass(frozen=True)
+class ListenerConfig:
+    """The DICOM Storage SCP."""
+
+    ae_title: str = "MSKLABEL"
+    host: str = "0.0.0.0"
+    port: int = 11112
+    allowed_calling_aes: tuple[str, ...] = ()
+    max_associations: int = 10
+    max_pdu_size: int = 262144
+    min_free_mb: float = 500.0
+
+
+@dataclass(frozen=True)
+class CompletionConfig:
+    """When a study counts as complete."""
+
+    inactivity_s: float = 30.0
+    check_every_s: float = 1.0
+
+
+@dataclass(frozen=True)
+class QueueConfig:
+    """The job queue (huey): embedded SQLite by default, Redis for several workers."""
+
+    url: str = ""
+    workers: int = 1
+    retries: int = 3
+    retry_delay_s: float = 10.0
+    lease_s: float = 120.0
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Which steps run, and how the segmentation is made."""
+
+    steps: tuple[str, ...] = STEPS
+    segmentation: str = "automatic"
+    labels_dir: str = ""
+    models: str | tuple[str, ...] = "default"
+
+
+@dataclass(frozen=True)
+class StatusConfig:
+    """The HTTP status endpoint (0: none)."""
+
+    host: str = "127.0.0.1"
+    port: int = 11180
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where results go: a DICOM AE (C-STORE) or a DICOMweb service (STOW-RS)."""
+
+    type: str
+    ae_title: str = ""
+    host: str = ""
+    port: int = 0
+    url: str = ""
+    calling_ae_title: str = ""
+
+    @property
+    def name(self) -> str:
+        """A short name for status and logs."""
+        if self.type == "dicom":
+            return f"dicom:{self.ae_title}@{self.host}:{self.port}"
+        return f"dicomweb:{self.url}"
+
+
+@dataclass(frozen=True)
+class PacsConfig:
+    """Everything the listener, the queue and the workers need."""
+
+    storage: Path = DEFAULT_STORAGE
+    listener: ListenerConfig = field(default_factory=ListenerConfig)
+    completion: CompletionConfig = field(default_factory=CompletionConfig)
+    queue: QueueConfig = field(default_factory=QueueConfig)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    status: StatusConfig = field(default_factory=StatusConfig)
+    destinations: tuple[Destination, ...] = ()
+    rules: tuple[Rule, ...] = DEFAULT_RULES
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "storage", Path(self.storage).expanduser())
+        _check(self)
+
+    def replace(self, **sections: Any) -> PacsConfig:
+        """A copy with whole sections (or ``storage``) replaced."""
+        return dataclasses.replace(self, **sections)
+
+
+_SECTIONS = {
+    "listener": ListenerConfig,
+    "completion": CompletionConfig,
+    "queue": QueueConfig,
+    "pipeline": PipelineConfig,
+    "status": StatusConfig,
+}
+
+
+def load_config(path: str | os.PathLike[str] | None = None, **overrides: Any) -> PacsConfig:
+    """The configuration in ``path`` (TOML or JSON; None: defaults), then ``overrides``
+    (``storage=...`` or a section name mapped to a dict of its keys)."""
+    data: dict[str, Any] = {}
+    source = "configuration"
+    if path is not None:
+        source = os.fspath(path)
+        data = _read(Path(path))
+    for key, value in overrides.items():
+        if isinstance(value, Mapping):
+            data[key] = {**data.get(key, {}), **value}
+        else:
+            data[key] = value
+    return config_from_dict(data, source)
+
+
+def config_from_dict(data: Mapping[str, Any], source: str = "configuration") -> PacsConfig:
+    """Build and check a :class:`PacsConfig`; :class:`InputError` naming ``source`` if bad."""
+    known = {"storage", "destinations", "rules", *_SECTIONS}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise InputError(source, f"unknown keys {unknown} (known: {sorted(known)})")
+    try:
+        kwargs: dict[str, Any] = {
+            name: _section(cls, data.get(name, {}), name) for name, cls in _SECTIONS.items()
+        }
+        kwargs["destinations"] = tuple(
+            _section(Destination, item, "destinations") for item in data.get("destinations", ())
+        )
+        if "rules" in data:
+            kwargs["rules"] = tuple(rule_from_dict(item) for item in data["rules"])
+        if "storage" in data:
+            kwargs["storage"] = Path(data["storage"])
+        return PacsConfig(**kwargs)
+    except (TypeError, ValueError) as error:
+        raise InputError(source, str(error)) from None
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise InputError(path, f"cannot read the configuration ({error.strerror})") from None
+    try:
+        return json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
+    except ValueError as error:
+        raise InputError(path, f"not valid {path.suffix.lstrip('.') or 'TOML'}: {error}") from None
+
+
+def _section(cls: type, values: Mapping[str, Any], name: str) -> Any:
+    if not isinstance(values, Mapping):
+        raise ValueError(f"[{name}] must be a table, got {values!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ValueError(f"[{name}]: unknown keys {unknown} (known: {sorted(fields)})")
+    converted = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    return cls(**converted)
+
+
+def _check(config: PacsConfig) -> None:
+    steps = config.pipeline.steps
+    unknown = [s for s in steps if s not in STEPS]
+    if unknown:
+        raise ValueError(f"[pipeline] steps: unknown {unknown} (known: {list(STEPS)})")
+    for step in steps:
+        missing = [need for need in STEP_NEEDS.get(step, ()) if need not in steps]
+        if missing:
+            raise ValueError(f"[pipeline] step {step!r} needs {missing}")
+    if config.pipeline.segmentation not in ("automatic", "labels"):
+        raise ValueError("[pipeline] segmentation must be 'automatic' or 'labels'")
+    if config.pipeline.segmentation == "labels" and not config.pipeline.labels_dir:
+        raise ValueError("[pipeline] segmentation = 'labels' needs labels_dir")
+    for destination in config.destinations:
+        if destination.type == "dicom" and not (
+            destination.ae_title and destination.host and destination.port
+        ):
+            raise ValueError("a dicom destination needs ae_title, host and port")
+        if destination.type == "dicomweb" and not destination.url:
+            raise ValueError("a dicomweb destination needs url")
+        if destination.type not in ("dicom", "dicomweb"):
+            raise ValueError(f"destination type must be 'dicom' or 'dicomweb': {destination}")
+    if config.queue.url and not config.queue.url.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError(f"[queue] url must be empty (SQLite) or redis://...: {config.queue.url}")
+    if config.queue.workers < 1 or config.queue.retries < 0 or config.queue.lease_s <= 0:
+        raise ValueError("[queue] needs workers >= 1, retries >= 0 and lease_s > 0")

@@ -1,0 +1,147 @@
+"""Start the stock MONAI Label server with the msklabel app as a child process.
+
+The server is the unchanged ``monailabel start_server`` command, so 3D Slicer's MONAILabel
+plugin and the OHIF bundled with monailabel talk to it as to any MONAI Label app. This module
+only launches and stops that process; it never imports monailabel.
+
+>>> with MonaiLabelServer("studies/") as server:  # doctest: +SKIP
+...     print(server.url)
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+
+from msklabel.errors import InputError
+from msklabel.testing.orthanc import free_port
+
+#: The app in this repository (``apps/msk``), used when no other app folder is given.
+DEFAULT_APP = Path(__file__).resolve().parents[2] / "apps" / "msk"
+
+
+class MonaiLabelServer:
+    """One ``monailabel start_server`` process serving ``app`` on ``studies``.
+
+    ``studies`` is a local folder or a DICOMweb URL (``http://host:port/dicom-web``);
+    ``conf`` holds the app's ``-c key value`` options. The server listens on ``host`` at
+    ``port`` (a free one when None); its output goes to a log (:meth:`log_text`), or to
+    this process's output with ``echo``; ``env`` adds environment variables (MONAI Label's
+    ``MONAI_LABEL_*`` settings). Used as a context manager it starts on entry and
+    stops on exit; :meth:`stop` ends only the process it started.
+    """
+
+    def __init__(
+        self,
+        studies: str | os.PathLike[str],
+        port: int | None = None,
+        conf: Mapping[str, str] | None = None,
+        app: str | os.PathLike[str] | None = None,
+        host: str = "127.0.0.1",
+        echo: bool = False,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.studies = os.fspath(studies)
+        self.app = Path(app) if app is not None else DEFAULT_APP
+        if not (self.app / "main.py").is_file():
+            raise InputError(self.app, "not a MONAI Label app folder (no main.py)")
+        self.port = port or free_port()
+        self.host = host
+        self.conf = dict(conf or {})
+        self.echo = echo
+        self.env = {**os.environ, **(env or {})}
+        self._process: subprocess.Popen | None = None
+        self._log: tempfile._TemporaryFileWrapper | None = None
+
+    @property
+    def url(self) -> str:
+        """The server's root URL."""
+        return f"http://{self.host}:{self.port}"
+
+    def command(self) -> list[str]:
+        """The ``monailabel start_server`` command line this server runs."""
+        command = [
+            sys.executable, "-m", "monailabel.main", "start_server",
+            "--app", str(self.app), "--studies", self.studies,
+            "--host", self.host, "--port", str(self.port),
+        ]  # fmt: skip
+        for key, value in self.conf.items():
+            command += ["--conf", key, str(value)]
+        return command
+
+    def start(self, timeout: float = 300.0) -> MonaiLabelServer:
+        """Start the server and wait until ``/info/`` answers (or raise with its log)."""
+        self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in stop)
+            prefix="msklabel-serve-", suffix=".log", delete=False
+        )
+        self._process = subprocess.Popen(
+            self.command(),
+            stdout=None if self.echo else self._log,
+            stderr=None if self.echo else subprocess.STDOUT,
+            start_new_session=True,
+            env=self.env,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                log = self.log_text()
+                self.stop()
+                raise RuntimeError(f"the MONAI Label server exited at start:\n{log[-4000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/info/", timeout=5) as response:
+                    if response.status == 200:
+                        return self
+            except (OSError, urllib.error.URLError):
+                time.sleep(0.5)
+        log = self.log_text()
+        self.stop()
+        raise TimeoutError(
+            f"the MONAI Label server did not answer in {timeout:g} s:\n{log[-4000:]}"
+        )
+
+    def wait(self) -> int:
+        """Block until the server exits (e.g. on Ctrl-C); returns its exit status."""
+        assert self._process is not None, "the server is not started"
+        return self._process.wait()
+
+    def stop(self) -> None:
+        """Stop the server process (and the training or scoring jobs it started)."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            # The server runs in its own session: its background jobs go with it.
+            os.killpg(process.pid, 15)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, 9)
+                process.wait()
+        if self._log is not None:
+            self._log.close()
+            Path(self._log.name).unlink(missing_ok=True)
+            self._log = None
+
+    def log_text(self) -> str:
+        """What the server printed so far."""
+        if self._log is None:
+            return ""
+        self._log.flush()
+        return Path(self._log.name).read_text(errors="replace")
+
+    def __enter__(self) -> MonaiLabelServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,71 @@
+"""The server launcher and ``msklabel serve``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from msklabel.cli import build_parser
+from msklabel.errors import InputError
+from msklabel.serve import DEFAULT_APP, MonaiLabelServer
+from msklabel.testing.orthanc import free_port
+
+
+def test_the_command_is_the_stock_server_with_our_app(tmp_path):
+    server = MonaiLabelServer(tmp_path, port=8123, conf={"labels": "femur,tibia"})
+    command = server.command()
+    assert command[:4] == [sys.executable, "-m", "monailabel.main", "start_server"]
+    assert command[command.index("--app") + 1] == str(DEFAULT_APP)
+    assert command[command.index("--studies") + 1] == str(tmp_path)
+    assert command[-3:] == ["--conf", "labels", "femur,tibia"]
+    assert server.url == "http://127.0.0.1:8123"
+
+
+def test_a_folder_without_an_app_is_refused(tmp_path):
+    with pytest.raises(InputError, match="not a MONAI Label app folder"):
+        MonaiLabelServer(tmp_path, app=tmp_path)
+
+
+def test_serve_options_are_parsed():
+    args = build_parser().parse_args(
+        ["serve", "--studies", "http://pacs/dicom-web", "--port", "9000", "-c", "labels", "femur"]
+    )
+    assert (args.studies, args.port, args.conf) == (
+        "http://pacs/dicom-web",
+        9000,
+        [["labels", "femur"]],
+    )
+
+
+@pytest.mark.slow
+def test_a_bad_option_stops_the_server_with_a_clear_message(tmp_path):
+    server = MonaiLabelServer(tmp_path, conf={"labels": "femur,femur"})
+    with pytest.raises(RuntimeError, match="-c labels: a label is named twice"):
+        server.start()
+    assert server.log_text() == "", "the log is removed with the stopped server"
+
+
+@pytest.mark.slow
+def test_msklabel_serve_runs_until_terminated_and_leaves_no_server(studies, tmp_path):
+    port, output = free_port(), tmp_path / "serve.log"
+    msklabel = Path(sys.executable).with_name("msklabel")
+    command = [msklabel, "serve", "--studies", studies.folder, "--port", str(port)]
+    with output.open("w") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 300
+        while f"at http://127.0.0.1:{port}" not in output.read_text():
+            assert process.poll() is None and time.monotonic() < deadline, output.read_text()
+            time.sleep(0.5)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/info/", timeout=30) as reply:
+            assert reply.status == 200
+    finally:
+        process.terminate()
+        assert process.wait(timeout=60) == 0
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/info/", timeout=5)

@@ -1,0 +1,51 @@
+"""The served model follows the checkpoints that training publishes, without a restart."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from msklabel.io.nifti import write_nifti
+from msklabel.labeling.models import ModelSpec, ModelStore
+from msklabel.volume import Volume
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_published_checkpoint_is_served_on_the_next_request(tmp_path):
+    store = ModelStore(ModelSpec("litemedsam"), tmp_path, "litemedsam")
+    first = store.segmenter()
+    assert store.segmenter() is first, "no reload while nothing is published"
+    assert store.report() == {}
+
+    backend = first.backend
+    with torch.no_grad():
+        next(backend.network.mask_decoder.parameters()).add_(0.01)
+    staged = store.staging()
+    backend.save_checkpoint(staged)
+    store.publish(staged, {"steps": 3})
+
+    second = store.segmenter()
+    assert second is not first
+    assert second.backend.model_id != first.backend.model_id
+    assert second.cache is first.cache, "one embedding cache across model versions"
+    assert store.report() == {"steps": 3}
+    assert not staged.exists() and store.published.is_file()
+    assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".")] == []
+
+
+def test_sessions_are_kept_per_image_while_file_and_weights_stay(tmp_path):
+    store = ModelStore(ModelSpec("litemedsam"), tmp_path / "model", "litemedsam")
+    volume = Volume(np.random.default_rng(0).normal(100, 20, (3, 32, 32)), np.eye(4))
+    write_nifti(volume, tmp_path / "a.nii.gz")
+    write_nifti(volume.with_array(volume.array + 5), tmp_path / "b.nii.gz")
+    first = store.session(tmp_path / "a.nii.gz")
+    assert store.session(tmp_path / "a.nii.gz") is first
+    other = store.session(tmp_path / "b.nii.gz")
+    assert other is not first and other.image_id != first.image_id
+    write_nifti(volume.with_array(volume.array * 2), tmp_path / "a.nii.gz")
+    os.utime(tmp_path / "a.nii.gz", ns=(1, 10**18))
+    assert store.session(tmp_path / "a.nii.gz") is not first, "a changed file is read again"

@@ -1,0 +1,49 @@
+"""The routing configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from msklabel.errors import InputError
+from msklabel.pacs.config import STEPS, load_config
+
+
+def test_defaults_are_the_embedded_setup(tmp_path: Path) -> None:
+    config = load_config()
+    assert config.queue.url == "" and config.queue.workers == 1  # SQLite, one worker
+    assert config.pipeline.steps == STEPS and config.pipeline.segmentation == "automatic"
+    assert config.destinations == () and config.listener.port == 11112
+
+
+def test_a_toml_file_with_overrides(tmp_path: Path) -> None:
+    path = tmp_path / "routing.toml"
+    path.write_text(
+        'storage = "store"\n[listener]\nallowed_calling_aes = ["PACS"]\n'
+        '[[destinations]]\ntype = "dicomweb"\nurl = "http://pacs/dicom-web"\n'
+        '[[rules]]\nname = "knee"\nmodality = "MR"\nmin_slices = 10\n'
+    )
+    config = load_config(path, listener={"port": 4000})
+    assert config.storage == Path("store") and config.listener.port == 4000
+    assert config.listener.allowed_calling_aes == ("PACS",)
+    assert config.destinations[0].name == "dicomweb:http://pacs/dicom-web"
+    assert config.rules[0].modality == ("MR",) and config.rules[0].min_slices == 10
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[listner]\nport = 1\n", "unknown keys ['listner']"),
+        ('[pipeline]\nsteps = ["select", "send"]\n', "step 'send' needs ['results']"),
+        ('[queue]\nurl = "amqp://x"\n', "redis://"),
+        ('[[destinations]]\ntype = "dicom"\nhost = "x"\n', "needs ae_title, host and port"),
+        ("[listener\n", "not valid toml"),
+    ],
+)
+def test_a_bad_file_is_named_with_the_problem(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "routing.toml"
+    path.write_text(text)
+    with pytest.raises(InputError) as error:
+        load_config(path)
+    assert str(path) in str(error.value) and message in str(error.value)
