@@ -16,6 +16,6 @@ COPY . .
 RUN bash scripts/install.sh && .venv/bin/msklabel data sample --out /tmp/sample && rm -rf /tmp/sample
 
 ENV PATH=/opt/msklabel/.venv/bin:$PATH
-# MONAI Label server (REST, OHIF) and the DICOM listener.
-EXPOSE 8000 11112
+# MONAI Label server (REST, OHIF), the DICOM listener and its HTTP status.
+EXPOSE 8000 11112 11180
 CMD ["msklabel", "demo", "--out", "/out"]
