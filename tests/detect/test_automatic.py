@@ -17,8 +17,7 @@ from msklabel.volume import Volume
 #: Reference: the two DESS label maps of the same mskt package (real adult right knees, 140 mm
 #: in plane) hold 142 and 216 cm3 of femur, 101 and 125 cm3 of tibia and 13 and 21 cm3 of
 #: patella. The bounds allow about a factor 2.5 either way for the knee's size, the field of
-#: view and the model's error. For the whole adult patella, MRI/CT studies report roughly
-#: 10-20 cm3, consistent with the bound below.
+#: view and the model's error.
 PLAUSIBLE_MM3 = {
     KneeLabel.FEMUR: (55_000, 400_000),
     KneeLabel.TIBIA: (40_000, 300_000),
