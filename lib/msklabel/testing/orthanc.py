@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 ORTHANC = "/usr/sbin/Orthanc"
@@ -27,15 +28,22 @@ def free_port() -> int:
 
 
 class OrthancServer:
-    """One Orthanc process with its own configuration, storage and ports."""
+    """One Orthanc process with its own configuration, storage and ports; ``lua_scripts`` are
+    loaded as Orthanc's ``LuaScripts`` (e.g. the routing script of ``plugins/orthanc``)."""
 
-    def __init__(self, aet: str = "ORTHANC", modalities: dict[str, tuple] | None = None) -> None:
+    def __init__(
+        self,
+        aet: str = "ORTHANC",
+        modalities: dict[str, tuple] | None = None,
+        lua_scripts: Sequence[Path] = (),
+    ) -> None:
         if shutil.which(ORTHANC) is None:
             raise FileNotFoundError(f"{ORTHANC} is not installed")
         self.aet = aet
         self.http_port = free_port()
         self.dicom_port = free_port()
         self._modalities = modalities or {}
+        self._lua_scripts = [str(Path(script).resolve()) for script in lua_scripts]
         self._folder: tempfile.TemporaryDirectory | None = None
         self._process: subprocess.Popen | None = None
 
@@ -66,6 +74,7 @@ class OrthancServer:
             "Plugins": [DICOMWEB_PLUGIN],
             "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
             "StableAge": 1,
+            "LuaScripts": self._lua_scripts,
         }
         config_path = root / "orthanc.json"
         config_path.write_text(json.dumps(config))
