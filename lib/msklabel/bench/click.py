@@ -17,7 +17,7 @@ from msklabel.bench.context import BenchContext
 from msklabel.bench.measure import count_flops, peak_rss, timings
 from msklabel.bench.row import Goal, Row
 from msklabel.labels import KneeLabel
-from msklabel.segment import Box, LabelPrompt, Point
+from msklabel.segment import Box, LabelPrompt, Point, Session
 from msklabel.segment.prompts import SlicePrompt
 
 FAMILY = "click"
@@ -54,21 +54,41 @@ def in_process_rows(context: BenchContext) -> list[Row]:
         session.predict_slice(index, prompts[0])  # warm-up
         calls = iter(prompts)
         seconds = timings(lambda c=calls: session.predict_slice(index, next(c)), count, warmup=0)
-        limits = [count_flops(lambda p=p: session.predict_slice(index, p)) / rate for p in prompts]
-        for q in (50, 95):
-            rows.append(
-                Row(
-                    FAMILY,
-                    f"{kind}-to-mask p{q}, in-process",
-                    "ms",
-                    float(np.percentile(seconds, q)) * 1e3,
-                    "decoder FLOPs at fp32 matmul rate",
-                    float(np.percentile(limits, q)) * 1e3,
-                    Goal("value", "<", 60.0) if (kind, q) == ("click", 95) else None,
-                    note=f"{count} prompts on an encoded 256x256 slice (LiteMedSAM)",
-                )
-            )
+        rows += _latency_rows(
+            f"{kind}-to-mask p{{q}}, in-process",
+            seconds,
+            _decoder_limits(session, index, prompts, rate),
+            f"{count} prompts on an encoded 256x256 slice (LiteMedSAM)",
+            Goal("value", "<", 60.0) if kind == "click" else None,
+        )
     return rows
+
+
+def _decoder_limits(
+    session: Session, index: int, prompts: list[SlicePrompt], rate: float
+) -> list[float]:
+    """Seconds each prompt's decoding would take at ``rate`` FLOP/s."""
+    return [count_flops(lambda p=p: session.predict_slice(index, p)) / rate for p in prompts]
+
+
+def _latency_rows(
+    name: str, seconds: np.ndarray, limits: list[float], note: str, goal_p95: Goal | None = None
+) -> list[Row]:
+    """Median and 95th-percentile rows of ``seconds`` against the same of ``limits``; ``name``
+    holds ``{q}`` for the percentile."""
+    return [
+        Row(
+            FAMILY,
+            name.format(q=q),
+            "ms",
+            float(np.percentile(seconds, q)) * 1e3,
+            "decoder FLOPs at fp32 matmul rate",
+            float(np.percentile(limits, q)) * 1e3,
+            goal_p95 if q == 95 else None,
+            note=note,
+        )
+        for q in (50, 95)
+    ]
 
 
 def rest_rows(context: BenchContext) -> list[Row]:
@@ -97,22 +117,10 @@ def rest_rows(context: BenchContext) -> list[Row]:
         click(*clicks[0])  # encodes the slice
         seconds = np.array([_timed(click, *xy) for xy in clicks[1:]])
         context.server_peak_rss = peak_rss(_server_pid(server.port))
-    rate = context.matmul_rates["fp32"]
-    session = context.sample_session
     prompts = femur_clicks(index, count + 1, seed=1)[1:]
-    limits = [count_flops(lambda p=p: session.predict_slice(index, p)) / rate for p in prompts]
-    return [
-        Row(
-            FAMILY,
-            f"click-to-mask p{q}, REST",
-            "ms",
-            float(np.percentile(seconds, q)) * 1e3,
-            "decoder FLOPs at fp32 matmul rate",
-            float(np.percentile(limits, q)) * 1e3,
-            note=f"{count} clicks, POST /infer/litemedsam_interactive, the mask file returned",
-        )
-        for q in (50, 95)
-    ]
+    limits = _decoder_limits(context.sample_session, index, prompts, context.matmul_rates["fp32"])
+    note = f"{count} clicks, POST /infer/litemedsam_interactive, the mask file returned"
+    return _latency_rows("click-to-mask p{q}, REST", seconds, limits, note)
 
 
 def _timed(call: Callable[..., object], *args: object) -> float:

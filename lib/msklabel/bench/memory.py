@@ -13,37 +13,25 @@ MIB = 1024**2
 
 def memory_rows(context: BenchContext) -> list[Row]:
     baseline = run_worker(["--load-only"])["peak_rss"] / MIB
-    reference = "a process that only loaded LiteMedSAM"
-    rows = []
-    server = context.server_peak_rss
-    if isinstance(server, str):
-        rows.append(Row.missing(FAMILY, "peak memory, MONAI Label server", "MiB", server))
-    else:
-        rows.append(
-            Row(
-                FAMILY,
-                "peak memory, MONAI Label server",
-                "MiB",
-                server / MIB,
-                reference,
-                baseline,
-                note="after the REST clicks (model loaded, one study encoded)",
-            )
-        )
     worker = context.worker_results.get("sample knee")
-    if worker is None:
-        reason = "the worker's automatic segmentation of the sample did not run"
-        rows.append(Row.missing(FAMILY, "peak memory, segmentation worker", "MiB", reason))
-    else:
-        rows.append(
-            Row(
-                FAMILY,
-                "peak memory, segmentation worker",
-                "MiB",
-                worker["peak_rss"] / MIB,
-                reference,
-                baseline,
-                note="automatic segmentation of the sample knee (24 slices)",
-            )
-        )
+    measured = {
+        "MONAI Label server": (
+            context.server_peak_rss,
+            "after the REST clicks (model loaded, one study encoded)",
+        ),
+        "segmentation worker": (
+            "the worker's automatic segmentation of the sample did not run"
+            if worker is None
+            else worker["peak_rss"],
+            "automatic segmentation of the sample knee (24 slices)",
+        ),
+    }
+    rows = []
+    for process, (peak, note) in measured.items():
+        name = f"peak memory, {process}"
+        if isinstance(peak, str):  # why it was not measured
+            rows.append(Row.missing(FAMILY, name, "MiB", peak))
+        else:
+            reference = "a process that only loaded LiteMedSAM"
+            rows.append(Row(FAMILY, name, "MiB", peak / MIB, reference, baseline, note=note))
     return rows

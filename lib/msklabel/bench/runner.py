@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import tempfile
 from collections.abc import Callable, Iterable
@@ -15,36 +16,23 @@ from msklabel.bench.row import Row
 logger = logging.getLogger(__name__)
 
 
+#: The module and function that measure each row family (imported only when run).
+_MEASURES = {
+    "encoder": ("msklabel.bench.encoder", "encoder_rows"),
+    "click": ("msklabel.bench.click", "click_rows"),
+    "automatic": ("msklabel.bench.automatic", "automatic_rows"),
+    "listener": ("msklabel.bench.listener", "listener_rows"),
+    "arrival": ("msklabel.bench.arrival", "arrival_rows"),
+    "dicom": ("msklabel.bench.dicom_write", "dicom_write_rows"),
+    "memory": ("msklabel.bench.memory", "memory_rows"),
+}
+
+
 def _rows_of(family: str) -> Callable[[BenchContext], list[Row]]:
-    if family == "encoder":
-        from msklabel.bench.encoder import encoder_rows
-
-        return encoder_rows
-    if family == "click":
-        from msklabel.bench.click import click_rows
-
-        return click_rows
-    if family == "automatic":
-        from msklabel.bench.automatic import automatic_rows
-
-        return automatic_rows
-    if family == "listener":
-        from msklabel.bench.listener import listener_rows
-
-        return listener_rows
-    if family == "arrival":
-        from msklabel.bench.arrival import arrival_rows
-
-        return arrival_rows
-    if family == "dicom":
-        from msklabel.bench.dicom_write import dicom_write_rows
-
-        return dicom_write_rows
-    if family == "memory":
-        from msklabel.bench.memory import memory_rows
-
-        return memory_rows
-    raise ValueError(f"unknown bench family {family!r} (known: {', '.join(FAMILIES)})")
+    if family not in _MEASURES:
+        raise ValueError(f"unknown bench family {family!r} (known: {', '.join(FAMILIES)})")
+    module, function = _MEASURES[family]
+    return getattr(importlib.import_module(module), function)
 
 
 def run_bench(

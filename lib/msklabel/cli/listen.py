@@ -15,8 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "worker(s). With no options: local storage, SQLite queue, one worker, port 11112, "
         "status on http://127.0.0.1:11180/status. Options override the --config file.",
     )
-    parser.add_argument("--config", type=Path, help="TOML or JSON configuration file")
-    parser.add_argument("--storage", type=Path, help="folder for instances, results and state")
+    add_state_options(parser)
     parser.add_argument("--ae-title", help="our AE title (default MSKLABEL)")
     parser.add_argument("--host", help="address to listen on (default 0.0.0.0)")
     parser.add_argument("--port", type=int, help="DICOM port (default 11112; 0: any free one)")
@@ -40,6 +39,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="send results by C-STORE to AET@HOST:PORT or by STOW-RS to a DICOMweb URL",
     )
     parser.set_defaults(handler=_listen)
+
+
+def add_state_options(parser: argparse.ArgumentParser) -> None:
+    """``--config`` and ``--storage``: where the routing keeps its state (listen and status)."""
+    parser.add_argument("--config", type=Path, help="TOML or JSON configuration of listen")
+    parser.add_argument("--storage", type=Path, help="folder for instances, results and state")
 
 
 def _listen(args: argparse.Namespace) -> int:

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from msklabel.cli.listen import add_state_options
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -16,8 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(or its HTTP status URL) and print studies, kept-aside instances and jobs with "
         "their steps, durations and reasons.",
     )
-    parser.add_argument("--config", type=Path, help="the configuration given to listen")
-    parser.add_argument("--storage", type=Path, help="the listener's storage folder")
+    add_state_options(parser)
     parser.add_argument("--url", help="an HTTP status URL, e.g. http://127.0.0.1:11180/status")
     parser.add_argument("--json", action="store_true", help="print the raw JSON")
     parser.set_defaults(handler=_status)
