@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pydicom
 import pytest
 
+from msklabel.biomarkers import knee
+from msklabel.biomarkers import study as study_module
 from msklabel.pacs import Service, StatusStore, load_config
 from msklabel.pacs.testing import (
     CONSOLE,
@@ -50,8 +52,21 @@ def _jobs(service: Service) -> list[dict]:
 
 
 @pytest.mark.slow
-def test_a_study_sent_twice_gives_one_set_of_results(routed, make_study, tmp_path) -> None:
+def test_a_study_sent_twice_gives_one_set_of_results(
+    routed, make_study, tmp_path, monkeypatch
+) -> None:
     service, orthanc = routed
+    measured = []
+
+    def counted(real: Callable) -> Callable:
+        def measure(*args, **kwargs):
+            measured.append(real)
+            return real(*args, **kwargs)
+
+        return measure
+
+    for module in (knee, study_module):  # the biomarkers step and the results step
+        monkeypatch.setattr(module, "measure_knee", counted(module.measure_knee))
     study = make_study(demographics=True)
     for _ in range(2):
         sent = storescu(service.listener.port, study.files)
@@ -62,6 +77,7 @@ def test_a_study_sent_twice_gives_one_set_of_results(routed, make_study, tmp_pat
     assert list(steps) == ["select", "segment", "biomarkers", "clinical", "results", "send"]
     assert all(step["state"] == "done" and step["seconds"] >= 0 for step in steps.values())
     assert "model outputs" in steps["clinical"]["detail"]
+    assert len(measured) == 1  # the results step reused the biomarkers step's measurements
     assert series_counts(orthanc, study.study_uid) == ONE_SET
 
     assert storescu(service.listener.port, study.files).returncode == 0  # after processing

@@ -116,17 +116,20 @@ def measure_study(
     labels_name: str,
     model_results: Sequence[ModelResult] = (),
     on_step: StepCallback | None = None,
+    measured: KneeBiomarkers | None = None,
 ) -> StudyReport:
     """Measure ``labels`` (on the grid of ``image``, the echo whose images the SEG
     references) and make the SEG, SR and report; T2 is fitted from ``echoes`` if 2 or more.
 
     ``labels_name`` names the label map in messages and in the JSON; ``model_results`` (triage,
     risk) go into the SR (see :func:`msklabel.dicom.sr.make_measurement_report`).
+    ``measured``: the result of :func:`measure_knee` on the same labels and echoes, if the
+    caller has it already (it is then not measured again).
     """
     step = on_step or (lambda name: None)
     step(STEPS[0])
     fitted = echoes if len(echoes) >= 2 else ()
-    result = measure_knee(labels, echoes=fitted)
+    result = measured or measure_knee(labels, echoes=fitted)
     source_images = read_source_images(image)
     step(STEPS[1])
     try:

@@ -173,6 +173,7 @@ class JobRun:
         fitted = echoes if len(echoes) >= 2 else ()
         result = measure_knee(self._labels(), echoes=fitted)
         result.measurements.write_json(self.folder / "biomarkers.json")
+        self._inputs["measured"] = result  # the results step reuses it in this run
         return f"{len(result.measurements)} measurements"
 
     def _clinical(self) -> str:
@@ -204,7 +205,7 @@ class JobRun:
         echoes = self._echoes()
         report = measure_study(
             echoes[0], self._labels(), echoes=echoes, labels_name="automatic segmentation",
-            model_results=self._model_results(),
+            model_results=self._model_results(), measured=self._inputs.get("measured"),
         )  # fmt: skip
         paths = report.write(self.folder / "results")
         return f"{len(report.result.measurements)} measurements; {', '.join(sorted(paths))}"
