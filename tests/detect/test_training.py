@@ -6,12 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from msklabel.detect import Detector, TrainConfig, load_detector, train_detector
 from msklabel.detect.classes import DetectorClass
 from msklabel.detect.presets import phantom_labels
-from msklabel.detect.synth import SliceBank, boxes_of, synthesise
 from msklabel.detect.training import as_label_volume
 from msklabel.errors import InputError
 from msklabel.labels import KneeLabel
@@ -20,28 +18,6 @@ from msklabel.labels import KneeLabel
 @pytest.fixture(scope="module")
 def labels():
     return phantom_labels(7, "sagittal", (2.0, 1.0, 1.0))
-
-
-def test_boxes_of_label_maps_surround_each_class_with_pixel_edges() -> None:
-    maps = torch.zeros(2, 32, 32, dtype=torch.long)
-    maps[0, 4:10, 6:20] = KneeLabel.FEMUR
-    maps[0, 20:22, 3:5] = KneeLabel.MEDIAL_MENISCUS
-    maps[0, 25:27, 28:30] = KneeLabel.LATERAL_MENISCUS  # one box around both menisci
-    boxes, present = boxes_of(maps)
-    assert present[0, DetectorClass.FEMUR] and not present[1].any()
-    assert boxes[0, DetectorClass.FEMUR].tolist() == [6, 4, 20, 10]
-    assert boxes[0, DetectorClass.MENISCUS].tolist() == [3, 20, 30, 27]
-
-
-def test_synthesised_batches_hold_the_structures_of_the_label_maps(labels) -> None:
-    bank = SliceBank.of([labels])
-    batch = synthesise(bank, 12, torch.Generator().manual_seed(1))
-    assert batch.images.shape == (12, 1, 128, 128)
-    assert float(batch.images.min()) >= 0.0 and float(batch.images.max()) <= 1.0
-    assert batch.present[:, DetectorClass.FEMUR].any()
-    assert not batch.present[:, DetectorClass.FIBULA].any()  # the phantom has none
-    widths = batch.boxes[..., 2] - batch.boxes[..., 0]
-    assert bool((widths[batch.present] > 0).all())
 
 
 @pytest.mark.slow

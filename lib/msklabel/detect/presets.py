@@ -30,7 +30,7 @@ TRAINING_PHANTOMS: tuple[tuple[int, str, tuple[float, float, float], float], ...
 )
 
 PRESETS: dict[str, TrainConfig] = {
-    "default": TrainConfig(steps=1500, batch_size=16, seed=0),
+    "default": TrainConfig(steps=9000, batch_size=16, seed=0),
     "phantom": TrainConfig(steps=300, batch_size=16, seed=0),
 }
 

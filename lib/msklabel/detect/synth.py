@@ -1,11 +1,12 @@
 """Training images synthesised from label maps, with the boxes of every structure.
 
 Each training image takes a random intensity for every tissue (so no single MR contrast is
-learnt), a dark cortical rim on bones or not, smooth clutter where the label map has
-nothing, a slab of neighbouring slices averaged (slice thickness), blur, a multiplicative bias
-field, noise, a random gamma, sometimes inverted contrast, and a random zoom, shift and tilt.
-Everything runs batched in torch from a :class:`SliceBank`.
-"""
+learnt) with a fine texture, a dark cortical rim on bones or not, random tissue regions and
+curved bands (or smooth clutter) where the label map has nothing, except in the narrow gaps
+between structures such as the joint space, a slab of neighbouring slices averaged (slice
+thickness), blur, a multiplicative bias field, noise, a random gamma, sometimes inverted
+contrast, and a random zoom, shift and tilt. Everything runs batched in torch from a
+:class:`SliceBank`."""
 
 from __future__ import annotations
 
@@ -30,6 +31,10 @@ SLAB_HALF = 2
 _BONES = (KneeLabel.FEMUR, KneeLabel.TIBIA, KneeLabel.PATELLA, FIBULA_LABEL)
 #: Share of training images with physical (phantom tissue table) rather than random contrast.
 PHYSICAL_SHARE = 0.3
+#: Share of training images whose empty space gets random tissue regions and bands.
+ANATOMICAL_SHARE = 0.7
+#: Intensity levels of those regions.
+REGION_LEVELS = 5
 
 
 def _tissue_table() -> tuple[torch.Tensor, torch.Tensor]:
@@ -104,8 +109,9 @@ def synthesise(bank: SliceBank, count: int, generator: torch.Generator) -> Batch
         labels = bank.labels[bank.neighbours[centre, j]].long()
         image += lut.gather(1, labels.flatten(1)).view(labels.shape) * weights[:, j, None, None]
     labels = bank.labels[centre]
+    image = _texture(image, labels > 0, generator)
     image = _cortex(image, labels, generator)
-    image = image + _clutter(labels == 0, generator)
+    image = torch.where(outside_gaps(labels), surroundings(image, generator), image)
     image = image[:, None]
     image = _blur(image, 1.5 * torch.rand(count, generator=generator))
 
@@ -175,15 +181,53 @@ def _smooth_noise(n: int, cells: int, size: int, generator: torch.Generator) -> 
     return F.interpolate(coarse, size=(size, size), mode="bicubic", align_corners=False)[:, 0]
 
 
-def _clutter(background: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Smooth random structure where the label map has no tissue (fat, muscle, fluid, air)."""
-    n, size = background.shape[0], background.shape[-1]
+def _texture(image: torch.Tensor, tissue: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Fine multiplicative texture inside labelled tissue (marrow, cartilage heterogeneity)."""
+    n, size = image.shape[0], image.shape[-1]
+    grain = _smooth_noise(n, 48, size, generator) + 0.5 * _smooth_noise(n, 96, size, generator)
+    amount = 0.3 * torch.rand(n, 1, 1, generator=generator)
+    return torch.where(tissue, image * (1 + amount * grain).clamp(min=0), image)
+
+
+def outside_gaps(labels: torch.Tensor, radius: int = 4) -> torch.Tensor:
+    """Background pixels that are not in a narrow gap between labelled structures (the
+    morphological closing of the tissue): the joint space keeps the label map's own look."""
+    tissue = (labels > 0)[:, None].float()
+    size = 2 * radius + 1
+    dilated = F.max_pool2d(tissue, size, stride=1, padding=radius)
+    closed = -F.max_pool2d(-dilated, size, stride=1, padding=radius)
+    return closed[:, 0] == 0
+
+
+def surroundings(image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """What the label map leaves empty: fat, muscle, fluid, tendons and air around the joint.
+
+    On ``ANATOMICAL_SHARE`` of the images, random regions (a smooth field cut at random
+    levels, each region its own intensity) crossed by thin curved dark bands (tendons, fascia,
+    vessels); on the rest, smooth clutter around the label map's background intensity.
+    """
+    n, size = image.shape[0], image.shape[-1]
     field = sum(
         _smooth_noise(n, cells, size, generator) * torch.rand(n, 1, 1, generator=generator)
         for cells in (4, 12, 32)
     )
-    amount = 0.25 * torch.rand(n, 1, 1, generator=generator)
-    return background * field * amount
+    smooth = image + field * 0.25 * torch.rand(n, 1, 1, generator=generator)
+    regions = _regions(n, size, generator)
+    curves = _smooth_noise(n, 10, size, generator).abs()
+    band = curves < 0.08 * torch.rand(n, 1, 1, generator=generator)
+    dark = 0.3 * torch.rand(n, 1, 1, generator=generator)
+    regions = torch.where(band, dark.expand_as(regions), regions)
+    anatomical = (torch.rand(n, generator=generator) < ANATOMICAL_SHARE)[:, None, None]
+    return torch.where(anatomical, regions, smooth)
+
+
+def _regions(n: int, size: int, generator: torch.Generator) -> torch.Tensor:
+    """``[n, size, size]`` piecewise-constant images of ``REGION_LEVELS`` random intensities."""
+    shape = _smooth_noise(n, 6, size, generator) + 0.4 * _smooth_noise(n, 16, size, generator)
+    cuts = torch.sort(torch.randn(n, REGION_LEVELS - 1, generator=generator), 1).values
+    region = (shape[:, None] > cuts[:, :, None, None]).sum(1)
+    values = torch.rand(n, REGION_LEVELS, generator=generator)
+    return values.gather(1, region.flatten(1)).view(n, size, size)
 
 
 def _gaussian_kernels(sigmas: torch.Tensor, radius: int = 4) -> torch.Tensor:

@@ -1,0 +1,66 @@
+"""Training images synthesised from label maps: boxes, value ranges and the surroundings."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from msklabel.detect.classes import DetectorClass
+from msklabel.detect.presets import phantom_labels
+from msklabel.detect.synth import SliceBank, boxes_of, outside_gaps, surroundings, synthesise
+from msklabel.labels import KneeLabel
+
+
+@pytest.fixture(scope="module")
+def labels():
+    return phantom_labels(7, "sagittal", (2.0, 1.0, 1.0))
+
+
+def test_boxes_of_label_maps_surround_each_class_with_pixel_edges() -> None:
+    maps = torch.zeros(2, 32, 32, dtype=torch.long)
+    maps[0, 4:10, 6:20] = KneeLabel.FEMUR
+    maps[0, 20:22, 3:5] = KneeLabel.MEDIAL_MENISCUS
+    maps[0, 25:27, 28:30] = KneeLabel.LATERAL_MENISCUS  # one box around both menisci
+    boxes, present = boxes_of(maps)
+    assert present[0, DetectorClass.FEMUR] and not present[1].any()
+    assert boxes[0, DetectorClass.FEMUR].tolist() == [6, 4, 20, 10]
+    assert boxes[0, DetectorClass.MENISCUS].tolist() == [3, 20, 30, 27]
+
+
+def test_synthesised_batches_hold_the_structures_of_the_label_maps(labels) -> None:
+    bank = SliceBank.of([labels])
+    batch = synthesise(bank, 12, torch.Generator().manual_seed(1))
+    assert batch.images.shape == (12, 1, 128, 128)
+    assert float(batch.images.min()) >= 0.0 and float(batch.images.max()) <= 1.0
+    assert batch.present[:, DetectorClass.FEMUR].any()
+    assert not batch.present[:, DetectorClass.FIBULA].any()  # the phantom has none
+    widths = batch.boxes[..., 2] - batch.boxes[..., 0]
+    assert bool((widths[batch.present] > 0).all())
+
+
+def test_a_narrow_gap_between_structures_keeps_the_background_but_open_space_does_not() -> None:
+    maps = torch.zeros(1, 64, 64, dtype=torch.long)
+    maps[0, 10:30, 10:50] = KneeLabel.FEMUR
+    maps[0, 34:50, 10:50] = KneeLabel.TIBIA  # a 4-pixel joint space between them
+    outside = outside_gaps(maps)[0]
+    assert not outside[30:34, 15:45].any()  # the joint space
+    assert not outside[maps[0] > 0].any()  # tissue itself
+    assert outside[55:, :].all() and outside[:, 55:].all()  # open background
+    assert outside[10:30, 9].all()  # right beside a structure's outer edge: no halo is kept
+
+
+def test_surroundings_vary_between_images_and_stay_finite() -> None:
+    generator = torch.Generator().manual_seed(3)
+    image = torch.full((8, 64, 64), 0.2)
+    filled = surroundings(image, generator)
+    assert filled.shape == image.shape and bool(torch.isfinite(filled).all())
+    spread = filled.flatten(1).std(1)
+    assert bool((spread > 0).all())  # never the flat background of the label map
+    assert len({round(float(v), 4) for v in spread}) == 8  # each image its own
+
+
+def test_the_same_seed_synthesises_the_same_images(labels) -> None:
+    bank = SliceBank.of([labels])
+    first = synthesise(bank, 4, torch.Generator().manual_seed(5))
+    again = synthesise(bank, 4, torch.Generator().manual_seed(5))
+    torch.testing.assert_close(first.images, again.images)  # the seed fixes every image
