@@ -200,3 +200,17 @@ def test_least_sure_strategy_explains_its_choice(client):
     assert recorded[choice["id"]]["score"] == pytest.approx(choice["uncertainty"])
     first = client.next_sample("first", {})
     assert first["id"] == KNEE and "first" in first["explanation"]
+
+
+def test_detector_training_uses_the_final_labels_with_their_images(client, studies):
+    """Runs last: the published detector replaces the shipped one for the automatic infer."""
+    client.train_start("detector", {"max_steps": 20, "batch_size": 2})
+    deadline = time.monotonic() + 600
+    while (status := client.train_status())["status"] not in ("DONE", "ERROR"):
+        assert time.monotonic() < deadline, "training did not finish"
+        time.sleep(2)
+    assert status["status"] == "DONE", status
+    report = client.info()["train_stats"]["detector"]
+    assert report["labels"] == 1 and report["config"]["steps"] == 20
+    # Every slice of the labelled (sagittal) phantom image is trained on.
+    assert report["imaged_slices"] == studies.images[PHANTOM].shape[0]

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from msklabel.cli import main
+from msklabel.detect.detector import Detector
 from msklabel.detect.presets import held_out_phantom
+from msklabel.detect.training import MIN_STEPS
 from msklabel.io.nifti import write_nifti
 from msklabel.labels import KneeLabel
 from msklabel.segment import load_prompts
@@ -60,3 +62,20 @@ def test_train_without_data_and_evaluate_without_truth_are_clear_errors(
     assert main(["detect", "evaluate", "--no-dice"]) == 2
     assert "--phantom" in capsys.readouterr().err
     assert main(["detect", "predict", str(tmp_path / "missing.nii.gz"), "--boxes-only"]) == 2
+
+
+@pytest.mark.slow
+def test_train_on_label_maps_with_their_images(tmp_path: Path, capsys) -> None:
+    image, truth = held_out_phantom(102, 3.0)
+    write_nifti(image, tmp_path / "knee.nii.gz")
+    write_nifti(truth, tmp_path / "knee_labels.nii.gz")
+    pair = ["--labels", str(tmp_path / "knee_labels.nii.gz"), "--images"]
+    out = tmp_path / "d.pt"
+    assert main(["detect", "train", *pair, str(tmp_path / "knee.nii.gz"), "--steps",
+                 str(MIN_STEPS), "--out", str(out)]) == 0  # fmt: skip
+    info = Detector.load(out).info
+    assert info["imaged_slices"] == truth.shape[0] and info["volumes"] == 1
+    assert "--images knee.nii.gz" in info["command"]
+    twice = [str(tmp_path / "knee.nii.gz")] * 2
+    assert main(["detect", "train", *pair, *twice, "--out", str(out)]) == 2
+    assert "2 --images for 1 --labels" in capsys.readouterr().err

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
 from msklabel.detect.classes import DetectorClass
 from msklabel.detect.presets import phantom_labels
-from msklabel.detect.synth import SliceBank, boxes_of, outside_gaps, surroundings, synthesise
+from msklabel.detect.synth import (
+    IMAGED_SHARE,
+    ImageBank,
+    LabelledSeries,
+    SliceBank,
+    boxes_of,
+    outside_gaps,
+    surroundings,
+    synthesise,
+)
+from msklabel.detect.training import as_label_volume
 from msklabel.labels import KneeLabel
 
 
@@ -64,3 +75,35 @@ def test_the_same_seed_synthesises_the_same_images(labels) -> None:
     first = synthesise(bank, 4, torch.Generator().manual_seed(5))
     again = synthesise(bank, 4, torch.Generator().manual_seed(5))
     torch.testing.assert_close(first.images, again.images)  # the seed fixes every image
+
+
+def _block(label: KneeLabel) -> np.ndarray:
+    array = np.zeros((6, 96, 96), np.uint8)
+    array[:, 30:60, 20:50] = label
+    return array
+
+
+def test_labelled_images_make_their_share_of_each_batch_with_their_own_boxes() -> None:
+    femur = as_label_volume(_block(KneeLabel.FEMUR))
+    patella = as_label_volume(_block(KneeLabel.PATELLA))
+    echoes = tuple(patella.with_array(_block(KneeLabel.PATELLA) * k + 1.0) for k in (10.0, 3.0))
+    imaged = ImageBank.of([LabelledSeries(patella, echoes)])
+    assert len(imaged) == 12  # every slice of both echoes
+    assert float(imaged.images.min()) >= 0.0 and float(imaged.images.max()) <= 1.0
+    bank = SliceBank.of([femur])
+    batch = synthesise(bank, 16, torch.Generator().manual_seed(2), imaged)
+    real = round(IMAGED_SHARE * 16)
+    found = batch.present[:, DetectorClass.PATELLA]
+    assert not found[:-real].any() and found[-real:].all()  # the labelled images come last
+    assert batch.present[:-real, DetectorClass.FEMUR].all()
+    image, boxes = batch.images[-1, 0], batch.boxes[-1, DetectorClass.PATELLA].long()
+    inside = image[boxes[1] : boxes[3], boxes[0] : boxes[2]]
+    assert float(inside.mean()) > float(image.mean())  # the box is where the bright block is
+
+
+def test_an_image_off_its_label_grid_is_refused() -> None:
+    labels = as_label_volume(_block(KneeLabel.PATELLA))
+    with pytest.raises(ValueError, match="does not lie on the grid"):
+        LabelledSeries(labels, (as_label_volume(_block(KneeLabel.PATELLA)[1:]),))
+    with pytest.raises(ValueError, match="at least one image"):
+        LabelledSeries(labels, ())

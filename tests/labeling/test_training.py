@@ -8,10 +8,12 @@ import pytest
 from msklabel.data.phantom import PhantomConfig, make_phantom
 from msklabel.detect import TrainConfig
 from msklabel.detect.training import MIN_STEPS
-from msklabel.io.nifti import write_nifti
+from msklabel.errors import InputError
+from msklabel.io.nifti import read_nifti, write_nifti
 from msklabel.labeling.models import DetectorStore
 from msklabel.labeling.training import train_detector_and_publish, training_slices
 from msklabel.labels import KneeLabel
+from msklabel.volume import Volume
 
 pytestmark = pytest.mark.slow
 
@@ -45,8 +47,17 @@ def test_a_trained_detector_is_published_and_served(saved, tmp_path):
     shipped = store.detector()
     assert store.detector() is shipped
     config = TrainConfig(steps=MIN_STEPS, batch_size=1)
-    report = train_detector_and_publish(store, [saved[1]], config)
+    report = train_detector_and_publish(store, [saved[:2]], config)
     assert report["labels"] == 1 and report["config"]["steps"] == MIN_STEPS
+    assert report["imaged_slices"] > 0  # the label's own image is trained on
     trained = store.detector()
     assert trained is not shipped and trained.info["config"]["steps"] == MIN_STEPS
     assert store.report()["final_loss"] == report["final_loss"]
+
+
+def test_a_label_off_its_image_grid_is_refused_naming_the_image(saved, tmp_path):
+    image, label, truth = saved
+    cropped = tmp_path / "cropped.nii.gz"
+    write_nifti(Volume(truth[1:], read_nifti(label).affine), cropped)
+    with pytest.raises(InputError, match=r"image\.nii\.gz.*cropped\.nii\.gz.*grid"):
+        train_detector_and_publish(DetectorStore(tmp_path), [(image, cropped)], TrainConfig(20))

@@ -28,11 +28,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="train a detector on a preset and/or your label volumes",
         description="Train on the label volumes of --preset (default: phantoms and the sample's "
         "DESS label maps; phantom: a short phantom-only run) and/or on --labels (NIfTI label "
-        "maps with KneeLabel values, sagittal or resliceable), then write the weights to --out.",
+        "maps with KneeLabel values, sagittal or resliceable; with --images, each with its image, "
+        "which is then trained on as well), then write the weights to --out.",
     )
     train.add_argument("--out", type=Path, required=True, help="weights file to write (.pt)")
     train.add_argument("--preset", choices=("default", "phantom"), default=None)
     train.add_argument("--labels", type=Path, nargs="+", default=(), help="NIfTI label maps")
+    train.add_argument(
+        "--images", type=Path, nargs="+", default=(), help="NIfTI image of each label map"
+    )
     train.add_argument("--steps", type=int, default=None, help="training steps (preset's)")
     train.add_argument("--seed", type=int, default=None, help="random seed (preset's: 0)")
     train.set_defaults(handler=_train)
@@ -79,12 +83,18 @@ def _train(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from msklabel.detect.presets import PRESETS, training_volumes
-    from msklabel.detect.training import train_detector
+    from msklabel.detect.synth import LabelledSeries
+    from msklabel.detect.training import read_labelled, train_detector
     from msklabel.errors import InputError
     from msklabel.io.nifti import read_nifti
+    from msklabel.volume import Volume
 
     if args.preset is None and not args.labels:
         raise InputError(args.out, "nothing to train on: give --preset and/or --labels")
+    if args.images and len(args.images) != len(args.labels):
+        raise InputError(
+            args.images[0], f"{len(args.images)} --images for {len(args.labels)} --labels"
+        )
     started = time.perf_counter()
     config = PRESETS[args.preset or "default"]
     changes = {"steps": args.steps, "seed": args.seed}
@@ -92,12 +102,17 @@ def _train(args: argparse.Namespace) -> int:
         config = replace(config, **{k: v for k, v in changes.items() if v is not None})
     except ValueError as error:
         raise InputError(args.out, str(error)) from None
-    volumes = training_volumes(args.preset) if args.preset else []
-    volumes += [read_nifti(path) for path in args.labels]
+    volumes: list[Volume | LabelledSeries] = []
+    volumes += training_volumes(args.preset) if args.preset else []
+    if args.images:
+        volumes += [read_labelled(*pair) for pair in zip(args.images, args.labels, strict=True)]
+    else:
+        volumes += [read_nifti(path) for path in args.labels]
     detector = train_detector(volumes, config)
     detector.info["command"] = "msklabel detect train " + " ".join(
         ([f"--preset {args.preset}"] if args.preset else [])
         + ([f"--labels {' '.join(p.name for p in args.labels)}"] if args.labels else [])
+        + ([f"--images {' '.join(p.name for p in args.images)}"] if args.images else [])
         + ([f"--steps {args.steps}"] if args.steps is not None else [])
         + ([f"--seed {args.seed}"] if args.seed is not None else [])
     )

@@ -6,7 +6,8 @@ segmentation engine, so that a knee MR series is segmented with no clicks.
 >>> femur = result.mask(KneeLabel.FEMUR)  # doctest: +SKIP
 
 The detector is a small centre-point network (torch and torchvision only) trained on images
-synthesised from label maps; :func:`train_detector` retrains it on any knee label volumes.
+synthesised from label maps; :func:`train_detector` retrains it on any knee label volumes,
+with their images when given.
 """
 
 from msklabel.detect.automatic import load_detector, prompts_for, segment_automatic

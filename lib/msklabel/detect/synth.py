@@ -6,7 +6,11 @@ curved bands (or smooth clutter) where the label map has nothing, except in the 
 between structures such as the joint space, a slab of neighbouring slices averaged (slice
 thickness), blur, a multiplicative bias field, noise, a random gamma, sometimes inverted
 contrast, and a random zoom, shift and tilt. Everything runs batched in torch from a
-:class:`SliceBank`."""
+:class:`SliceBank`.
+
+Where label maps come with the images they label (:class:`LabelledSeries`: a phantom's echoes,
+a datastore's images), a share of every batch is those images themselves, under the same
+zoom, shift, tilt and degradation (:class:`ImageBank`)."""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ import torch.nn.functional as F
 
 from msklabel.data.phantom import TISSUES
 from msklabel.detect.classes import CLASS_OF_LABEL, FIBULA_LABEL, MAX_TISSUE, DetectorClass
+from msklabel.detect.detector import window
 from msklabel.detect.view import SagittalView, reorient_sagittal, resample
 from msklabel.labels import KneeLabel
 from msklabel.volume import Volume
@@ -35,6 +40,8 @@ PHYSICAL_SHARE = 0.3
 ANATOMICAL_SHARE = 0.7
 #: Intensity levels of those regions.
 REGION_LEVELS = 5
+#: Share of each batch taken from labelled images, when there are any.
+IMAGED_SHARE = 0.25
 
 
 def _tissue_table() -> tuple[torch.Tensor, torch.Tensor]:
@@ -71,18 +78,72 @@ class SliceBank:
         labels, neighbours, slice_mm, start = [], [], [], 0
         for volume in volumes:
             sagittal = reorient_sagittal(volume, check=False)
-            view = SagittalView.of(sagittal)
-            display = torch.from_numpy(view.apply(sagittal.array).astype(np.float32))[:, None]
-            side = BANK_SIZE * BANK_PIXEL_MM
-            on_grid = resample(display, view.display_spacing, side, "nearest", size=BANK_SIZE)
+            on_grid = _on_grid(sagittal, "nearest")
             count = on_grid.shape[0]
-            labels.append(on_grid[:, 0].to(torch.uint8))
+            labels.append(on_grid.to(torch.uint8))
             offsets = torch.arange(-SLAB_HALF, SLAB_HALF + 1)
             index = torch.arange(count)[:, None] + offsets[None]
             neighbours.append(start + index.clamp(0, count - 1))
             slice_mm.append(torch.full((count,), sagittal.spacing[0]))
             start += count
         return cls(torch.cat(labels), torch.cat(neighbours), torch.cat(slice_mm))
+
+
+def _on_grid(sagittal: Volume, mode: str) -> torch.Tensor:
+    """``[n, BANK_SIZE, BANK_SIZE]`` slices of a sagittal volume in display orientation."""
+    view = SagittalView.of(sagittal)
+    display = torch.from_numpy(view.apply(sagittal.array).astype(np.float32))[:, None]
+    return resample(display, view.display_spacing, BANK_SIZE * BANK_PIXEL_MM, mode, BANK_SIZE)[:, 0]
+
+
+@dataclass(frozen=True)
+class LabelledSeries:
+    """A label volume and the images it labels: one or more volumes on its grid (the echoes
+    of a multi-echo series, other contrasts)."""
+
+    labels: Volume
+    images: tuple[Volume, ...]
+
+    def __post_init__(self) -> None:
+        if not self.images:
+            raise ValueError("a labelled series needs at least one image")
+        for image in self.images:
+            if image.shape != self.labels.shape or not np.allclose(
+                image.affine, self.labels.affine, atol=1e-3
+            ):
+                raise ValueError(
+                    f"an image of shape {image.shape} does not lie on the grid of its label "
+                    f"volume (shape {self.labels.shape})"
+                )
+
+
+@dataclass(frozen=True)
+class ImageBank:
+    """Sagittal image slices ``[m, BANK_SIZE, BANK_SIZE]`` (float16, each volume windowed to
+    [0, 1] as at inference) and their label maps (uint8) on the bank's grid."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    @classmethod
+    def of(cls, series: Iterable[LabelledSeries]) -> ImageBank:
+        """A bank of every slice of every image of ``series``."""
+        images, labels = [], []
+        for item in series:
+            on_grid = _on_grid(reorient_sagittal(item.labels, check=False), "nearest")
+            for image in item.images:
+                array = image.array.astype(np.float32)
+                scaled = window(torch.from_numpy(array), array).numpy()
+                sagittal = reorient_sagittal(image.with_array(scaled), check=False)
+                images.append(_on_grid(sagittal, "bilinear").half())
+                labels.append(on_grid.to(torch.uint8))
+        if not images:
+            empty = torch.zeros(0, BANK_SIZE, BANK_SIZE)
+            return cls(empty.half(), empty.to(torch.uint8))
+        return cls(torch.cat(images), torch.cat(labels))
 
 
 @dataclass(frozen=True)
@@ -95,8 +156,32 @@ class Batch:
     present: torch.Tensor
 
 
-def synthesise(bank: SliceBank, count: int, generator: torch.Generator) -> Batch:
-    """``count`` random training images from ``bank``."""
+def synthesise(
+    bank: SliceBank, count: int, generator: torch.Generator, imaged: ImageBank | None = None
+) -> Batch:
+    """``count`` random training images from ``bank``; with an ``imaged`` bank that holds
+    slices, ``IMAGED_SHARE`` of them are its images."""
+    real = round(IMAGED_SHARE * count) if imaged is not None and len(imaged) else 0
+    image, labels = _from_labels(bank, count - real, generator)
+    if real:
+        chosen = torch.randint(len(imaged), (real,), generator=generator)
+        image = torch.cat([image, imaged.images[chosen, None].float()])
+        labels = torch.cat([labels, imaged.labels[chosen]])
+    theta = _random_affine(count, generator)
+    spacing = (BANK_PIXEL_MM, BANK_PIXEL_MM)
+    bank_side = BANK_SIZE * BANK_PIXEL_MM
+    images = resample(image, spacing, bank_side, "bilinear", theta=theta)
+    labels = resample(labels[:, None].float(), spacing, bank_side, "nearest", theta=theta)
+    images = _degrade(images, generator)
+    boxes, present = boxes_of(labels[:, 0].long())
+    return Batch(images, boxes, present)
+
+
+def _from_labels(
+    bank: SliceBank, count: int, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``count`` images ``[count, 1, S, S]`` synthesised from random slices of ``bank``, and
+    their label maps ``[count, S, S]``."""
     centre = torch.randint(len(bank), (count,), generator=generator)
     thickness_mm = 0.7 + 3.8 * torch.rand(count, generator=generator)
     half = (thickness_mm / bank.slice_mm[centre] / 2).round().clamp(0, SLAB_HALF)
@@ -112,17 +197,8 @@ def synthesise(bank: SliceBank, count: int, generator: torch.Generator) -> Batch
     image = _texture(image, labels > 0, generator)
     image = _cortex(image, labels, generator)
     image = torch.where(outside_gaps(labels), surroundings(image, generator), image)
-    image = image[:, None]
-    image = _blur(image, 1.5 * torch.rand(count, generator=generator))
-
-    theta = _random_affine(count, generator)
-    spacing = (BANK_PIXEL_MM, BANK_PIXEL_MM)
-    bank_side = BANK_SIZE * BANK_PIXEL_MM
-    images = resample(image, spacing, bank_side, "bilinear", theta=theta)
-    labels = resample(labels[:, None].float(), spacing, bank_side, "nearest", theta=theta)
-    images = _degrade(images, generator)
-    boxes, present = boxes_of(labels[:, 0].long())
-    return Batch(images, boxes, present)
+    image = _blur(image[:, None], 1.5 * torch.rand(count, generator=generator))
+    return image, labels
 
 
 def _intensities(count: int, generator: torch.Generator) -> torch.Tensor:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -16,7 +17,9 @@ from tqdm import tqdm
 from msklabel.detect.classes import CLASS_OF_LABEL, MAX_TISSUE, DetectorClass
 from msklabel.detect.detector import Detector
 from msklabel.detect.model import STRIDE, CentreNet
-from msklabel.detect.synth import SliceBank, synthesise
+from msklabel.detect.synth import ImageBank, LabelledSeries, SliceBank, synthesise
+from msklabel.errors import InputError
+from msklabel.io.nifti import read_nifti
 from msklabel.volume import Volume
 
 log = logging.getLogger(__name__)
@@ -61,8 +64,19 @@ def as_label_volume(
     return Volume(array, affine)
 
 
+def read_labelled(
+    image_file: str | os.PathLike[str], label_file: str | os.PathLike[str]
+) -> LabelledSeries:
+    """A NIfTI image and its NIfTI label map (on the image's grid) as a labelled series."""
+    labels, image = read_nifti(label_file), read_nifti(image_file)
+    try:
+        return LabelledSeries(labels, (image,))
+    except ValueError as error:
+        raise InputError(image_file, f"cannot train on it with {label_file}: {error}") from None
+
+
 def train_detector(
-    labels: Iterable[Volume | np.ndarray],
+    labels: Iterable[Volume | np.ndarray | LabelledSeries],
     config: TrainConfig = TrainConfig(),
     progress: bool = True,
     callback: ProgressCallback | None = None,
@@ -73,16 +87,20 @@ def train_detector(
 
     Volumes need sagittal slices or enough resolution to be resliced sagittally; plain arrays
     are read as by :func:`as_label_volume`. Training images are synthesised from the labels
-    (:mod:`msklabel.detect.synth`); the same ``config.seed`` gives the same weights on the
-    same machine and torch build. Progress is shown with tqdm (``progress``) and reported to
-    ``callback``.
+    (:mod:`msklabel.detect.synth`); a :class:`~msklabel.detect.synth.LabelledSeries` adds its
+    own images, which then make a share of every batch. The same ``config.seed`` gives the
+    same weights on the same machine and torch build. Progress is shown with tqdm
+    (``progress``) and reported to ``callback``.
     """
-    volumes = [_checked(as_label_volume(item, spacing)) for item in labels]
+    items = list(labels)
+    series = [item for item in items if isinstance(item, LabelledSeries)]
+    volumes = [_checked(_label_volume(item, spacing)) for item in items]
     if not volumes:
         raise ValueError("no label volumes to train on")
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     bank = SliceBank.of(volumes)
+    imaged = ImageBank.of(series)
     network = CentreNet(len(DetectorClass), config.widths)
     optimiser = torch.optim.AdamW(network.parameters(), lr=config.learning_rate, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
@@ -93,7 +111,7 @@ def train_detector(
     bar = tqdm(range(config.steps), desc="training detector", unit="step", disable=not progress)
     running = math.nan
     for step in bar:
-        batch = synthesise(bank, config.batch_size, generator)
+        batch = synthesise(bank, config.batch_size, generator, imaged)
         loss = centre_loss(network(batch.images), batch.boxes, batch.present)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
@@ -107,6 +125,7 @@ def train_detector(
     info = {
         "config": asdict(config),
         "slices": len(bank),
+        "imaged_slices": len(imaged),
         "volumes": len(volumes),
         "final_loss": round(running, 4),
         "seconds": round(time.perf_counter() - started, 1),
@@ -114,6 +133,10 @@ def train_detector(
     }
     log.info("trained the detector: %s", info)
     return Detector(network, info)
+
+
+def _label_volume(item: Volume | np.ndarray | LabelledSeries, spacing: Sequence[float]) -> Volume:
+    return item.labels if isinstance(item, LabelledSeries) else as_label_volume(item, spacing)
 
 
 def _checked(volume: Volume) -> Volume:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from msklabel.detect import TrainConfig, train_detector
+from msklabel.detect.training import read_labelled
 from msklabel.io.nifti import read_nifti
 from msklabel.labeling.models import DetectorStore, ModelStore
 from msklabel.segment.backends.base import TrainableBackend
@@ -70,14 +71,16 @@ def train_and_publish(
 
 
 def train_detector_and_publish(
-    store: DetectorStore, label_files: Sequence[str | os.PathLike[str]], config: TrainConfig
+    store: DetectorStore, pairs: Sequence[Pair], config: TrainConfig
 ) -> dict[str, Any]:
-    """Train the knee detector on the final label maps and publish it; returns the report."""
-    if not label_files:
+    """Train the knee detector on the final label maps, with their images (``pairs``: image
+    file, label file, on one grid), and publish it; returns the report."""
+    if not pairs:
         raise ValueError("no final label to train the detector on")
-    detector = train_detector([read_nifti(path) for path in label_files], config, progress=True)
+    series = [read_labelled(image, label) for image, label in pairs]
+    detector = train_detector(series, config, progress=True)
     staged = store.staging()
     detector.save(staged)
-    report = {"labels": len(label_files), **detector.info}
+    report = {"labels": len(pairs), **detector.info}
     store.publish(staged, report)
     return report

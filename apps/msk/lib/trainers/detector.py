@@ -16,8 +16,8 @@ DEFAULTS = {"max_steps": 300, "batch_size": 24, "learning_rate": 3e-3}
 
 
 class DetectorTrain(PublishingTrain):
-    """Trains the detector on images synthesised from the final labels, then publishes it;
-    the automatic infer uses it on its next request."""
+    """Trains the detector on the final labels' images and on images synthesised from the
+    labels, then publishes it; the automatic infer uses it on its next request."""
 
     def __init__(self, store: DetectorStore) -> None:
         super().__init__(
@@ -31,5 +31,5 @@ class DetectorTrain(PublishingTrain):
             batch_size=int(options["batch_size"]),
             learning_rate=float(options["learning_rate"]),
         )
-        labels = [item["label"] for item in datastore.datalist()]
-        return train_detector_and_publish(self.store, labels, config)
+        pairs = [(item["image"], item["label"]) for item in datastore.datalist()]
+        return train_detector_and_publish(self.store, pairs, config)
