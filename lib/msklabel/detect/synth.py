@@ -8,9 +8,9 @@ thickness), blur, a multiplicative bias field, noise, a random gamma, sometimes 
 contrast, and a random zoom, shift and tilt. Everything runs batched in torch from a
 :class:`SliceBank`.
 
-Where label maps come with the images they label (:class:`LabelledSeries`: a phantom's echoes,
-a datastore's images), a share of every batch is those images themselves, under the same
-zoom, shift, tilt and degradation (:class:`ImageBank`)."""
+Where label maps come with the images they label (:class:`LabelledSeries`: the echoes of a
+multi-echo series, a datastore's images), a share of every batch is those images themselves,
+under the same zoom, shift, tilt and degradation (:class:`ImageBank`)."""
 
 from __future__ import annotations
 
