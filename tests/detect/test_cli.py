@@ -72,10 +72,15 @@ def test_train_on_label_maps_with_their_images(tmp_path: Path, capsys) -> None:
     pair = ["--labels", str(tmp_path / "knee_labels.nii.gz"), "--images"]
     out = tmp_path / "d.pt"
     assert main(["detect", "train", *pair, str(tmp_path / "knee.nii.gz"), "--steps",
-                 str(MIN_STEPS), "--out", str(out)]) == 0  # fmt: skip
-    info = Detector.load(out).info
+                 str(MIN_STEPS), "--context", "2", "--out", str(out)]) == 0  # fmt: skip
+    detector = Detector.load(out)
+    info = detector.info
     assert info["imaged_slices"] == truth.shape[0] and info["volumes"] == 1
     assert "--images knee.nii.gz" in info["command"]
+    assert detector.network.context == info["config"]["context"] == 2
+    assert main(["detect", "train", *pair, str(tmp_path / "knee.nii.gz"), "--context", "-1",
+                 "--out", str(out)]) == 2  # fmt: skip
+    assert "context must be 0 or more" in capsys.readouterr().err
     twice = [str(tmp_path / "knee.nii.gz")] * 2
     assert main(["detect", "train", *pair, *twice, "--out", str(out)]) == 2
     assert "2 --images for 1 --labels" in capsys.readouterr().err

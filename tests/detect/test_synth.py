@@ -9,6 +9,7 @@ import torch
 from msklabel.detect.classes import DetectorClass
 from msklabel.detect.presets import phantom_labels
 from msklabel.detect.synth import (
+    BANK_SIZE,
     IMAGED_SHARE,
     ImageBank,
     LabelledSeries,
@@ -62,7 +63,7 @@ def test_a_narrow_gap_between_structures_keeps_the_background_but_open_space_doe
 
 def test_surroundings_vary_between_images_and_stay_finite() -> None:
     generator = torch.Generator().manual_seed(3)
-    image = torch.full((8, 64, 64), 0.2)
+    image = torch.full((8, 1, 64, 64), 0.2)
     filled = surroundings(image, generator)
     assert filled.shape == image.shape and bool(torch.isfinite(filled).all())
     spread = filled.flatten(1).std(1)
@@ -75,6 +76,43 @@ def test_the_same_seed_synthesises_the_same_images(labels) -> None:
     first = synthesise(bank, 4, torch.Generator().manual_seed(5))
     again = synthesise(bank, 4, torch.Generator().manual_seed(5))
     torch.testing.assert_close(first.images, again.images)  # the seed fixes every image
+
+
+def test_each_image_holds_its_neighbouring_slices_either_side() -> None:
+    array = np.zeros((9, 96, 96), np.uint8)
+    array[:, 60:80, 20:70] = KneeLabel.FEMUR
+    array[4, 20:45, 30:60] = KneeLabel.PATELLA  # on the middle slice only
+    bank = SliceBank.of([as_label_volume(array, (1.0, 1.0, 1.0))])
+    batch = synthesise(bank, 64, torch.Generator().manual_seed(4), context=1)
+    assert batch.images.shape == (64, 3, 128, 128)
+    centred = batch.present[:, DetectorClass.PATELLA]
+    assert 0 < int(centred.sum()) < 64  # boxes are the middle slice's
+    inside, outside = [], []
+    for image, box in zip(
+        batch.images[centred], batch.boxes[centred, DetectorClass.PATELLA], strict=True
+    ):
+        x0, y0, x1, y1 = box.long().tolist()
+        change = (image[[0, 2]] - image[1]).abs().mean(0)  # neighbours against the middle
+        mask = torch.zeros_like(change, dtype=torch.bool)
+        mask[y0:y1, x0:x1] = True
+        inside.append(float(change[mask].mean()))
+        outside.append(float(change[~mask].mean()))
+    assert np.mean(inside) > 2 * np.mean(outside)  # the patella is not on its neighbours
+
+
+def test_neighbours_stay_within_their_own_volume() -> None:
+    volume = as_label_volume(_block(KneeLabel.FEMUR))
+    bank = SliceBank.of([volume, volume])  # six slices each
+    assert bank.neighbour(torch.tensor([0, 5, 6]), 2).tolist() == [2, 5, 8]
+    assert bank.neighbour(torch.tensor([7, 1]), -3).tolist() == [6, 0]
+    rising = np.broadcast_to(np.arange(1.0, 7.0)[:, None, None], (6, 96, 96))  # by slice
+    echoes = tuple(volume.with_array(rising * k) for k in (1.0, 2.0))
+    imaged = ImageBank.of([LabelledSeries(volume, echoes)])
+    assert imaged.span[[0, 5, 6, 11]].tolist() == [[0, 5], [0, 5], [6, 11], [6, 11]]
+    stack = imaged.stacks(torch.tensor([6]), 1)  # the second echo's first slice
+    assert stack.shape == (1, 3, BANK_SIZE, BANK_SIZE)
+    levels = stack[0].flatten(1).max(1).values.tolist()
+    assert levels[0] == levels[1] < levels[2]  # the first slice repeated before it
 
 
 def _block(label: KneeLabel) -> np.ndarray:

@@ -6,8 +6,15 @@ import itertools
 
 import numpy as np
 import pytest
+import torch
 
-from msklabel.detect.view import INPUT_SIZE, NotSagittalError, SagittalView, reorient_sagittal
+from msklabel.detect.view import (
+    INPUT_SIZE,
+    NotSagittalError,
+    SagittalView,
+    reorient_sagittal,
+    with_neighbours,
+)
 from msklabel.volume import Volume
 
 # Display axes in LPS: slices along x, rows towards inferior, columns towards posterior.
@@ -57,3 +64,11 @@ def test_axial_slices_are_refused_and_resliced_only_for_training() -> None:
     resliced = reorient_sagittal(axial, check=False)
     assert resliced.shape == (30, 10, 20)
     assert np.argmax(np.abs(resliced.affine[:3, 0])) == 0
+
+
+def test_each_slice_comes_between_its_neighbours_and_the_ends_repeat() -> None:
+    slices = torch.arange(4.0)[:, None, None, None].expand(4, 1, 2, 2)
+    stacked = with_neighbours(slices, 1)
+    assert stacked.shape == (4, 3, 2, 2)
+    assert stacked[:, :, 0, 0].tolist() == [[0, 0, 1], [0, 1, 2], [1, 2, 3], [2, 3, 3]]
+    assert torch.equal(with_neighbours(slices, 0), slices)

@@ -39,6 +39,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--steps", type=int, default=None, help="training steps (preset's)")
     train.add_argument("--seed", type=int, default=None, help="random seed (preset's: 0)")
+    train.add_argument(
+        "--context",
+        type=int,
+        default=None,
+        help="neighbouring slices either side seen with each slice (preset's: 0)",
+    )
     train.set_defaults(handler=_train)
 
     evaluate = actions.add_parser(
@@ -97,7 +103,7 @@ def _train(args: argparse.Namespace) -> int:
         )
     started = time.perf_counter()
     config = PRESETS[args.preset or "default"]
-    changes = {"steps": args.steps, "seed": args.seed}
+    changes = {"steps": args.steps, "seed": args.seed, "context": args.context}
     try:
         config = replace(config, **{k: v for k, v in changes.items() if v is not None})
     except ValueError as error:
@@ -115,6 +121,7 @@ def _train(args: argparse.Namespace) -> int:
         + ([f"--images {' '.join(p.name for p in args.images)}"] if args.images else [])
         + ([f"--steps {args.steps}"] if args.steps is not None else [])
         + ([f"--seed {args.seed}"] if args.seed is not None else [])
+        + ([f"--context {args.context}"] if args.context is not None else [])
     )
     detector.info["total_seconds"] = round(time.perf_counter() - started, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)

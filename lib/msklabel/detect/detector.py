@@ -12,11 +12,13 @@ import torch
 
 from msklabel.detect.classes import DetectorClass
 from msklabel.detect.model import CentreNet, decode
-from msklabel.detect.view import SagittalView, reorient_sagittal
+from msklabel.detect.view import SagittalView, reorient_sagittal, with_neighbours
 from msklabel.errors import InputError
 from msklabel.volume import Volume
 
-FORMAT = "msklabel-detector/1"
+FORMAT = "msklabel-detector/2"
+#: Older formats still read: ``/1`` (single-slice input).
+READABLE = (FORMAT, "msklabel-detector/1")
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ class Detector:
         volume = reorient_sagittal(volume)
         view = SagittalView.of(volume)
         images = view.to_input(volume.array)
-        images = window(images, volume.array)
+        images = with_neighbours(window(images, volume.array), self.network.context)
         boxes, scores = [], []
         for first in range(0, images.shape[0], self.batch):
             heatmap, size, offset = self.network(images[first : first + self.batch])
@@ -65,7 +67,12 @@ class Detector:
             k: v.half() if v.is_floating_point() else v
             for k, v in self.network.state_dict().items()
         }
-        record = {"format": FORMAT, "widths": list(self.network.widths), "state": state}
+        record = {
+            "format": FORMAT,
+            "widths": list(self.network.widths),
+            "context": self.network.context,
+            "state": state,
+        }
         torch.save({**record, "info": json.dumps(self.info)}, path)
 
     @classmethod
@@ -77,9 +84,9 @@ class Detector:
             raise InputError(path, "no such detector weights file") from None
         except Exception as error:
             raise InputError(path, f"not a readable detector weights file ({error})") from None
-        if not isinstance(saved, dict) or saved.get("format") != FORMAT:
+        if not isinstance(saved, dict) or saved.get("format") not in READABLE:
             raise InputError(path, f"not a {FORMAT} weights file")
-        network = CentreNet(len(DetectorClass), tuple(saved["widths"]))
+        network = CentreNet(len(DetectorClass), tuple(saved["widths"]), saved.get("context", 0))
         network.load_state_dict(
             {k: v.float() if v.is_floating_point() else v for k, v in saved["state"].items()}
         )

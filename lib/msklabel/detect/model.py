@@ -30,15 +30,24 @@ def _conv(inputs: int, outputs: int, stride: int = 1) -> nn.Sequential:
 
 
 class CentreNet(nn.Module):
-    """Encoder at strides 2-32, top-down path back to stride 4, three 1x1 heads."""
+    """Encoder at strides 2-32, top-down path back to stride 4, three 1x1 heads.
+
+    The input holds each slice between ``context`` neighbouring slices either side (``2 *
+    context + 1`` channels, the slice itself in the middle), so the network sees where a
+    structure begins and ends across slices.
+    """
 
     def __init__(
-        self, classes: int = len(DetectorClass), widths: tuple[int, ...] = (16, 24, 40, 64, 96)
+        self,
+        classes: int = len(DetectorClass),
+        widths: tuple[int, ...] = (16, 24, 40, 64, 96),
+        context: int = 0,
     ) -> None:
         super().__init__()
         self.widths = tuple(widths)
+        self.context = context
         self.stages = nn.ModuleList()
-        previous = 1
+        previous = 2 * context + 1
         for width in widths:
             self.stages.append(nn.Sequential(_conv(previous, width, 2), _conv(width, width)))
             previous = width

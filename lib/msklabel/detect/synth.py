@@ -60,13 +60,16 @@ _PD, _T2 = _tissue_table()
 class SliceBank:
     """Sagittal label slices in display orientation on one grid, ready for synthesis.
 
-    ``labels`` is ``[n, BANK_SIZE, BANK_SIZE]`` (uint8, training label values);
-    ``neighbours`` is ``[n, 2 * SLAB_HALF + 1]``: the indices of each slice's neighbours in the
-    same volume (clamped at its ends); ``slice_mm`` each slice's spacing.
+    ``labels`` is ``[n, BANK_SIZE, BANK_SIZE]`` (uint8, training label values); ``outside``
+    and ``rim`` (bool, the same shape) mark the background outside narrow gaps
+    (:func:`outside_gaps`) and the bones' cortical rims; ``span`` is ``[n, 2]``: the first and
+    last bank index of each slice's volume; ``slice_mm`` each slice's spacing.
     """
 
     labels: torch.Tensor
-    neighbours: torch.Tensor
+    outside: torch.Tensor
+    rim: torch.Tensor
+    span: torch.Tensor
     slice_mm: torch.Tensor
 
     def __len__(self) -> int:
@@ -75,18 +78,33 @@ class SliceBank:
     @classmethod
     def of(cls, volumes: Iterable[Volume]) -> SliceBank:
         """A bank of every slice of label ``volumes`` (values as in :data:`CLASS_OF_LABEL`)."""
-        labels, neighbours, slice_mm, start = [], [], [], 0
+        labels, outside, rim, spans, slice_mm, start = [], [], [], [], [], 0
         for volume in volumes:
             sagittal = reorient_sagittal(volume, check=False)
-            on_grid = _on_grid(sagittal, "nearest")
+            on_grid = _on_grid(sagittal, "nearest").to(torch.uint8)
             count = on_grid.shape[0]
-            labels.append(on_grid.to(torch.uint8))
-            offsets = torch.arange(-SLAB_HALF, SLAB_HALF + 1)
-            index = torch.arange(count)[:, None] + offsets[None]
-            neighbours.append(start + index.clamp(0, count - 1))
+            labels.append(on_grid)
+            outside.append(outside_gaps(on_grid))
+            rim.append(cortical_rim(on_grid))
+            spans.append(_span(start, count))
             slice_mm.append(torch.full((count,), sagittal.spacing[0]))
             start += count
-        return cls(torch.cat(labels), torch.cat(neighbours), torch.cat(slice_mm))
+        return cls(*(torch.cat(parts) for parts in (labels, outside, rim, spans, slice_mm)))
+
+    def neighbour(self, index: torch.Tensor, offset: torch.Tensor | int) -> torch.Tensor:
+        """The bank index ``offset`` slices from ``index`` in the same volume (clamped to
+        its first or last slice)."""
+        return _shifted(self.span, index, offset)
+
+
+def _span(start: int, count: int) -> torch.Tensor:
+    """``[count, 2]`` first and last bank index of a volume of ``count`` slices at ``start``."""
+    return torch.tensor([start, start + count - 1]).expand(count, 2)
+
+
+def _shifted(span: torch.Tensor, index: torch.Tensor, offset: torch.Tensor | int) -> torch.Tensor:
+    bounds = span[index]
+    return torch.minimum(torch.maximum(index + offset, bounds[..., 0]), bounds[..., 1])
 
 
 def _on_grid(sagittal: Volume, mode: str) -> torch.Tensor:
@@ -120,10 +138,12 @@ class LabelledSeries:
 @dataclass(frozen=True)
 class ImageBank:
     """Sagittal image slices ``[m, BANK_SIZE, BANK_SIZE]`` (float16, each volume windowed to
-    [0, 1] as at inference) and their label maps (uint8) on the bank's grid."""
+    [0, 1] as at inference), their label maps (uint8) on the bank's grid, and the first and
+    last bank index of each slice's volume (``span``, ``[m, 2]``)."""
 
     images: torch.Tensor
     labels: torch.Tensor
+    span: torch.Tensor
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
@@ -131,25 +151,34 @@ class ImageBank:
     @classmethod
     def of(cls, series: Iterable[LabelledSeries]) -> ImageBank:
         """A bank of every slice of every image of ``series``."""
-        images, labels = [], []
+        images, labels, spans, start = [], [], [], 0
         for item in series:
             on_grid = _on_grid(reorient_sagittal(item.labels, check=False), "nearest")
+            count = on_grid.shape[0]
             for image in item.images:
                 array = image.array.astype(np.float32)
                 scaled = window(torch.from_numpy(array), array).numpy()
                 sagittal = reorient_sagittal(image.with_array(scaled), check=False)
+                spans.append(_span(start, count))
+                start += count
                 images.append(_on_grid(sagittal, "bilinear").half())
                 labels.append(on_grid.to(torch.uint8))
         if not images:
             empty = torch.zeros(0, BANK_SIZE, BANK_SIZE)
-            return cls(empty.half(), empty.to(torch.uint8))
-        return cls(torch.cat(images), torch.cat(labels))
+            return cls(empty.half(), empty.to(torch.uint8), torch.zeros(0, 2, dtype=torch.long))
+        return cls(torch.cat(images), torch.cat(labels), torch.cat(spans))
+
+    def stacks(self, index: torch.Tensor, context: int) -> torch.Tensor:
+        """``[len(index), 2 * context + 1, S, S]`` images: each slice between its neighbours."""
+        offsets = torch.arange(-context, context + 1)
+        return self.images[_shifted(self.span, index[:, None], offsets[None])].float()
 
 
 @dataclass(frozen=True)
 class Batch:
-    """Synthesised images ``[n, 1, S, S]`` and boxes ``[n, classes, 4]`` (x0, y0, x1, y1 in
-    input pixel edges) with ``present`` ``[n, classes]``."""
+    """Synthesised images ``[n, 2 * context + 1, S, S]`` (each slice between its
+    neighbours) and the middle slice's boxes ``[n, classes, 4]`` (x0, y0, x1, y1 in input
+    pixel edges) with ``present`` ``[n, classes]``."""
 
     images: torch.Tensor
     boxes: torch.Tensor
@@ -157,15 +186,20 @@ class Batch:
 
 
 def synthesise(
-    bank: SliceBank, count: int, generator: torch.Generator, imaged: ImageBank | None = None
+    bank: SliceBank,
+    count: int,
+    generator: torch.Generator,
+    imaged: ImageBank | None = None,
+    context: int = 0,
 ) -> Batch:
-    """``count`` random training images from ``bank``; with an ``imaged`` bank that holds
-    slices, ``IMAGED_SHARE`` of them are its images."""
+    """``count`` random training images from ``bank``, each with ``context`` neighbouring
+    slices either side; with an ``imaged`` bank that holds slices, ``IMAGED_SHARE`` of them
+    are its images."""
     real = round(IMAGED_SHARE * count) if imaged is not None and len(imaged) else 0
-    image, labels = _from_labels(bank, count - real, generator)
+    image, labels = _from_labels(bank, count - real, generator, context)
     if real:
         chosen = torch.randint(len(imaged), (real,), generator=generator)
-        image = torch.cat([image, imaged.images[chosen, None].float()])
+        image = torch.cat([image, imaged.stacks(chosen, context)])
         labels = torch.cat([labels, imaged.labels[chosen]])
     theta = _random_affine(count, generator)
     spacing = (BANK_PIXEL_MM, BANK_PIXEL_MM)
@@ -178,10 +212,11 @@ def synthesise(
 
 
 def _from_labels(
-    bank: SliceBank, count: int, generator: torch.Generator
+    bank: SliceBank, count: int, generator: torch.Generator, context: int = 0
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``count`` images ``[count, 1, S, S]`` synthesised from random slices of ``bank``, and
-    their label maps ``[count, S, S]``."""
+    """``count`` images ``[count, 2 * context + 1, S, S]`` synthesised from random slices of
+    ``bank`` (slabs 0.7-4.5 mm thick) and their neighbours (spaced 1-1.43 times the
+    thickness apart), and the middle slices' label maps ``[count, S, S]``."""
     centre = torch.randint(len(bank), (count,), generator=generator)
     thickness_mm = 0.7 + 3.8 * torch.rand(count, generator=generator)
     half = (thickness_mm / bank.slice_mm[centre] / 2).round().clamp(0, SLAB_HALF)
@@ -189,16 +224,26 @@ def _from_labels(
     weights = (offsets.abs()[None] <= half[:, None]).float()
     weights = weights / weights.sum(1, keepdim=True)
     lut = _intensities(count, generator)
-    image = torch.zeros(count, BANK_SIZE, BANK_SIZE)
-    for j in range(2 * SLAB_HALF + 1):
-        labels = bank.labels[bank.neighbours[centre, j]].long()
-        image += lut.gather(1, labels.flatten(1)).view(labels.shape) * weights[:, j, None, None]
-    labels = bank.labels[centre]
-    image = _texture(image, labels > 0, generator)
-    image = _cortex(image, labels, generator)
-    image = torch.where(outside_gaps(labels), surroundings(image, generator), image)
-    image = _blur(image[:, None], 1.5 * torch.rand(count, generator=generator))
-    return image, labels
+    channels = 2 * context + 1
+    step = torch.ones(count, dtype=torch.long)
+    if context:  # drawn only here, so that single-slice training keeps its random stream
+        spacing_mm = thickness_mm / (0.7 + 0.3 * torch.rand(count, generator=generator))
+        step = (spacing_mm / bank.slice_mm[centre]).round().clamp(min=1).long()
+    image = torch.zeros(count, channels, BANK_SIZE, BANK_SIZE)
+    middles = torch.stack(
+        [bank.neighbour(centre, (channel - context) * step) for channel in range(channels)], 1
+    )
+    for channel in range(channels):
+        middle = middles[:, channel]
+        for j, offset in enumerate(offsets.tolist()):
+            slab = bank.labels[bank.neighbour(middle, offset)].long()
+            intensity = lut.gather(1, slab.flatten(1)).view(slab.shape)
+            image[:, channel] += intensity * weights[:, j, None, None]
+    image = _texture(image, bank.labels[middles] > 0, generator)
+    image = _cortex(image, bank.rim[middles], generator)
+    image = torch.where(bank.outside[middles], surroundings(image, generator), image)
+    image = _blur(image, 1.5 * torch.rand(count, generator=generator))
+    return image, bank.labels[centre]
 
 
 def _intensities(count: int, generator: torch.Generator) -> torch.Tensor:
@@ -239,17 +284,21 @@ def _first(flags: torch.Tensor) -> torch.Tensor:
     return flags.float().argmax(1).float()
 
 
-def _cortex(image: torch.Tensor, labels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Darken a 1-2 pixel rim inside each bone on most images (cortical bone)."""
+def cortical_rim(labels: torch.Tensor) -> torch.Tensor:
+    """The 1-2 pixel rim inside each bone of ``[n, H, W]`` label maps (cortical bone)."""
     bone = torch.zeros_like(labels, dtype=torch.bool)
     for value in _BONES:
         bone |= labels == int(value)
-    inner = -F.max_pool2d(-bone[:, None].float(), 5, stride=1, padding=2)[:, 0] > 0.5
-    rim = bone & ~inner
+    inner = -_max_filter(-bone[:, None].float(), 2)[:, 0] > 0.5
+    return bone & ~inner
+
+
+def _cortex(image: torch.Tensor, rim: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Darken the cortical ``rim`` of ``[n, C, H, W]`` images on most of them."""
     n = image.shape[0]
-    apply = torch.rand(n, generator=generator) < 0.7
-    dark = 0.15 * torch.rand(n, generator=generator)
-    return torch.where(rim & apply[:, None, None], dark[:, None, None], image)
+    apply = torch.rand(n, 1, 1, 1, generator=generator) < 0.7
+    dark = 0.15 * torch.rand(n, 1, 1, 1, generator=generator)
+    return torch.where(rim & apply, dark, image)
 
 
 def _smooth_noise(n: int, cells: int, size: int, generator: torch.Generator) -> torch.Tensor:
@@ -258,25 +307,34 @@ def _smooth_noise(n: int, cells: int, size: int, generator: torch.Generator) -> 
 
 
 def _texture(image: torch.Tensor, tissue: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Fine multiplicative texture inside labelled tissue (marrow, cartilage heterogeneity)."""
+    """Fine multiplicative texture inside labelled tissue of ``[n, C, H, W]`` images (marrow,
+    cartilage heterogeneity), the same through an image's neighbouring slices."""
     n, size = image.shape[0], image.shape[-1]
     grain = _smooth_noise(n, 48, size, generator) + 0.5 * _smooth_noise(n, 96, size, generator)
-    amount = 0.3 * torch.rand(n, 1, 1, generator=generator)
-    return torch.where(tissue, image * (1 + amount * grain).clamp(min=0), image)
+    amount = 0.3 * torch.rand(n, 1, 1, 1, generator=generator)
+    return torch.where(tissue, image * (1 + amount * grain[:, None]).clamp(min=0), image)
 
 
 def outside_gaps(labels: torch.Tensor, radius: int = 4) -> torch.Tensor:
     """Background pixels that are not in a narrow gap between labelled structures (the
-    morphological closing of the tissue): the joint space keeps the label map's own look."""
-    tissue = (labels > 0)[:, None].float()
+    morphological closing of the tissue): the joint space keeps the label map's own look.
+    ``labels`` are ``[..., H, W]``."""
+    tissue = (labels > 0).flatten(0, -3)[:, None].float()
+    closed = -_max_filter(-_max_filter(tissue, radius), radius)
+    return (closed == 0).view(labels.shape)
+
+
+def _max_filter(images: torch.Tensor, radius: int) -> torch.Tensor:
+    """The maximum over a square of side ``2 * radius + 1`` around each pixel of ``[n, C, H,
+    W]`` images (as two one-dimensional passes)."""
     size = 2 * radius + 1
-    dilated = F.max_pool2d(tissue, size, stride=1, padding=radius)
-    closed = -F.max_pool2d(-dilated, size, stride=1, padding=radius)
-    return closed[:, 0] == 0
+    rows = F.max_pool2d(images, (size, 1), stride=1, padding=(radius, 0))
+    return F.max_pool2d(rows, (1, size), stride=1, padding=(0, radius))
 
 
 def surroundings(image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """What the label map leaves empty: fat, muscle, fluid, tendons and air around the joint.
+    """What the label map leaves empty in ``[n, C, H, W]`` images: fat, muscle, fluid,
+    tendons and air around the joint, the same through an image's neighbouring slices.
 
     On ``ANATOMICAL_SHARE`` of the images, random regions (a smooth field cut at random
     levels, each region its own intensity) crossed by thin curved dark bands (tendons, fascia,
@@ -287,14 +345,14 @@ def surroundings(image: torch.Tensor, generator: torch.Generator) -> torch.Tenso
         _smooth_noise(n, cells, size, generator) * torch.rand(n, 1, 1, generator=generator)
         for cells in (4, 12, 32)
     )
-    smooth = image + field * 0.25 * torch.rand(n, 1, 1, generator=generator)
+    smooth = image + (field * 0.25 * torch.rand(n, 1, 1, generator=generator))[:, None]
     regions = _regions(n, size, generator)
     curves = _smooth_noise(n, 10, size, generator).abs()
     band = curves < 0.08 * torch.rand(n, 1, 1, generator=generator)
     dark = 0.3 * torch.rand(n, 1, 1, generator=generator)
-    regions = torch.where(band, dark.expand_as(regions), regions)
-    anatomical = (torch.rand(n, generator=generator) < ANATOMICAL_SHARE)[:, None, None]
-    return torch.where(anatomical, regions, smooth)
+    regions = torch.where(band, dark.expand_as(regions), regions)[:, None]
+    anatomical = (torch.rand(n, generator=generator) < ANATOMICAL_SHARE)[:, None, None, None]
+    return torch.where(anatomical, regions.expand_as(image), smooth)
 
 
 def _regions(n: int, size: int, generator: torch.Generator) -> torch.Tensor:
@@ -313,18 +371,21 @@ def _gaussian_kernels(sigmas: torch.Tensor, radius: int = 4) -> torch.Tensor:
 
 
 def _blur(images: torch.Tensor, sigmas: torch.Tensor) -> torch.Tensor:
-    """Per-image separable Gaussian blur of ``[n, 1, H, W]``."""
-    n = images.shape[0]
-    kernels = _gaussian_kernels(sigmas)
+    """Per-image separable Gaussian blur of ``[n, C, H, W]`` (``sigmas``: ``[n]``)."""
+    n, channels, height, width = images.shape
+    kernels = _gaussian_kernels(sigmas.repeat_interleave(channels))
     radius = kernels.shape[1] // 2
-    flat = images.transpose(0, 1)  # [1, n, H, W]: one group per image
+    groups = n * channels
+    flat = images.reshape(1, groups, height, width)  # one group per image and channel
     flat = F.conv2d(
-        F.pad(flat, (radius, radius, 0, 0), mode="replicate"), kernels[:, None, None], groups=n
+        F.pad(flat, (radius, radius, 0, 0), mode="replicate"), kernels[:, None, None], groups=groups
     )
     flat = F.conv2d(
-        F.pad(flat, (0, 0, radius, radius), mode="replicate"), kernels[:, None, :, None], groups=n
+        F.pad(flat, (0, 0, radius, radius), mode="replicate"),
+        kernels[:, None, :, None],
+        groups=groups,
     )
-    return flat.transpose(0, 1)
+    return flat.view(n, channels, height, width)
 
 
 def _random_affine(n: int, generator: torch.Generator) -> torch.Tensor:
@@ -357,7 +418,7 @@ def _degrade(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
 
 def normalise(images: torch.Tensor) -> torch.Tensor:
-    """Map each ``[n, 1, H, W]`` image's 0.5-99.5th percentiles of non-zero pixels to [0, 1]."""
+    """Map each ``[n, C, H, W]`` image's 0.5-99.5th percentiles of non-zero pixels to [0, 1]."""
     flat = images.flatten(1)
     low = torch.quantile(flat[:, ::7], 0.005, dim=1)
     high = torch.quantile(flat[:, ::7], 0.995, dim=1)

@@ -41,10 +41,14 @@ class TrainConfig:
     learning_rate: float = 3e-3
     seed: int = 0
     widths: tuple[int, ...] = (16, 24, 40, 64, 96)
+    #: Neighbouring slices either side that the network sees with each slice.
+    context: int = 0
 
     def __post_init__(self) -> None:
         if self.steps < MIN_STEPS or self.batch_size < 1:
             raise ValueError(f"training needs at least {MIN_STEPS} steps of at least one image")
+        if self.context < 0:
+            raise ValueError(f"context must be 0 or more slices, got {self.context}")
 
 
 def as_label_volume(
@@ -101,7 +105,7 @@ def train_detector(
     generator = torch.Generator().manual_seed(config.seed)
     bank = SliceBank.of(volumes)
     imaged = ImageBank.of(series)
-    network = CentreNet(len(DetectorClass), config.widths)
+    network = CentreNet(len(DetectorClass), config.widths, config.context)
     optimiser = torch.optim.AdamW(network.parameters(), lr=config.learning_rate, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimiser, max_lr=config.learning_rate, total_steps=config.steps, pct_start=0.1
@@ -111,7 +115,7 @@ def train_detector(
     bar = tqdm(range(config.steps), desc="training detector", unit="step", disable=not progress)
     running = math.nan
     for step in bar:
-        batch = synthesise(bank, config.batch_size, generator, imaged)
+        batch = synthesise(bank, config.batch_size, generator, imaged, config.context)
         loss = centre_loss(network(batch.images), batch.boxes, batch.present)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()

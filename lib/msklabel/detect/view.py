@@ -114,6 +114,16 @@ class SagittalView:
         return np.stack([r_min, c_min, r_max, c_max], axis=-1)
 
 
+def with_neighbours(images: torch.Tensor, context: int) -> torch.Tensor:
+    """``[n, 1, H, W]`` slices of a volume as ``[n, 2 * context + 1, H, W]``: each slice
+    between its ``context`` neighbours either side (the first or last slice repeated past the
+    volume's ends)."""
+    count = images.shape[0]
+    offsets = torch.arange(-context, context + 1)
+    index = (torch.arange(count)[:, None] + offsets[None]).clamp(0, count - 1)
+    return images[index, 0]
+
+
 def resample(
     images: torch.Tensor,
     spacing: tuple[float, float],
