@@ -4,7 +4,8 @@ Start it with the stock server, e.g.
 ``monailabel start_server --app apps/msk --studies STUDIES -c labels femur,tibia``;
 the options are listed in :mod:`msklabel.labeling.options`. This module only wires one
 task config per model (a :class:`~lib.configs.segmenter.SegmenterConfig` per promptable model,
-and the knee detector's); the work lives in ``lib`` and ``msklabel.labeling``.
+the knee detector's and the knee network's); the work lives in ``lib`` and
+``msklabel.labeling``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 
 from lib.configs.detector import DetectorConfig
+from lib.configs.kneeseg import KneeSegConfig
 from lib.configs.segmenter import SegmenterConfig
 from lib.datastore.dicomweb import MskDicomWebDatastore
 from monailabel.config import settings
@@ -44,6 +46,10 @@ class MyApp(MONAILabelApp):
             self.configs[detectors.name] = DetectorConfig()
             self.configs[detectors.name].init(
                 detectors.name, model_dir, conf, None, store=detectors
+            )
+            self.configs["kneeseg"] = KneeSegConfig()
+            self.configs["kneeseg"].init(
+                "kneeseg", model_dir, conf, None, labelset=self.options.labelset
             )
         super().__init__(
             app_dir=app_dir,

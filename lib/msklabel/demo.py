@@ -1,11 +1,12 @@
 """The main job on embedded defaults: the sample knee study segmented with no prompts, measured.
 
-The shipped detector finds femur, tibia, patella, cartilage plates and menisci on each
-sagittal slice; its boxes prompt the embedded LiteMedSAM model
-(:func:`msklabel.detect.segment_automatic`). The label map is then measured (volumes,
-thickness, T2 from every echo) and written as DICOM SEG, TID 1500 SR and a report
-(:func:`msklabel.biomarkers.study.measure_study`). This job shows the whole path (DICOM in,
-geometry kept, detector, segmenter, biomarkers, DICOM objects out) on real data.
+The shipped knee network labels femur, tibia, patella, cartilage plates and menisci on every
+sagittal slice from an early and a late echo of the series, and anatomical rules keep each
+plate on its bone and each meniscus in the joint (:func:`msklabel.kneeseg.segment_knee`). The
+label map is then measured (volumes, thickness, T2 from the echoes) and written as DICOM SEG,
+TID 1500 SR and a report (:func:`msklabel.biomarkers.study.measure_study`). This job shows
+the whole path (DICOM in, geometry kept, segmentation, biomarkers, DICOM objects out) on real
+data.
 """
 
 from __future__ import annotations
@@ -22,12 +23,11 @@ import numpy as np
 from msklabel import __version__
 from msklabel.biomarkers.study import measure_study
 from msklabel.data.sample import fetch_sample
-from msklabel.detect import load_detector, segment_automatic
-from msklabel.detect.automatic import default_segmenter
 from msklabel.io import read_volumes
 from msklabel.io.nifti import write_nifti
+from msklabel.kneeseg import KneeSegmenter, load_segmenter, segment_knee
 from msklabel.labels import KneeLabel
-from msklabel.segment import Segmentation, Segmenter, Window
+from msklabel.segment import Segmentation, Window
 from msklabel.volume import Volume
 
 log = logging.getLogger(__name__)
@@ -44,9 +44,11 @@ class DemoOutputs:
     results: dict[str, Path]  #: biomarkers.json, seg.dcm, sr.dcm, report.{png,pdf,dcm}
 
 
-def run_demo(out_dir: str | os.PathLike[str], segmenter: Segmenter | None = None) -> DemoOutputs:
-    """Fetch the sample study, segment its first echo automatically, measure it and write the
-    outputs into ``out_dir``; ``segmenter`` defaults to LiteMedSAM."""
+def run_demo(
+    out_dir: str | os.PathLike[str], segmenter: KneeSegmenter | None = None
+) -> DemoOutputs:
+    """Fetch the sample study, segment it automatically, measure it and write the outputs
+    into ``out_dir``; ``segmenter`` defaults to the shipped knee network."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     sample = fetch_sample()
@@ -58,9 +60,8 @@ def run_demo(out_dir: str | os.PathLike[str], segmenter: Segmenter | None = None
     )  # fmt: skip
 
     started = time.perf_counter()
-    segmenter = segmenter or default_segmenter()
-    detector = load_detector()
-    result = segment_automatic(volume, segmenter, detector=detector)
+    segmenter = segmenter or load_segmenter()
+    result = segment_knee(echoes, segmenter)
     seconds = time.perf_counter() - started
     report = measure_study(
         volume, result.labels, echoes=echoes, labels_name="automatic segmentation",
@@ -75,9 +76,7 @@ def run_demo(out_dir: str | os.PathLike[str], segmenter: Segmenter | None = None
     write_nifti(result.labels, outputs.labels)
     images = Window.robust(volume.array).apply(volume.array)
     _write_overlay(images, result.labels.array, outputs.overlay)
-    summary = _summary(
-        volume, len(echoes), segmenter.backend.model_id, detector.info, result, seconds
-    )
+    summary = _summary(volume, len(echoes), segmenter, result, seconds)
     outputs.summary.write_text(json.dumps(summary, indent=2))
     return outputs
 
@@ -85,8 +84,7 @@ def run_demo(out_dir: str | os.PathLike[str], segmenter: Segmenter | None = None
 def _summary(
     volume: Volume,
     echo_count: int,
-    model_id: str,
-    detector_info: dict,
+    segmenter: KneeSegmenter,
     result: Segmentation,
     seconds: float,
 ) -> dict:
@@ -100,9 +98,7 @@ def _summary(
             "label": int(label),
             "volume_mm3": round(float(mask.sum() * volume.voxel_volume), 1),
             "slices": [int(slices[0]), int(slices[-1])],
-            "predicted_iou_per_slice": [
-                None if np.isnan(s) else round(float(s), 4) for s in scores
-            ],
+            "confidence_per_slice": [None if np.isnan(s) else round(float(s), 4) for s in scores],
         }
     return {
         "msklabel_version": __version__,
@@ -113,9 +109,9 @@ def _summary(
             "shape": list(volume.shape),
             "spacing_mm": list(volume.spacing),
         },
-        "model": model_id,
-        "prompts": "per-slice boxes from the shipped detector (msklabel.detect)",
-        "detector": {key: detector_info.get(key) for key in ("command", "config", "torch")},
+        "model": segmenter.model_id,
+        "method": "knee network (msklabel.kneeseg) with anatomical rules, no prompts",
+        "training": {key: segmenter.info.get(key) for key in ("command", "config", "torch")},
         "structures": structures,
         "slices_segmented": int(np.isfinite(np.array(list(result.scores.values()))).any(0).sum()),
         "seconds": round(seconds, 2),
@@ -149,7 +145,7 @@ def _write_overlay(images: np.ndarray, labels: np.ndarray, path: Path, tiles: in
     figure.legend(
         handles=handles, loc="lower center", ncol=min(len(handles), 5), fontsize=7, frameon=False
     )
-    figure.suptitle("Automatic segmentation of the sample knee (detector + LiteMedSAM)", fontsize=9)
+    figure.suptitle("Automatic segmentation of the sample knee (msklabel knee network)", fontsize=9)
     figure.tight_layout(rect=(0, 0.06, 1, 1))
     figure.savefig(path)
     plt.close(figure)

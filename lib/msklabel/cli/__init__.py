@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from msklabel import __version__
 from msklabel.errors import MsklabelError
 
-from . import bench, clinical, data, demo, detect, listen, measure, segment, serve, status
+from . import bench, clinical, data, demo, detect, kneeseg, listen, measure, segment, serve, status
 
-COMMANDS = (data, demo, segment, detect, measure, clinical, serve, listen, status, bench)
+COMMANDS = (data, demo, segment, kneeseg, detect, measure, clinical, serve, listen, status, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,9 +11,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "demo",
         help="segment and measure the sample knee study automatically, write the outputs",
         description="Fetch the real sample knee study (cached after the first run), segment "
-        "its first echo with the embedded LiteMedSAM model, prompted by the shipped detector's "
-        "boxes (femur, tibia, patella, cartilage, menisci), measure the structures (T2 from every "
-        "echo) and write image.nii.gz, labels.nii.gz, overlay.png, summary.json, "
+        "it with the shipped knee network (femur, tibia, patella, cartilage plates, menisci; "
+        "no prompts), measure the structures (T2 from the echoes) and write image.nii.gz, "
+        "labels.nii.gz, overlay.png, summary.json, "
         "biomarkers.json, seg.dcm (DICOM SEG), sr.dcm (TID 1500 SR) and report.png/.pdf/.dcm "
         "into --out.",
     )

@@ -131,9 +131,11 @@ def resample(
     mode: str = "bilinear",
     size: int = INPUT_SIZE,
     theta: torch.Tensor | None = None,
+    padding: str = "zeros",
 ) -> torch.Tensor:
     """Resample ``[n, c, rows, columns]`` images of pixel ``spacing`` (mm) onto a ``size``
-    square grid covering ``field_of_view`` mm around the slice centre (zeros outside).
+    square grid covering ``field_of_view`` mm around the slice centre (outside the images:
+    zeros, or with ``padding="border"`` their edge pixels continued).
 
     ``theta`` (``[n, 2, 3]``, optional) further maps the output's normalised coordinates before
     scaling: the random zoom, shift and rotation of training.
@@ -147,4 +149,4 @@ def resample(
         theta = torch.eye(2, 3, dtype=images.dtype).expand(n, 2, 3)
     theta = theta * torch.cat([scale, scale])[[0, 0, 0, 1, 1, 1]].reshape(1, 2, 3)
     grid = F.affine_grid(theta, [n, 1, size, size], align_corners=False)
-    return F.grid_sample(images, grid, mode=mode, padding_mode="zeros", align_corners=False)
+    return F.grid_sample(images, grid, mode=mode, padding_mode=padding, align_corners=False)

@@ -4,7 +4,8 @@ Training runs in another process (MONAI Label starts one per train request) and 
 its checkpoint by an atomic rename into the model folder; every process that serves the
 model sees the new file on its next request and reloads, without a restart. One
 :class:`~msklabel.segment.Segmenter` (backend + embedding cache) is shared by all requests;
-the knee detector that prompts the automatic segmentation is published the same way.
+the knee detector that prompts the automatic segmentation, and the knee network of the
+automatic knee segmentation, are published the same way.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from msklabel.detect import Detector, load_detector
+from msklabel.kneeseg import KneeSegmenter, load_segmenter
 from msklabel.labeling.series import series_volume
 from msklabel.segment import EmbeddingCache, Segmenter, Session, load_backend
 
@@ -139,3 +141,23 @@ class DetectorStore(Published):
                 self._detector = Detector.load(path) if path else load_detector()
                 self._loaded = stamp
             return self._detector
+
+
+class KneeSegStore(Published):
+    """The knee segmentation network: the one shipped with msklabel until a fine-tuned one is
+    published."""
+
+    def __init__(self, folder: str | os.PathLike[str], name: str = "kneeseg") -> None:
+        super().__init__(folder, name)
+        self._segmenter: KneeSegmenter | None = None
+        self._loaded: int | None = None
+
+    def segmenter(self) -> KneeSegmenter:
+        """The newest published network, or the shipped one."""
+        with self._lock:
+            stamp = self.stamp()
+            if self._segmenter is None or stamp != self._loaded:
+                path = None if stamp is None else self.published
+                self._segmenter = KneeSegmenter.load(path) if path else load_segmenter()
+                self._loaded = stamp
+            return self._segmenter

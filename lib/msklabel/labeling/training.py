@@ -1,5 +1,5 @@
-"""Training on the final labels of a datastore, then publishing: the segmenter's fine-tuning
-and the knee detector."""
+"""Training on the final labels of a datastore, then publishing: the segmenter's fine-tuning,
+the knee detector and the knee segmentation network."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ import numpy as np
 from msklabel.detect import TrainConfig, train_detector
 from msklabel.detect.training import read_labelled
 from msklabel.io.nifti import read_nifti
-from msklabel.labeling.models import DetectorStore, ModelStore
+from msklabel.kneeseg.training import TrainConfig as KneeSegConfig
+from msklabel.kneeseg.training import train_segmenter
+from msklabel.labeling.models import DetectorStore, KneeSegStore, ModelStore
 from msklabel.segment.backends.base import TrainableBackend
 from msklabel.segment.finetune import FinetuneConfig, TrainingSlices, finetune
 
@@ -82,5 +84,22 @@ def train_detector_and_publish(
     staged = store.staging()
     detector.save(staged)
     report = {"labels": len(pairs), **detector.info}
+    store.publish(staged, report)
+    return report
+
+
+def train_kneeseg_and_publish(
+    store: KneeSegStore, pairs: Sequence[Pair], config: KneeSegConfig
+) -> dict[str, Any]:
+    """Fine-tune the store's current knee network on the final label maps with their images
+    (``pairs``: image file, label file, on one grid; half of each batch is those images, half
+    synthesised from their labels) and publish it; returns the report."""
+    if not pairs:
+        raise ValueError("no final label to train the knee network on")
+    series = [read_labelled(image, label) for image, label in pairs]
+    segmenter = train_segmenter([], config, images=series, initial=store.segmenter())
+    staged = store.staging()
+    segmenter.save(staged)
+    report = {"labels": len(pairs), **segmenter.info}
     store.publish(staged, report)
     return report

@@ -81,11 +81,11 @@ class Resources:
         return self._cache["bundles"]
 
 
-def segment_automatic(volume: Volume) -> Volume:
-    """The knee label map of ``volume`` with no prompts (``msklabel.detect``, LiteMedSAM)."""
-    from msklabel.detect import segment_automatic as detect_and_segment
+def segment_automatic(echoes: list[Volume]) -> Volume:
+    """The knee label map of a series (its echoes) with no prompts (``msklabel.kneeseg``)."""
+    from msklabel.kneeseg import segment_knee
 
-    return detect_and_segment(volume, progress=False).labels
+    return segment_knee(echoes, progress=False).labels
 
 
 class JobRun:
@@ -157,7 +157,7 @@ class JobRun:
             labels = read_labels(path, image)
         else:
             try:
-                labels = segment_automatic(image)
+                labels = segment_automatic(self._echoes())
             except ValueError as error:  # e.g. not a sagittal series
                 raise StepFailed(f"automatic segmentation: {error}") from None
         from msklabel.io.nifti import write_nifti

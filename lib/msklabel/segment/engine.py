@@ -25,8 +25,9 @@ from msklabel.volume import Volume
 class Segmentation:
     """A label volume in the input's geometry and, per label, the score of each slice.
 
-    ``scores[label][k]`` is the model's predicted IoU on slice ``k``, NaN where the label was
-    not segmented.
+    ``scores[label][k]`` is the model's confidence on slice ``k`` (a promptable model's
+    predicted IoU; the knee network's mean probability), NaN where the label was not
+    segmented.
     """
 
     labels: Volume

@@ -1,0 +1,162 @@
+"""Anatomical rules that turn the network's per-slice classes into a knee label map.
+
+- Each bone is one piece: its largest 3D connected component, with no holes on any slice
+  (marrow darker than the network expects is still bone).
+- A cartilage plate lies on the articular surface of its own bone: its voxels lie within
+  :data:`PLATE_REACH_MM` of that bone (3D, in mm through the voxel spacing), in pieces that
+  touch the bone (within :data:`TOUCH_MM`); a plate is never inside a bone (the labels are
+  exclusive).
+- A meniscus sits on the tibial plateau under the femur: its pieces lie within
+  :data:`MENISCUS_REACH_MM` of both the tibia and the femur.
+- Medial and lateral: the tibial plates and menisci are split across the knee at the
+  intercondylar region (the position across the knee, within the middle of the tibia,
+  where the fewest tibial cartilage voxels lie); which side is medial comes from the
+  header's laterality, else from the fibula (lateral), else a right knee is assumed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+import numpy as np
+from scipy import ndimage
+
+from msklabel.kneeseg.classes import SIDED, UNSIDED, SegClass
+from msklabel.volume import Volume
+
+Laterality = Literal["right", "left"]
+
+#: How far (mm) from its bone a plate's voxels may lie: the plate's thickness plus partial
+#: volume. Normal plates are 1-4 mm thick, the patella's up to about 6 mm at its ridge.
+PLATE_REACH_MM: Mapping[SegClass, float] = {
+    SegClass.FEMORAL_CARTILAGE: 5.0,
+    SegClass.TIBIAL_CARTILAGE: 5.0,
+    SegClass.PATELLAR_CARTILAGE: 7.0,
+}
+#: The bone each plate covers.
+PLATE_BONE: Mapping[SegClass, SegClass] = {
+    SegClass.FEMORAL_CARTILAGE: SegClass.FEMUR,
+    SegClass.TIBIAL_CARTILAGE: SegClass.TIBIA,
+    SegClass.PATELLAR_CARTILAGE: SegClass.PATELLA,
+}
+#: A piece of a plate touches its bone when it comes this close (mm) to it.
+TOUCH_MM = 2.0
+#: A meniscus piece comes this close (mm) to both the tibia and the femur.
+MENISCUS_REACH_MM = 6.0
+
+
+def knee_labels(
+    classes: np.ndarray, reference: Volume, laterality: Laterality | None = None
+) -> np.ndarray:
+    """The :class:`KneeLabel` map (uint8) of ``classes`` (network classes on ``reference``'s
+    grid) after the module's rules."""
+    spacing = reference.spacing
+    classes = classes.copy()
+    for bone in (SegClass.FEMUR, SegClass.TIBIA, SegClass.PATELLA, SegClass.FIBULA):
+        kept = _largest_component(classes == bone)
+        classes[(classes == bone) & ~kept] = SegClass.BACKGROUND
+        classes[_holes(kept)] = bone
+    distance = {
+        bone: _distance_from(classes == bone, spacing)
+        for bone in (SegClass.FEMUR, SegClass.TIBIA, SegClass.PATELLA)
+    }
+    for plate, bone in PLATE_BONE.items():
+        near = distance[bone] <= PLATE_REACH_MM[plate]
+        keep = _touching(classes == plate, distance[bone] <= TOUCH_MM) & near
+        classes[(classes == plate) & ~keep] = SegClass.BACKGROUND
+    between = (distance[SegClass.TIBIA] <= MENISCUS_REACH_MM) & (
+        distance[SegClass.FEMUR] <= MENISCUS_REACH_MM
+    )
+    meniscus = classes == SegClass.MENISCUS
+    classes[meniscus & ~_touching(meniscus, between)] = SegClass.BACKGROUND
+
+    labels = np.zeros(classes.shape, np.uint8)
+    for seg_class, label in UNSIDED.items():
+        labels[classes == seg_class] = label
+    across = _across(reference)
+    midline = _midline(classes, across)
+    side = laterality or _laterality_from_fibula(classes, across, midline)
+    medial = across > midline if side == "right" else across < midline
+    for seg_class, (medial_label, lateral_label) in SIDED.items():
+        chosen = classes == seg_class
+        labels[chosen & medial] = medial_label
+        labels[chosen & ~medial] = lateral_label
+    return labels
+
+
+def _largest_component(mask: np.ndarray) -> np.ndarray:
+    components, count = ndimage.label(mask)
+    if count <= 1:
+        return mask
+    sizes = np.bincount(components.ravel())
+    sizes[0] = 0
+    return components == int(np.argmax(sizes))
+
+
+def _holes(mask: np.ndarray) -> np.ndarray:
+    """Pixels enclosed by ``mask`` on each slice (first axis) and not in it."""
+    filled = np.stack([ndimage.binary_fill_holes(plane) for plane in mask])
+    return filled & ~mask
+
+
+def _distance_from(mask: np.ndarray, spacing: tuple[float, float, float]) -> np.ndarray:
+    """Distance (mm) of every voxel centre from the nearest voxel of ``mask`` (inf if none)."""
+    if not mask.any():
+        return np.full(mask.shape, np.inf)
+    return ndimage.distance_transform_edt(~mask, sampling=spacing)
+
+
+def _touching(mask: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """The connected pieces of ``mask`` that have a voxel in ``region``."""
+    components, count = ndimage.label(mask)
+    if count == 0:
+        return mask
+    hit = np.zeros(count + 1, bool)
+    hit[np.unique(components[mask & region])] = True
+    hit[0] = False
+    return hit[components]
+
+
+def _across(reference: Volume) -> np.ndarray:
+    """Patient x (LPS mm, towards patient left) of every voxel centre."""
+    index = np.indices(reference.shape, dtype=np.float64)
+    return (
+        reference.affine[0, 0] * index[0]
+        + reference.affine[0, 1] * index[1]
+        + reference.affine[0, 2] * index[2]
+        + reference.affine[0, 3]
+    )
+
+
+def _midline(classes: np.ndarray, across: np.ndarray) -> float:
+    """The position across the knee between the medial and lateral compartments: within the
+    middle half of the tibia's extent, the 2 mm band holding the fewest tibial cartilage
+    voxels (nearest the tibia's median on ties); the tibia's (else femur's, else the
+    volume's) median without tibial cartilage."""
+    for bone in (SegClass.TIBIA, SegClass.FEMUR):
+        if (classes == bone).any():
+            positions = across[classes == bone]
+            break
+    else:
+        return float(np.median(across))
+    median = float(np.median(positions))
+    cartilage = across[classes == SegClass.TIBIAL_CARTILAGE]
+    if cartilage.size == 0:
+        return median
+    low, high = np.percentile(positions, [25, 75])
+    bands = np.arange(low, high + 2.0, 2.0)
+    if bands.size < 2:
+        return median
+    counts, _ = np.histogram(cartilage, bins=bands)
+    centres = (bands[:-1] + bands[1:]) / 2
+    order = np.lexsort((np.abs(centres - median), counts))
+    return float(centres[order[0]])
+
+
+def _laterality_from_fibula(classes: np.ndarray, across: np.ndarray, midline: float) -> Laterality:
+    fibula = classes == SegClass.FIBULA
+    if fibula.sum() >= 20:
+        # The fibula is lateral: on a right knee it lies towards patient right (-x).
+        return "right" if float(np.median(across[fibula])) < midline else "left"
+    return "right"

@@ -1,0 +1,73 @@
+"""Anatomical rules: plates on their bone, menisci in the joint, bones whole, sides named."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from msklabel.kneeseg.anatomy import knee_labels
+from msklabel.kneeseg.classes import SegClass
+from msklabel.labels import KneeLabel
+from msklabel.volume import Volume
+
+
+def _sagittal(shape=(12, 60, 60), spacing=(3.0, 1.0, 1.0)) -> Volume:
+    """Sagittal slices along patient x (left), rows inferior, columns posterior."""
+    affine = np.eye(4)
+    affine[:3, :3] = np.array([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]]).T * np.asarray(spacing)
+    return Volume(np.zeros(shape, np.float32), affine)
+
+
+def _knee() -> np.ndarray:
+    """Femur above tibia on every slice, cartilage on both, menisci between at the rims."""
+    classes = np.zeros((12, 60, 60), np.uint8)
+    classes[:, 5:25, 10:50] = SegClass.FEMUR
+    classes[:, 25:27, 12:48] = SegClass.FEMORAL_CARTILAGE
+    classes[:, 30:32, 12:48] = SegClass.TIBIAL_CARTILAGE
+    classes[:, 32:55, 10:50] = SegClass.TIBIA
+    classes[:, 27:30, 10:13] = SegClass.MENISCUS
+    classes[:, 27:30, 47:50] = SegClass.MENISCUS
+    return classes
+
+
+def test_plates_and_menisci_on_their_bones_are_kept_and_sided() -> None:
+    reference = _sagittal()
+    labels = knee_labels(_knee(), reference, "right")
+    # a right knee: medial is towards patient left (+x, the higher slices here)
+    assert (labels[8:, 30:32] == KneeLabel.MEDIAL_TIBIAL_CARTILAGE).any()
+    assert (labels[:4, 30:32] == KneeLabel.LATERAL_TIBIAL_CARTILAGE).any()
+    assert (labels[8:, 27:30, 10:13] == KneeLabel.MEDIAL_MENISCUS).all()
+    left = knee_labels(_knee(), reference, "left")
+    assert (left[8:, 30:32] == KneeLabel.LATERAL_TIBIAL_CARTILAGE).any()
+    assert (labels[:, 25:27, 12:48] == KneeLabel.FEMORAL_CARTILAGE).all()
+
+
+def test_cartilage_away_from_its_bone_and_menisci_outside_the_joint_are_dropped() -> None:
+    classes = _knee()
+    classes[:, 3:5, 20:30] = SegClass.FEMORAL_CARTILAGE  # on the femur's top...
+    classes[:, 45:48, 52:56] = SegClass.FEMORAL_CARTILAGE  # ...but this lies by the tibia
+    classes[:, 56:59, 20:30] = SegClass.MENISCUS  # below the tibia
+    classes[:, 40:44, 52:56] = SegClass.PATELLAR_CARTILAGE  # no patella at all
+    labels = knee_labels(classes, _sagittal(), "right")
+    assert (labels[:, 3:5, 20:30] == KneeLabel.FEMORAL_CARTILAGE).all()
+    assert not labels[:, 45:48, 52:56].any()
+    assert not labels[:, 56:59].any()
+    assert not labels[:, 40:44, 52:56].any()
+
+
+def test_bones_keep_their_largest_piece_without_holes() -> None:
+    classes = _knee()
+    classes[:, 10:14, 20:24] = SegClass.BACKGROUND  # dark marrow the network missed
+    classes[:, 1:3, 1:4] = SegClass.TIBIA  # a stray piece far from the tibia
+    labels = knee_labels(classes, _sagittal(), "right")
+    assert (labels[:, 10:14, 20:24] == KneeLabel.FEMUR).all()
+    assert not labels[:, 1:3, 1:4].any()
+
+
+@pytest.mark.parametrize(("fibula_slices", "medial_slices"), [(slice(0, 3), 8), (slice(9, 12), 0)])
+def test_without_a_header_the_fibula_tells_the_lateral_side(fibula_slices, medial_slices) -> None:
+    classes = _knee()
+    classes[fibula_slices, 40:55, 52:58] = SegClass.FIBULA
+    labels = knee_labels(classes, _sagittal(), None)
+    chosen = slice(medial_slices, medial_slices + 4)
+    assert (labels[chosen, 30:32] == KneeLabel.MEDIAL_TIBIAL_CARTILAGE).any()
