@@ -4,8 +4,10 @@ The shipped detector finds femur, tibia, patella, cartilage plates and menisci o
 sagittal slice; its boxes prompt the embedded LiteMedSAM model
 (:func:`msklabel.detect.segment_automatic`). The label map is then measured (volumes,
 thickness, T2 from every echo) and written as DICOM SEG, TID 1500 SR and a report
-(:func:`msklabel.biomarkers.study.measure_study`). This job shows the whole path (DICOM in,
-geometry kept, detector, segmenter, biomarkers, DICOM objects out) on real data.
+(:func:`msklabel.biomarkers.study.measure_study`), each structure judged by the quality gate
+(:mod:`msklabel.biomarkers.quality`, with the segmenter's confidence): a failed structure's
+values are withheld. This job shows the whole path (DICOM in, geometry kept, detector,
+segmenter, biomarkers, quality gate, DICOM objects out) on real data.
 """
 
 from __future__ import annotations
@@ -20,11 +22,18 @@ from pathlib import Path
 import numpy as np
 
 from msklabel import __version__
+from msklabel.biomarkers.quality import (
+    DEFAULT_RULES,
+    QualityReport,
+    QualityRules,
+    confidence_from_scores,
+)
 from msklabel.biomarkers.study import measure_study
 from msklabel.data.sample import fetch_sample
 from msklabel.detect import load_detector, segment_automatic
 from msklabel.detect.automatic import default_segmenter
 from msklabel.io import read_volumes
+from msklabel.io.dicom import series_field_strength
 from msklabel.io.nifti import write_nifti
 from msklabel.labels import KneeLabel
 from msklabel.segment import Segmentation, Segmenter, Window
@@ -44,9 +53,14 @@ class DemoOutputs:
     results: dict[str, Path]  #: biomarkers.json, seg.dcm, sr.dcm, report.{png,pdf,dcm}
 
 
-def run_demo(out_dir: str | os.PathLike[str], segmenter: Segmenter | None = None) -> DemoOutputs:
-    """Fetch the sample study, segment its first echo automatically, measure it and write the
-    outputs into ``out_dir``; ``segmenter`` defaults to LiteMedSAM."""
+def run_demo(
+    out_dir: str | os.PathLike[str],
+    segmenter: Segmenter | None = None,
+    rules: QualityRules = DEFAULT_RULES,
+) -> DemoOutputs:
+    """Fetch the sample study, segment its first echo automatically, measure it, judge it
+    with the quality gate's ``rules`` and write the outputs into ``out_dir``; ``segmenter``
+    defaults to LiteMedSAM."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     sample = fetch_sample()
@@ -65,7 +79,10 @@ def run_demo(out_dir: str | os.PathLike[str], segmenter: Segmenter | None = None
     report = measure_study(
         volume, result.labels, echoes=echoes, labels_name="automatic segmentation",
         on_step=lambda step: log.info("biomarkers: %s", step),
+        confidence=confidence_from_scores(result.scores), rules=rules,
+        field_strength_t=series_field_strength(volume),
     )  # fmt: skip
+    log.info("quality gate: %s", report.quality.summary())
 
     outputs = DemoOutputs(
         out / "image.nii.gz", out / "labels.nii.gz", out / "overlay.png", out / "summary.json",
@@ -76,8 +93,9 @@ def run_demo(out_dir: str | os.PathLike[str], segmenter: Segmenter | None = None
     images = Window.robust(volume.array).apply(volume.array)
     _write_overlay(images, result.labels.array, outputs.overlay)
     summary = _summary(
-        volume, len(echoes), segmenter.backend.model_id, detector.info, result, seconds
-    )
+        volume, len(echoes), segmenter.backend.model_id, detector.info, result, seconds,
+        report.quality,
+    )  # fmt: skip
     outputs.summary.write_text(json.dumps(summary, indent=2))
     return outputs
 
@@ -89,6 +107,7 @@ def _summary(
     detector_info: dict,
     result: Segmentation,
     seconds: float,
+    quality: QualityReport,
 ) -> dict:
     structures = {}
     for label, scores in result.scores.items():
@@ -119,6 +138,13 @@ def _summary(
         "structures": structures,
         "slices_segmented": int(np.isfinite(np.array(list(result.scores.values()))).any(0).sum()),
         "seconds": round(seconds, 2),
+        "quality": {
+            key: {
+                "verdict": q.verdict.value,
+                "reasons": [f"{r.verdict.value}: {r.message}" for r in q.reasons],
+            }
+            for key, q in quality.structures.items()
+        },
     }
 
 
