@@ -27,6 +27,7 @@ from msklabel.biomarkers.quality import (
 from msklabel.data.phantom import Phantom, PhantomConfig, make_phantom
 from msklabel.errors import InputError
 from msklabel.labels import BONES, CARTILAGE_PLATES, MENISCI, KneeLabel
+from msklabel.testing.masks import boxes_as_masks
 
 #: A coarse sagittal knee (3 mm slices, 1 mm pixels, 8 echoes): about 4 s to make and judge.
 CONFIG = PhantomConfig(orientation="sagittal", spacing=(3.0, 1.0, 1.0), fov_mm=140)
@@ -45,17 +46,6 @@ def _judge(phantom: Phantom, array: np.ndarray, **kwargs) -> QualityReport:
 
 def _codes(report: QualityReport, key: str) -> set[str]:
     return {reason.code for reason in report.structures[key].reasons}
-
-
-def boxes_as_masks(array: np.ndarray, structures) -> np.ndarray:
-    """Each of ``structures`` replaced, slice by slice, by its bounding box (what a detector
-    box taken as a mask looks like); a later box covers an earlier one."""
-    out = array.copy()
-    for label in structures:
-        for k in np.flatnonzero((array == label).any(axis=(1, 2))):
-            rows, cols = np.nonzero(array[k] == label)
-            out[k, rows.min() : rows.max() + 1, cols.min() : cols.max() + 1] = label
-    return out
 
 
 @pytest.mark.slow

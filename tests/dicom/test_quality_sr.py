@@ -25,9 +25,15 @@ from msklabel.dicom.sr import (
     VERDICT_CODES,
     ModelResult,
 )
-from msklabel.dicom.tid1500 import check_measurement_report, group_verdict
+from msklabel.dicom.tid1500 import (
+    check_measurement_report,
+    group_verdict,
+    measurement_groups,
+    numeric_items,
+)
 from msklabel.io import read_nifti, read_volumes
 from msklabel.labels import KneeLabel
+from msklabel.testing.masks import boxes_as_masks
 
 pytestmark = pytest.mark.slow
 
@@ -49,12 +55,7 @@ def written(tmp_path_factory) -> Written:
     )
     echoes = sorted(read_volumes(files.dicom_dir), key=lambda v: v.echo_time)
     array = np.asarray(read_nifti(files.labels).array).astype(np.uint8)
-    for k in np.flatnonzero((array == KneeLabel.PATELLAR_CARTILAGE).any(axis=(1, 2))):
-        rows, cols = np.nonzero(array[k] == KneeLabel.PATELLAR_CARTILAGE)
-        array[k, rows.min() : rows.max() + 1, cols.min() : cols.max() + 1] = (
-            KneeLabel.PATELLAR_CARTILAGE
-        )
-    labels = echoes[0].with_array(array)
+    labels = echoes[0].with_array(boxes_as_masks(array, [KneeLabel.PATELLAR_CARTILAGE]))
     model = ModelResult("triage_A_any", "Any abnormality", "triage-demo (demonstration)", "1",
                         0.3, 0.5, False, demonstration=True)  # fmt: skip
     report = measure_study(
@@ -68,30 +69,12 @@ def _concept(item) -> tuple[str, str]:
     return str(code.CodeValue), str(code.CodingSchemeDesignator)
 
 
-def _groups(sr) -> dict[str, pydicom.Dataset]:
-    """Measurement groups by tracking identifier."""
-    found = {}
-    for container in sr.ContentSequence:
-        for group in container.get("ContentSequence", []):
-            if _concept(group) != ("125007", "DCM"):
-                continue
-            (tracking,) = [i for i in group.ContentSequence if _concept(i) == ("112039", "DCM")]
-            found[str(tracking.TextValue)] = group
-    return found
-
-
-def _walk(item):
-    for child in item.get("ContentSequence", []):
-        yield child
-        yield from _walk(child)
-
-
 def test_the_failed_structure_has_no_value_in_the_sr(written) -> None:
     assert written.report.quality.verdict(FAILED) == Verdict.FAIL
     sr = pydicom.dcmread(written.paths["sr.dcm"])
-    groups = _groups(sr)
+    groups = measurement_groups(sr)
     failed = groups[FAILED]
-    assert [i for i in _walk(failed) if i.ValueType == "NUM"] == []
+    assert numeric_items(failed) == []
     assert group_verdict(failed) == Verdict.FAIL
     findings = [
         str(i.TextValue)
@@ -102,7 +85,7 @@ def test_the_failed_structure_has_no_value_in_the_sr(written) -> None:
     assert not [key for key in groups if key.startswith(f"{FAILED} ")]  # no region groups
     for key in ("femur", "femoral_cartilage", "medial_meniscus"):
         assert group_verdict(groups[key]) == Verdict.PASS, key
-        assert any(i.ValueType == "NUM" for i in _walk(groups[key])), key
+        assert numeric_items(groups[key]), key
     assert check_measurement_report(sr, pydicom.dcmread(written.paths["seg.dcm"])) == []
 
 
@@ -119,7 +102,7 @@ def test_highdicom_reads_no_measurement_of_the_failed_structure(written) -> None
 
 def test_the_demonstration_model_says_not_for_clinical_use(written) -> None:
     sr = pydicom.dcmread(written.paths["sr.dcm"])
-    (model,) = [g for key, g in _groups(sr).items() if key.startswith("model result: ")]
+    (model,) = [g for key, g in measurement_groups(sr).items() if key.startswith("model result: ")]
     texts = {_concept(i): str(i.TextValue) for i in model.ContentSequence if i.ValueType == "TEXT"}
     assert texts[(INTENDED_USE.value, "99MSKL")] == NOT_FOR_CLINICAL_USE
     assert "not for clinical use" in NOT_FOR_CLINICAL_USE

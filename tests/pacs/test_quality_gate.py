@@ -14,7 +14,12 @@ import pydicom
 import pytest
 
 from msklabel.biomarkers.quality import Verdict
-from msklabel.dicom.tid1500 import check_measurement_report, group_verdict
+from msklabel.dicom.tid1500 import (
+    check_measurement_report,
+    group_verdict,
+    measurement_groups,
+    numeric_items,
+)
 from msklabel.io.nifti import read_nifti, write_nifti
 from msklabel.labels import KneeLabel
 from msklabel.pacs import StatusStore
@@ -27,6 +32,7 @@ from msklabel.pacs.testing import (
     wait_for,
     write_config,
 )
+from msklabel.testing.masks import boxes_as_masks
 from msklabel.testing.orthanc import OrthancServer, free_port
 
 BOXED = KneeLabel.FEMORAL_CARTILAGE
@@ -35,28 +41,7 @@ BOXED = KneeLabel.FEMORAL_CARTILAGE
 def _boxes(path: Path, label: int) -> None:
     """Replace ``label`` in the label map at ``path`` by its bounding box on every slice."""
     labels = read_nifti(path)
-    array = np.asarray(labels.array).copy()
-    for k in np.flatnonzero((array == label).any(axis=(1, 2))):
-        rows, cols = np.nonzero(array[k] == label)
-        array[k, rows.min() : rows.max() + 1, cols.min() : cols.max() + 1] = label
-    write_nifti(labels.with_array(array), path)
-
-
-def _sr_groups(path: Path) -> dict[str, pydicom.Dataset]:
-    sr = pydicom.dcmread(path)
-    groups = {}
-    for container in sr.ContentSequence:
-        for group in container.get("ContentSequence", []):
-            for item in group.get("ContentSequence", []):
-                if item.ConceptNameCodeSequence[0].CodeValue == "112039":  # tracking identifier
-                    groups[str(item.TextValue)] = group
-    return groups
-
-
-def _numbers(item: pydicom.Dataset) -> int:
-    return sum(
-        (child.ValueType == "NUM") + _numbers(child) for child in item.get("ContentSequence", [])
-    )
+    write_nifti(labels.with_array(boxes_as_masks(np.asarray(labels.array), [label])), path)
 
 
 @pytest.mark.slow
@@ -100,11 +85,11 @@ def test_a_study_whose_cartilage_fails_the_gate(
             if modality in ("SEG", "SR"):
                 (instance,) = series["Instances"]
                 found[modality] = orthanc_file(orthanc, instance, tmp_path / f"{modality}.dcm")
-        groups = _sr_groups(found["SR"])
+        groups = measurement_groups(pydicom.dcmread(found["SR"]))
         assert group_verdict(groups[BOXED.key]) == Verdict.FAIL
-        assert _numbers(groups[BOXED.key]) == 0  # nothing of it as a measurement
+        assert numeric_items(groups[BOXED.key]) == []  # nothing of it as a measurement
         assert not [key for key in groups if key.startswith(f"{BOXED.key} ")]  # no regions
-        assert group_verdict(groups["femur"]) == Verdict.PASS and _numbers(groups["femur"])
+        assert group_verdict(groups["femur"]) == Verdict.PASS and numeric_items(groups["femur"])
         assert not [key for key in groups if key.startswith("model result: ")]
         sr, seg = pydicom.dcmread(found["SR"]), pydicom.dcmread(found["SEG"])
         assert check_measurement_report(sr, seg) == []

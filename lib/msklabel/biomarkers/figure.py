@@ -82,16 +82,17 @@ def render_report(
     figure.text(0.012, 0.975, title, fontsize=13, weight="bold", va="top")
     figure.text(0.012, 0.945, _subtitle(image, quality), fontsize=8, va="top")
     grid = figure.add_gridspec(
-        3, 1, left=0.05, right=0.985, top=0.885, bottom=0.045, height_ratios=[0.75, 1.0, 1.35],
-        hspace=0.32,
+        2, 1, left=0.05, right=0.985, top=0.885, bottom=0.045, height_ratios=[0.75, 2.45],
+        hspace=0.2,
     )  # fmt: skip
     _key_slices(figure, grid[0], image, labels, quality)
-    middle = grid[1].subgridspec(1, 2, width_ratios=[2.1, 1.0], wspace=0.08)
-    _thickness_maps(figure, middle[0], result, quality)
-    _models(figure.add_subplot(middle[1]), models, models_not_run)
-    bottom = grid[2].subgridspec(1, 2, width_ratios=[1.15, 1.0], wspace=0.04)
-    _table(figure.add_subplot(bottom[0]), result, quality)
-    _findings(figure.add_subplot(bottom[1]), quality)
+    lower = grid[1].subgridspec(1, 2, width_ratios=[1.75, 1.0], wspace=0.1)
+    left = lower[0].subgridspec(2, 1, height_ratios=[1.0, 1.3], hspace=0.28)
+    _thickness_maps(figure, left[0], result, quality)
+    _table(figure.add_subplot(left[1]), result, quality)
+    side = figure.add_subplot(lower[1])
+    side.set_axis_off()
+    _write_lines(side, [*_models(models, models_not_run), ("", {}), *_findings(quality)], 6.2)
     figure.text(0.012, 0.012, FOOTNOTE, fontsize=6.5, va="bottom")
     return figure
 
@@ -199,7 +200,8 @@ def _thickness_maps(figure: Figure, cell, result: KneeBiomarkers, quality) -> No
             axis.set_title("\n".join([title, *notes]), fontsize=7.5, pad=3)
         else:
             axis.set_title(title, fontsize=7.5, pad=3)
-            axis.text(0.5, 0.5, "\n".join(notes), ha="center", va="center", fontsize=6.5,
+            axis.text(0.5, 0.5, "\n".join(n.replace(": ", ":\n") for n in notes), ha="center",
+                      va="center", fontsize=6.5,
                       transform=axis.transAxes, color=VERDICT_COLORS[Verdict.FAIL])  # fmt: skip
     colour_axis = figure.add_subplot(sub[0, 3])
     if image is None:
@@ -263,43 +265,46 @@ def _draw_map(axis, x: np.ndarray, y: np.ndarray, values: np.ndarray):
     return shown
 
 
-def _models(axis, models: Sequence[ModelLine], not_run: Sequence[str]) -> None:
-    axis.set_axis_off()
-    axis.set_title("clinical models", fontsize=8, pad=3, loc="left")
-    lines: list[tuple[str, dict]] = []
+_HEADING = {"weight": "bold", "fontsize": 8}
+_WIDTH = 78  # characters of a side-panel line
+
+
+def _models(models: Sequence[ModelLine], not_run: Sequence[str]) -> list[tuple[str, dict]]:
+    """Side-panel lines: each model's result (a demonstration's marked), or why none ran."""
+    lines: list[tuple[str, dict]] = [("Clinical models", _HEADING)]
     warning = {"color": VERDICT_COLORS[Verdict.FAIL], "weight": "bold"}
     if models:
         if any(m.demonstration for m in models):
             lines += [
                 (text, warning)
                 for text in textwrap.wrap(
-                    "NOT FOR CLINICAL USE: demonstration models trained on synthetic data", 56
+                    "NOT FOR CLINICAL USE: demonstration models trained on synthetic data", _WIDTH
                 )
             ]
         for model in models:
-            lines += [(text, {}) for text in textwrap.wrap(model.title, 62)]
+            lines += [(text, {}) for text in textwrap.wrap(model.title, _WIDTH)]
             lines.append(("    " + model.value, {"weight": "bold"}))
             if model.demonstration:
                 lines.append(("    demonstration model: not for clinical use", warning))
     elif not_run:
         lines.append(("Triage and risk models not run:", {"weight": "bold"}))
         for reason in not_run:
-            lines += [(text, {}) for text in textwrap.wrap(reason, 62, initial_indent="- ",
+            lines += [(text, {}) for text in textwrap.wrap(reason, _WIDTH, initial_indent="- ",
                                                            subsequent_indent="  ")]  # fmt: skip
     else:
         lines.append(("No clinical model was run for this study.", {}))
-    _write_lines(axis, lines, 6.5)
+    return lines
 
 
 def _write_lines(axis, lines: list[tuple[str, dict]], size: float) -> None:
     """Lines from the top of ``axis``; those that do not fit end with a pointer to the JSON."""
     height = axis.get_position().height * axis.figure.get_figheight() * 72  # points
-    fits = max(int(height / (size * 1.35)), 1)
+    fits = max(int(height / (size * 1.4)), 1)
     if len(lines) > fits:
         lines = [*lines[: fits - 1], ("... (the rest: biomarkers.json / clinical.json)", {})]
     for i, (text, style) in enumerate(lines):
-        axis.text(0.0, 1 - i / fits, text, transform=axis.transAxes, fontsize=size, va="top",
-                  **style)  # fmt: skip
+        axis.text(0.0, 1 - i / fits, text, transform=axis.transAxes, va="top",
+                  **{"fontsize": size, **style})  # fmt: skip
 
 
 def _table(axis, result: KneeBiomarkers, quality: QualityReport | None) -> None:
@@ -345,13 +350,11 @@ def _table(axis, result: KneeBiomarkers, quality: QualityReport | None) -> None:
             cell.set_text_props(color=colours[row - 1], weight="bold")
 
 
-def _findings(axis, quality: QualityReport | None) -> None:
-    axis.set_axis_off()
-    axis.set_title("quality gate findings", fontsize=8, pad=3, loc="left")
+def _findings(quality: QualityReport | None) -> list[tuple[str, dict]]:
+    """Side-panel lines: every structure not passed, with its reasons (failing ones first)."""
+    lines: list[tuple[str, dict]] = [("Quality gate findings", _HEADING)]
     if quality is None:
-        _write_lines(axis, [("No quality assessment.", {})], 6.5)
-        return
-    lines: list[tuple[str, dict]] = []
+        return [*lines, ("No quality assessment.", {})]
     for key, assessed in quality.structures.items():
         if assessed.verdict == Verdict.PASS:
             continue
@@ -359,10 +362,10 @@ def _findings(axis, quality: QualityReport | None) -> None:
                       {"color": VERDICT_COLORS[assessed.verdict], "weight": "bold"}))  # fmt: skip
         for reason in assessed.reasons:
             lines += [(text, {}) for text in textwrap.wrap(
-                reason.message, 92, initial_indent="- ", subsequent_indent="  ")]  # fmt: skip
-    if not lines:
+                reason.message, _WIDTH, initial_indent="- ", subsequent_indent="  ")]  # fmt: skip
+    if len(lines) == 1:
         lines.append(("Every structure passed.", {"color": VERDICT_COLORS[Verdict.PASS]}))
-    _write_lines(axis, lines, 6.2)
+    return lines
 
 
 def figure_bytes(figure: Figure, fmt: str) -> bytes:

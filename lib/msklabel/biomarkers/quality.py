@@ -120,38 +120,45 @@ class Band:
             return Verdict.DOUBTFUL
         return Verdict.FAIL
 
-    def describe(self) -> str:
-        """The limits in words, e.g. ``pass 20-65; fail below 12 or above 90``."""
+    def describe(self, unit: str = "") -> str:
+        """The limits in words, e.g. ``pass 20-65 ms; fail below 12 or above 90``; with
+        ``unit`` "%" the limits (fractions) are shown as percentages."""
+
+        def text(value: float) -> str:
+            return f"{value * 100:g}%" if unit == "%" else f"{value:g}"
+
+        suffix = "" if unit in ("", "%") else f" {unit}"
         if self.low == self.high:
-            passing = f"{self.low:g}"
+            passing = text(self.low)
         elif math.isinf(self.high):
-            passing = f">= {self.low:g}"
+            passing = f">= {text(self.low)}"
         elif self.low <= 0:
-            passing = f"<= {self.high:g}"
+            passing = f"<= {text(self.high)}"
         else:
-            passing = f"{self.low:g}-{self.high:g}"
+            passing = f"{text(self.low)}-{text(self.high)}"
         failing = []
         if self.fail_low < self.low or self.fail_low > 0:
-            failing.append(f"below {self.fail_low:g}")
+            failing.append(f"below {text(self.fail_low)}")
         if self.fail_high > self.high and not math.isinf(self.fail_high):
-            failing.append(f"above {self.fail_high:g}")
-        return f"pass {passing}" + (f"; fail {' or '.join(failing)}" if failing else "")
+            failing.append(f"above {text(self.fail_high)}")
+        return f"pass {passing}{suffix}" + (f"; fail {' or '.join(failing)}" if failing else "")
 
 
 INF = math.inf
-#: What each figure is, for messages (``{bone}`` and the rule distances are filled in).
+#: What each figure is, for messages (``{bone}`` and the rule distances are filled in),
+#: and its unit ("%": a fraction shown as a percentage).
 DESCRIPTIONS = {
-    "confidence": "model confidence",
-    "rectangularity": "box-likeness (share of its bounding box filled per slice)",
-    "near_bone_share": "share of voxels within {near_bone_mm:g} mm of the {bone}",
-    "inside_bone_share": "share of voxels enclosed by bone",
-    "fragment_share": "share of voxels outside its main part",
-    "between_bones_share": "share of voxels within {between_bones_mm:g} mm of femur and tibia",
-    "thickness_mean_mm": "mean thickness (mm)",
-    "thickness_p95_mm": "95th percentile thickness (mm)",
-    "area_mm2": "bone interface area (mm2)",
-    "volume_mm3": "volume (mm3)",
-    "t2_median_ms": "median T2 of its voxels (ms)",
+    "confidence": ("model confidence", ""),
+    "rectangularity": ("box-likeness (share of its box each slice fills)", "%"),
+    "near_bone_share": ("voxels within {near_bone_mm:g} mm of the {bone}", "%"),
+    "inside_bone_share": ("voxels enclosed by bone", "%"),
+    "fragment_share": ("voxels outside its main part", "%"),
+    "between_bones_share": ("voxels within {between_bones_mm:g} mm of femur and tibia", "%"),
+    "thickness_mean_mm": ("mean thickness", "mm"),
+    "thickness_p95_mm": ("95th percentile thickness", "mm"),
+    "area_mm2": ("bone interface area", "mm2"),
+    "volume_mm3": ("volume", "mm3"),
+    "t2_median_ms": ("median T2 of its voxels", "ms"),
 }
 
 #: Scopes of limits: a structure key, or its group, or every structure.
@@ -501,18 +508,16 @@ def _judge(
         verdict = band.judge(value)
         if verdict != Verdict.PASS:
             direction = "low" if value < band.low else "high"
-            name = DESCRIPTIONS[metric].format(
+            template, unit = DESCRIPTIONS[metric]
+            name = template.format(
                 bone=KneeLabel(PLATE_BONES.get(label, KneeLabel.FEMUR)).key,
                 near_bone_mm=rules.near_bone_mm,
                 between_bones_mm=rules.between_bones_mm,
             )
-            reasons.append(
-                Reason(
-                    f"{metric}:{direction}",
-                    verdict,
-                    f"{name} {value:.3g} ({band.describe()}{where})",
-                )
-            )
+            shown = f"{value:.1%}" if unit == "%" else f"{value:.3g}"
+            message = f"{name}: {shown} ({band.describe(unit)}{where})"
+            reasons.append(Reason(f"{metric}:{direction}", verdict, message))
+    reasons.sort(key=lambda r: -r.verdict.rank)  # failing reasons first
     return StructureQuality(label.key, worst(r.verdict for r in reasons), tuple(reasons), evidence)
 
 

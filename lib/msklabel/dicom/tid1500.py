@@ -126,3 +126,21 @@ def group_verdict(group: Dataset) -> Verdict | None:
             value = item.ConceptCodeSequence[0]
             return codes.get((str(value.CodeValue), str(value.CodingSchemeDesignator)))
     return None
+
+
+def measurement_groups(sr: Dataset) -> dict[str, Dataset]:
+    """The report's measurement groups by their Tracking Identifier text."""
+    found = {}
+    for container in _children(sr):
+        if _concept(container) != _IMAGING_MEASUREMENTS:
+            continue
+        for group in _children(container):
+            for item in _children(group):
+                if _concept(item) == _TRACKING_IDENTIFIER:
+                    found[str(item.TextValue)] = group
+    return found
+
+
+def numeric_items(item: Dataset) -> list[Dataset]:
+    """Every NUM content item below ``item``."""
+    return [child for child in _walk(item) if child.ValueType == "NUM"]
