@@ -9,8 +9,8 @@ import numpy as np
 import pydicom
 import pytest
 
+from msklabel.biomarkers.criteria import plausibility_violations
 from msklabel.biomarkers.knee import measure_knee
-from msklabel.biomarkers.quality import plausibility_violations
 from msklabel.demo import DemoOutputs, run_demo
 from msklabel.detect import AUTOMATIC_LABELS
 from msklabel.dicom.seg import read_seg_labels

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from msklabel.biomarkers.criteria import plausibility_violations
 from msklabel.biomarkers.knee import measure_knee
 from msklabel.biomarkers.measurement import Measurements
 from msklabel.biomarkers.quality import (
@@ -20,7 +21,6 @@ from msklabel.biomarkers.quality import (
     confidence_from_scores,
     failed_structures,
     load_rules,
-    plausibility_violations,
     rules_from_mapping,
     write_biomarkers_json,
 )

@@ -49,21 +49,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
 
 from msklabel.biomarkers.knee import PLATE_BONES, KneeBiomarkers
+from msklabel.biomarkers.masks import GROUPS, MaskFigures, t2_medians
 from msklabel.biomarkers.measurement import Measurements
-from msklabel.biomarkers.relaxometry import fit_relaxation
 from msklabel.errors import InputError
 from msklabel.labels import BONES, CARTILAGE_PLATES, MENISCI, KneeLabel
 from msklabel.volume import Volume
 
 #: Structures an automatic knee segmentation is expected to hold.
 EXPECTED = (*BONES, *CARTILAGE_PLATES, *MENISCI)
-#: T2 is fitted for these (the others' T2 is no sign of a wrong mask).
-T2_STRUCTURES = (*CARTILAGE_PLATES, *MENISCI)
-#: Fewest fitted voxels for a median T2 to be judged.
-MIN_T2_VOXELS = 10
 
 
 class Verdict(enum.StrEnum):
@@ -161,12 +156,6 @@ DESCRIPTIONS = {
     "t2_median_ms": ("median T2 of its voxels", "ms"),
 }
 
-#: Scopes of limits: a structure key, or its group, or every structure.
-GROUPS = {
-    **{int(p): "cartilage" for p in CARTILAGE_PLATES},
-    **{int(m): "meniscus" for m in MENISCI},
-    **{int(b): "bone" for b in BONES},
-}
 
 #: Default limits by scope and figure (see docs/quality.md for their sources).
 DEFAULT_BANDS: dict[str, dict[str, Band]] = {
@@ -436,7 +425,7 @@ def assess_knee(
     from ``result`` (:func:`~msklabel.biomarkers.knee.measure_knee` of the same labels),
     the ``echoes`` on the same grid (for T2), the segmenter's ``confidence`` per label
     value, and ``field_strength_t`` from the header (None: ``rules.field_strength_t``)."""
-    figures = _Figures(labels, rules)
+    figures = MaskFigures(labels, rules.near_bone_mm, rules.between_bones_mm)
     strength = rules.field_strength_t if field_strength_t is None else float(field_strength_t)
     medians = t2_medians(labels, echoes) if len(echoes) >= 2 else {}
     present = figures.present
@@ -473,7 +462,7 @@ def _measured(measurements: Measurements, label: KneeLabel) -> Iterable[tuple[st
 
 def _judge(
     label: KneeLabel,
-    figures: _Figures,
+    figures: MaskFigures,
     measured: dict[str, float],
     unmeasured: Mapping[str, str],
     medians: Mapping[int, float],
@@ -521,116 +510,6 @@ def _judge(
     return StructureQuality(label.key, worst(r.verdict for r in reasons), tuple(reasons), evidence)
 
 
-class _Figures:
-    """Shape figures of the structures of one label map (distance maps made once)."""
-
-    def __init__(self, labels: Volume, rules: QualityRules) -> None:
-        self.array = np.asarray(labels.array)
-        self.spacing = np.array(labels.spacing)
-        self.rules = rules
-        counts = np.bincount(self.array.ravel().astype(np.int64), minlength=len(KneeLabel) + 1)
-        self.counts = counts
-        known = {int(label) for label in KneeLabel}
-        self.present = {KneeLabel(v) for v in np.flatnonzero(counts) if int(v) in known}
-        self._enclosed: dict[int, np.ndarray] = {}
-
-    def voxels(self, label: int) -> int:
-        return int(self.counts[label]) if label < len(self.counts) else 0
-
-    def shape_figures(self, label: KneeLabel) -> dict[str, float]:
-        mask = self.array == label
-        figures: dict[str, float] = {}
-        group = GROUPS.get(int(label))
-        if group in ("cartilage", "meniscus"):
-            figures["rectangularity"] = rectangularity(mask)
-            figures["fragment_share"] = fragment_share(
-                mask, 2 if label == KneeLabel.FEMORAL_CARTILAGE else 1
-            )
-            bones = [PLATE_BONES[label]] if group == "cartilage" else [*BONES]
-            inside = np.zeros(mask.shape, bool)
-            for bone in bones:
-                inside |= self.enclosed(bone)
-            figures["inside_bone_share"] = float(inside[mask].mean())
-        if group == "cartilage" and PLATE_BONES[label] in self.present:
-            near = self.within(mask, PLATE_BONES[label], self.rules.near_bone_mm)
-            figures["near_bone_share"] = float(near.mean())
-        if group == "meniscus":
-            reach = self.rules.between_bones_mm
-            femur = self.within(mask, KneeLabel.FEMUR, reach)
-            tibia = self.within(mask, KneeLabel.TIBIA, reach)
-            figures["between_bones_share"] = float((femur & tibia).mean())
-        return figures
-
-    def within(self, mask: np.ndarray, bone: int, distance_mm: float) -> np.ndarray:
-        """For each voxel of ``mask`` (in ``np.argwhere`` order), whether a voxel of
-        ``bone`` lies within ``distance_mm``."""
-        margin = np.ceil(distance_mm / self.spacing).astype(int) + 1
-        found = np.argwhere(mask)
-        low = np.maximum(found.min(axis=0) - margin, 0)
-        high = np.minimum(found.max(axis=0) + margin + 1, mask.shape)
-        crop = tuple(slice(a, b) for a, b in zip(low, high, strict=True))
-        bone_mask = self.array[crop] == bone
-        if not bone_mask.any():
-            return np.zeros(len(found), bool)
-        distance = ndimage.distance_transform_edt(~bone_mask, sampling=self.spacing)
-        return distance[tuple((found - low).T)] <= distance_mm
-
-    def enclosed(self, bone: int) -> np.ndarray:
-        """Voxels that the outline of ``bone`` surrounds in a plane along any array axis
-        (holes of the bone mask, filled slice by slice)."""
-        if bone not in self._enclosed:
-            mask = self.array == bone
-            filled = np.zeros(mask.shape, bool)
-            cross = ndimage.generate_binary_structure(2, 1)
-            for axis in range(3):
-                footprint = np.expand_dims(cross, axis)
-                filled |= ndimage.binary_fill_holes(mask, structure=footprint)
-            self._enclosed[bone] = filled & ~mask
-        return self._enclosed[bone]
-
-
-def rectangularity(mask: np.ndarray, min_pixels: int = 6) -> float:
-    """Median over the slices along axis 0 (with at least ``min_pixels``) of the share of
-    its axis-aligned bounding box that the slice's mask fills; 0 if no such slice."""
-    shares = []
-    for index in np.flatnonzero(mask.sum(axis=(1, 2)) >= min_pixels):
-        rows, columns = np.nonzero(mask[index])
-        box = (rows.max() - rows.min() + 1) * (columns.max() - columns.min() + 1)
-        shares.append(len(rows) / box)
-    return float(np.median(shares)) if shares else 0.0
-
-
-def fragment_share(mask: np.ndarray, parts: int = 1) -> float:
-    """Share of ``mask``'s voxels outside its ``parts`` largest connected components
-    (26-connected)."""
-    components, count = ndimage.label(mask, structure=np.ones((3, 3, 3)))
-    if count <= parts:
-        return 0.0
-    sizes = np.sort(np.bincount(components.ravel())[1:])[::-1]
-    return float(sizes[parts:].sum() / sizes.sum())
-
-
-def t2_medians(labels: Volume, echoes: Sequence[Volume]) -> dict[KneeLabel, float]:
-    """Median fitted T2 (ms) of each plate's and meniscus' voxels, from ``echoes`` (all but
-    the first when there are three or more); left out where fewer than
-    :data:`MIN_T2_VOXELS` voxels fit."""
-    array = np.asarray(labels.array)
-    chosen = sorted(echoes, key=lambda v: v.echo_time or 0.0)
-    if len(chosen) >= 3:
-        chosen = chosen[1:]
-    mask = np.isin(array, [int(s) for s in T2_STRUCTURES])
-    if not mask.any():
-        return {}
-    fitted = fit_relaxation(chosen, mask=mask)
-    values = fitted.time.array
-    found = {}
-    for structure in T2_STRUCTURES:
-        inside = (array == structure) & fitted.valid
-        if inside.sum() >= MIN_T2_VOXELS:
-            found[structure] = float(np.median(values[inside]))
-    return found
-
-
 def write_biomarkers_json(
     path: str | os.PathLike[str],
     measurements: Measurements,
@@ -653,71 +532,3 @@ def failed_structures(data: Mapping[str, Any]) -> dict[str, list[str]]:
         for key, value in structures.items()
         if value.get("verdict") == Verdict.FAIL
     }
-
-
-@dataclass(frozen=True)
-class Criteria:
-    """Issue 21's acceptance criteria for cartilage plates and menisci on a real knee: what
-    a structure must satisfy before its numbers can be believed (fixed, not site limits)."""
-
-    near_bone_mm: float = 4.0
-    min_near_bone_share: float = 0.9  #: of a plate's voxels within near_bone_mm of its bone
-    cartilage_t2_ms: tuple[float, float] = (20.0, 65.0)  #: median, echoes 2..n
-    meniscus_max_t2_ms: float = 35.0
-    thickness_mean_mm: tuple[float, float] = (1.0, 3.8)
-    max_rectangularity: float = 0.85  #: above this a slice's mask fills its box: box-shaped
-
-
-CRITERIA = Criteria()
-
-
-def plausibility_violations(
-    labels: Volume,
-    result: KneeBiomarkers,
-    echoes: Sequence[Volume] = (),
-    *,
-    criteria: Criteria = CRITERIA,
-    structures: Iterable[int] = (*CARTILAGE_PLATES, *MENISCI),
-) -> dict[str, list[str]]:
-    """Each of ``structures`` (label values) that breaks :class:`Criteria`, with what it
-    breaks: empty, box-shaped, voxels inside a bone, too few near its bone, mean thickness
-    (from ``result``, :func:`~msklabel.biomarkers.knee.measure_knee` of ``labels``) or median
-    T2 (fitted here from ``echoes``, the first left out when there are three or more) out of
-    range. A structure absent from the answer satisfies every criterion."""
-    figures = _Figures(labels, QualityRules(near_bone_mm=criteria.near_bone_mm))
-    medians = t2_medians(labels, echoes) if len(echoes) >= 2 else {}
-    found: dict[str, list[str]] = {}
-    for label in (KneeLabel(s) for s in structures):
-        if figures.voxels(label) == 0:
-            found[label.key] = ["empty"]
-            continue
-        shape = figures.shape_figures(label)
-        broken = []
-        if shape.get("rectangularity", 0.0) > criteria.max_rectangularity:
-            broken.append(f"box-shaped (rectangularity {shape['rectangularity']:.2f})")
-        if shape.get("inside_bone_share", 0.0) > 0:
-            broken.append(f"{shape['inside_bone_share']:.1%} of voxels inside a bone")
-        if label in CARTILAGE_PLATES:
-            near = shape.get("near_bone_share", 0.0)
-            if near < criteria.min_near_bone_share:
-                broken.append(f"{near:.0%} of voxels within {criteria.near_bone_mm:g} mm of bone")
-            low, high = criteria.thickness_mean_mm
-            try:
-                thickness = result.measurements.get(label.key, "thickness", "mean")
-            except KeyError:
-                broken.append("no thickness measured")
-            else:
-                if not low <= thickness <= high:
-                    broken.append(f"mean thickness {thickness:.2f} mm not in {low:g}-{high:g}")
-        t2 = medians.get(label)
-        if len(echoes) >= 2 and t2 is None:
-            broken.append("median T2 not measurable (too few voxels fit)")
-        if label in CARTILAGE_PLATES and t2 is not None:
-            low, high = criteria.cartilage_t2_ms
-            if not low <= t2 <= high:
-                broken.append(f"median T2 {t2:.1f} ms not in {low:g}-{high:g}")
-        if label in MENISCI and t2 is not None and t2 > criteria.meniscus_max_t2_ms:
-            broken.append(f"median T2 {t2:.1f} ms above {criteria.meniscus_max_t2_ms:g}")
-        if broken:
-            found[label.key] = broken
-    return found
