@@ -1,25 +1,31 @@
-"""The README's main job: the sample knee segmented automatically, named structures written."""
+"""The README's main job: the sample knee segmented automatically, named structures written,
+and the quality gate judging its structures (the automatic path runs once, for both tests)."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pydicom
 import pytest
 
-from msklabel.demo import run_demo
+from msklabel.biomarkers.criteria import plausibility_violations
+from msklabel.biomarkers.knee import measure_knee
+from msklabel.demo import DemoOutputs, run_demo
 from msklabel.detect import AUTOMATIC_LABELS
 from msklabel.dicom.seg import read_seg_labels
 from msklabel.io import read_volumes
 from msklabel.io.nifti import read_nifti
-from msklabel.labels import BONES
+from msklabel.labels import BONES, CARTILAGE_PLATES, MENISCI
+
+
+@pytest.fixture(scope="module")
+def outputs(sample, tmp_path_factory) -> DemoOutputs:
+    return run_demo(tmp_path_factory.mktemp("demo"))
 
 
 @pytest.mark.slow
-def test_main_job_writes_named_structures_of_the_sample_study(sample, tmp_path: Path) -> None:
-    outputs = run_demo(tmp_path / "demo")
+def test_main_job_writes_named_structures_of_the_sample_study(sample, outputs) -> None:
     source = read_volumes(sample.dicom_dir)[0]
 
     image, labels = read_nifti(outputs.image), read_nifti(outputs.labels)
@@ -50,3 +56,25 @@ def test_main_job_writes_named_structures_of_the_sample_study(sample, tmp_path: 
     assert sr.ContentTemplateSequence[0].TemplateIdentifier == "1500"
     measured = json.loads(outputs.results["biomarkers.json"].read_text())
     assert "femur" in json.dumps(measured)
+
+
+@pytest.mark.slow
+def test_the_gate_passes_no_structure_that_breaks_the_plausibility_criteria(
+    sample, outputs
+) -> None:
+    """Issue 21's criteria (>= 90 % of a plate within 4 mm of its bone, none inside a bone,
+    median T2 20-65 ms for plates and <= 35 ms for menisci from echoes 2-8, mean thickness
+    1.0-3.8 mm, not box-shaped) hold for every plate and meniscus the gate passes; the bones
+    pass; every verdict is in summary.json and biomarkers.json."""
+    echoes = sorted(read_volumes(sample.dicom_dir), key=lambda v: v.echo_time)
+    labels = echoes[0].with_array(np.asarray(read_nifti(outputs.labels).array).astype(np.uint8))
+    violations = plausibility_violations(labels, measure_knee(labels, echoes=echoes), echoes)
+    summary = json.loads(outputs.summary.read_text())["quality"]
+    stored = json.loads(outputs.results["biomarkers.json"].read_text())["quality"]["structures"]
+    for label in BONES:
+        assert summary[label.key]["verdict"] == "pass", summary[label.key]
+    for label in (*CARTILAGE_PLATES, *MENISCI):
+        verdict = summary[label.key]["verdict"]
+        assert stored[label.key]["verdict"] == verdict
+        if label.key in violations:
+            assert verdict in ("doubtful", "fail"), (label.key, violations[label.key])

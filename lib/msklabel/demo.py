@@ -4,9 +4,10 @@ The shipped knee network labels femur, tibia, patella, cartilage plates and meni
 sagittal slice from an early and a late echo of the series, and anatomical rules keep each
 plate on its bone and each meniscus in the joint (:func:`msklabel.kneeseg.segment_knee`). The
 label map is then measured (volumes, thickness, T2 from the echoes) and written as DICOM SEG,
-TID 1500 SR and a report (:func:`msklabel.biomarkers.study.measure_study`). This job shows
-the whole path (DICOM in, geometry kept, segmentation, biomarkers, DICOM objects out) on real
-data.
+TID 1500 SR and a report (:func:`msklabel.biomarkers.study.measure_study`), each structure
+judged by the quality gate (:mod:`msklabel.biomarkers.quality`, with the network's
+confidence): a failed structure's values are withheld. This job shows the whole path (DICOM
+in, geometry kept, segmentation, biomarkers, quality gate, DICOM objects out) on real data.
 """
 
 from __future__ import annotations
@@ -21,9 +22,16 @@ from pathlib import Path
 import numpy as np
 
 from msklabel import __version__
+from msklabel.biomarkers.quality import (
+    DEFAULT_RULES,
+    QualityReport,
+    QualityRules,
+    confidence_from_scores,
+)
 from msklabel.biomarkers.study import measure_study
 from msklabel.data.sample import fetch_sample
 from msklabel.io import read_volumes
+from msklabel.io.dicom import series_field_strength
 from msklabel.io.nifti import write_nifti
 from msklabel.kneeseg import KneeSegmenter, load_segmenter, segment_knee
 from msklabel.labels import KneeLabel
@@ -45,10 +53,13 @@ class DemoOutputs:
 
 
 def run_demo(
-    out_dir: str | os.PathLike[str], segmenter: KneeSegmenter | None = None
+    out_dir: str | os.PathLike[str],
+    segmenter: KneeSegmenter | None = None,
+    rules: QualityRules = DEFAULT_RULES,
 ) -> DemoOutputs:
-    """Fetch the sample study, segment it automatically, measure it and write the outputs
-    into ``out_dir``; ``segmenter`` defaults to the shipped knee network."""
+    """Fetch the sample study, segment it automatically, measure it, judge it with the
+    quality gate's ``rules`` and write the outputs into ``out_dir``; ``segmenter`` defaults
+    to the shipped knee network."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     sample = fetch_sample()
@@ -66,7 +77,10 @@ def run_demo(
     report = measure_study(
         volume, result.labels, echoes=echoes, labels_name="automatic segmentation",
         on_step=lambda step: log.info("biomarkers: %s", step),
+        confidence=confidence_from_scores(result.scores), rules=rules,
+        field_strength_t=series_field_strength(volume),
     )  # fmt: skip
+    log.info("quality gate: %s", report.quality.summary())
 
     outputs = DemoOutputs(
         out / "image.nii.gz", out / "labels.nii.gz", out / "overlay.png", out / "summary.json",
@@ -76,7 +90,7 @@ def run_demo(
     write_nifti(result.labels, outputs.labels)
     images = Window.robust(volume.array).apply(volume.array)
     _write_overlay(images, result.labels.array, outputs.overlay)
-    summary = _summary(volume, len(echoes), segmenter, result, seconds)
+    summary = _summary(volume, len(echoes), segmenter, result, seconds, report.quality)
     outputs.summary.write_text(json.dumps(summary, indent=2))
     return outputs
 
@@ -87,6 +101,7 @@ def _summary(
     segmenter: KneeSegmenter,
     result: Segmentation,
     seconds: float,
+    quality: QualityReport,
 ) -> dict:
     structures = {}
     for label, scores in result.scores.items():
@@ -115,6 +130,13 @@ def _summary(
         "structures": structures,
         "slices_segmented": int(np.isfinite(np.array(list(result.scores.values()))).any(0).sum()),
         "seconds": round(seconds, 2),
+        "quality": {
+            key: {
+                "verdict": q.verdict.value,
+                "reasons": [f"{r.verdict.value}: {r.message}" for r in q.reasons],
+            }
+            for key, q in quality.structures.items()
+        },
     }
 
 

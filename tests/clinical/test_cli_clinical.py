@@ -71,3 +71,22 @@ def test_a_table_without_targets_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"knees\.csv: the table lacks"):
         _run("triage", "train", "--data", str(table), "--reference", str(table),
              "--out", str(tmp_path / "m.skops"))  # fmt: skip
+
+
+@pytest.mark.parametrize("command", ["triage", "risk"])
+def test_predict_refuses_biomarkers_that_failed_the_quality_gate(tmp_path: Path, command) -> None:
+    """A biomarkers.json whose femoral cartilage failed: the models do not run on it."""
+    reason = {"code": "rectangularity:high", "verdict": "fail", "message": "box-likeness 1"}
+    failed = {"verdict": "fail", "evidence": {}, "reasons": [reason]}
+    data = {
+        "source": {}, "measurements": [], "withheld": [],
+        "quality": {"field_strength_t": 3.0, "field_strength_source": "header",
+                    "rules": "defaults", "structures": {"femoral_cartilage": failed}},
+    }  # fmt: skip
+    path = tmp_path / "biomarkers.json"
+    path.write_text(json.dumps(data))
+    out = tmp_path / "prediction.json"
+    with pytest.raises(InputError, match="failed the quality gate") as caught:
+        _run(command, "predict", "--biomarkers", str(path), "--out", str(out))
+    assert "femoral_cartilage" in str(caught.value) and "biomarkers.json" in str(caught.value)
+    assert not out.exists()

@@ -47,6 +47,9 @@ class KneeBiomarkers:
     frame: KneeFrame | None = None
     thickness_map: Volume | None = None
     relaxation: RelaxationMap | None = None
+    #: Why a quantity of a structure could not be measured, e.g. a plate whose thickness
+    #: rays never leave it: ``{"femoral_cartilage": "thickness: plate 4 does not cover ..."}``
+    unmeasured: dict[str, str] = field(default_factory=dict)
 
 
 def measure_knee(
@@ -78,7 +81,12 @@ def measure_knee(
     for plate in CARTILAGE_PLATES:
         if plate not in present or PLATE_BONES[plate] not in present:
             continue
-        measured = plate_thickness(labels, plate, PLATE_BONES[plate])
+        try:
+            measured = plate_thickness(labels, plate, PLATE_BONES[plate])
+        except ValueError as error:  # a mask no thickness can be measured on: the gate says so
+            result.unmeasured[plate.key] = f"thickness: {error}"
+            logger.info("%s: no thickness (%s)", plate.key, error)
+            continue
         result.thickness[plate] = measured
         add(Measurement(plate.key, "area", measured.interface_area))
         _add_summary(result.measurements, plate.key, "thickness", measured.summary(), None)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
+from typing import Any
 
 #: Quantities and their UCUM units.
 UNITS = {
@@ -92,16 +93,23 @@ class Measurements:
             grouped.setdefault((m.structure, m.region), []).append(m)
         return grouped
 
-    def to_json(self, source: dict | None = None) -> dict:
-        """A JSON-ready dict: ``{"source": ..., "measurements": [{..., "unit": ...}]}``."""
+    def to_json(self, source: dict | None = None, extra: Mapping[str, Any] | None = None) -> dict:
+        """A JSON-ready dict: ``{"source": ..., "measurements": [{..., "unit": ...}]}`` and
+        the top-level keys of ``extra`` (readers of the rows ignore them)."""
         return {
             "source": source or {},
             "measurements": [{**asdict(m), "unit": m.unit} for m in self._items],
+            **(extra or {}),
         }
 
-    def write_json(self, path: str | os.PathLike[str], source: dict | None = None) -> None:
+    def write_json(
+        self,
+        path: str | os.PathLike[str],
+        source: dict | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
         with open(path, "w", encoding="utf-8") as file:
-            json.dump(self.to_json(source), file, indent=2)
+            json.dump(self.to_json(source, extra), file, indent=2)
             file.write("\n")
 
     @classmethod

@@ -8,7 +8,7 @@ relaxation fit.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +18,16 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from msklabel import __version__
-from msklabel.biomarkers.figure import figure_bytes, figure_rgb, render_report
+from msklabel.biomarkers.figure import ModelLine, figure_bytes, figure_rgb, render_report
 from msklabel.biomarkers.knee import KneeBiomarkers, measure_knee
+from msklabel.biomarkers.quality import (
+    DEFAULT_RULES,
+    QualityReport,
+    QualityRules,
+    Verdict,
+    assess_knee,
+    write_biomarkers_json,
+)
 from msklabel.dicom.report import make_report_image
 from msklabel.dicom.seg import make_segmentation, read_seg_labels, read_source_images
 from msklabel.dicom.sr import ModelResult, make_measurement_report
@@ -38,7 +46,12 @@ OUTPUT_FILES = ("biomarkers.json", "seg.dcm", "sr.dcm", "report.png", "report.pd
 StepCallback = Callable[[str], None]
 
 #: The steps of :func:`measure_study`, in order, as given to its ``on_step``.
-STEPS = ("measuring", "writing SEG", "writing SR", "drawing report")
+STEPS = ("measuring", "quality gate", "writing SEG", "writing SR", "drawing report")
+#: Segment Descriptions of structures the gate did not pass.
+SEGMENT_NOTES = {
+    Verdict.DOUBTFUL: "quality gate: doubtful (values flagged in the SR)",
+    Verdict.FAIL: "quality gate: fail (values withheld from the SR)",
+}
 
 
 @dataclass(frozen=True)
@@ -46,6 +59,7 @@ class StudyReport:
     """Everything measured on one series, ready to write or send."""
 
     result: KneeBiomarkers
+    quality: QualityReport
     labels: Volume
     segmentation: hd.seg.Segmentation
     sr: hd.sr.Comprehensive3DSR
@@ -59,7 +73,9 @@ class StudyReport:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         paths = {name: out / name for name in OUTPUT_FILES}
-        self.result.measurements.write_json(paths["biomarkers.json"], self.source)
+        write_biomarkers_json(
+            paths["biomarkers.json"], self.result.measurements, self.quality, self.source
+        )
         self.segmentation.save_as(paths["seg.dcm"])
         self.sr.save_as(paths["sr.dcm"])
         self.report_image.save_as(paths["report.dcm"])
@@ -117,6 +133,11 @@ def measure_study(
     model_results: Sequence[ModelResult] = (),
     on_step: StepCallback | None = None,
     measured: KneeBiomarkers | None = None,
+    confidence: Mapping[int, float] | None = None,
+    rules: QualityRules = DEFAULT_RULES,
+    field_strength_t: float | None = None,
+    quality: QualityReport | None = None,
+    models_not_run: Sequence[str] = (),
 ) -> StudyReport:
     """Measure ``labels`` (on the grid of ``image``, the echo whose images the SEG
     references) and make the SEG, SR and report; T2 is fitted from ``echoes`` if 2 or more.
@@ -124,30 +145,49 @@ def measure_study(
     ``labels_name`` names the label map in messages and in the JSON; ``model_results`` (triage,
     risk) go into the SR (see :func:`msklabel.dicom.sr.make_measurement_report`).
     ``measured``: the result of :func:`measure_knee` on the same labels and echoes, if the
-    caller has it already (it is then not measured again).
+    caller has it already (it is then not measured again). The quality gate
+    (:func:`~msklabel.biomarkers.quality.assess_knee` with ``rules``, the segmenter's
+    ``confidence`` per label and the header's ``field_strength_t``) judges every structure,
+    unless its ``quality`` report is given; a failed structure's values are withheld from
+    the SR, the report and the JSON rows. ``models_not_run`` (reasons) go on the report.
     """
     step = on_step or (lambda name: None)
     step(STEPS[0])
     fitted = echoes if len(echoes) >= 2 else ()
     result = measured or measure_knee(labels, echoes=fitted)
-    source_images = read_source_images(image)
     step(STEPS[1])
+    if quality is None:
+        quality = assess_knee(
+            labels, result, echoes=fitted, confidence=confidence, rules=rules,
+            field_strength_t=field_strength_t,
+        )  # fmt: skip
+    source_images = read_source_images(image)
+    step(STEPS[2])
+    notes = {
+        key: SEGMENT_NOTES[q.verdict] for key, q in quality.structures.items() if q.verdict in
+        SEGMENT_NOTES
+    }  # fmt: skip
     try:
-        segmentation = make_segmentation(labels, source_images)
+        segmentation = make_segmentation(labels, source_images, notes=notes)
     except ValueError as error:
         raise InputError(labels_name, str(error)) from None
-    step(STEPS[2])
-    sr = make_measurement_report(
-        result.measurements, segmentation, source_images, model_results=model_results
-    )
     step(STEPS[3])
-    figure = render_report(image, labels, result, _title(fitted))
+    sr = make_measurement_report(
+        result.measurements, segmentation, source_images, model_results=model_results,
+        quality=quality,
+    )  # fmt: skip
+    step(STEPS[4])
+    figure = render_report(
+        image, labels, result, _title(fitted), quality=quality,
+        models=[_model_line(m) for m in model_results], models_not_run=models_not_run,
+    )  # fmt: skip
     try:
         png, pdf, rgb = figure_bytes(figure, "png"), figure_bytes(figure, "pdf"), figure_rgb(figure)
     finally:
         plt.close(figure)
     return StudyReport(
         result=result,
+        quality=quality,
         labels=labels,
         segmentation=segmentation,
         sr=sr,
@@ -155,6 +195,16 @@ def measure_study(
         png=png,
         pdf=pdf,
         source=_provenance(image, fitted, labels_name, segmentation, sr),
+    )
+
+
+def _model_line(result: ModelResult) -> ModelLine:
+    decision = {None: "not reached", True: "flagged", False: "not flagged"}[result.decision]
+    threshold = "" if result.threshold is None else f" (threshold {result.threshold:.2f})"
+    return ModelLine(
+        f"{result.finding} [{result.algorithm_name} {result.algorithm_version}]",
+        f"p = {result.probability:.2f}{threshold}: {decision}",
+        result.demonstration,
     )
 
 

@@ -280,11 +280,19 @@ def _load(args: argparse.Namespace, kind: str):
 def _predict_study(args: argparse.Namespace, bundle) -> int:
     from msklabel.clinical.workflow import predict_study
     from msklabel.errors import InputError
+    from msklabel.pacs.features import quality_reasons
 
     try:
         biomarkers = json.loads(args.biomarkers.read_text())
     except (OSError, ValueError) as error:
         raise InputError(args.biomarkers, f"not a readable JSON file ({error})") from None
+    refused = quality_reasons(biomarkers) if isinstance(biomarkers, dict) else []
+    if refused:
+        raise InputError(
+            args.biomarkers,
+            "the models do not run on structures that failed the quality gate: "
+            + " | ".join(refused),
+        )
     header = None
     if args.dicom is not None:
         import pydicom

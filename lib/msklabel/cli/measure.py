@@ -6,6 +6,8 @@ import argparse
 import math
 from pathlib import Path
 
+from msklabel.cli.demo import add_quality_option, quality_rules
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -37,6 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="UID",
         help="the Series Instance UID to measure when SERIES holds several series",
     )
+    add_quality_option(parser)
     parser.set_defaults(handler=_measure)
 
 
@@ -44,7 +47,9 @@ def _measure(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from msklabel.biomarkers.study import STEPS, measure_study, read_labels
+    from msklabel.io.dicom import series_field_strength
 
+    rules = quality_rules(args)  # a bad file is reported before any work
     started: list[str] = []
     with tqdm(total=3 + len(STEPS), unit="step", disable=None) as progress:
 
@@ -61,12 +66,14 @@ def _measure(args: argparse.Namespace) -> int:
         step("reading labels")
         labels = read_labels(args.labels, image)
         report = measure_study(
-            image, labels, echoes=echoes, labels_name=str(args.labels), on_step=step
-        )
+            image, labels, echoes=echoes, labels_name=str(args.labels), on_step=step,
+            rules=rules, field_strength_t=series_field_strength(image),
+        )  # fmt: skip
         step("writing files")
         paths = report.write(args.out)
         progress.update()
-    print(f"{len(report.result.measurements)} measurements; files in {args.out}:")
+    print(f"{len(report.result.measurements)} measurements; quality: {report.quality.summary()}")
+    print(f"files in {args.out}:")
     for path in paths.values():
         print(f"  {path.name}")
     return 0

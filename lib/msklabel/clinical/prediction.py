@@ -50,7 +50,8 @@ class StudyPrediction:
         )
 
     def model_results(self) -> list[ModelResult]:
-        """The predictions as SR model results; a demonstration model's name says so."""
+        """The predictions as SR model results; a demonstration model's name says so, and
+        its result is marked as such ("not for clinical use" in the SR and on the report)."""
         return [
             ModelResult(
                 key=p.name,
@@ -60,6 +61,7 @@ class StudyPrediction:
                 probability=p.probability,
                 threshold=p.threshold,
                 decision=p.decision,
+                demonstration=p.demonstration,
             )
             for p in self.predictions
         ]

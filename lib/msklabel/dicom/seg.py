@@ -56,6 +56,7 @@ def make_segmentation(
     source_images: Sequence[Dataset],
     *,
     structures: Mapping[int, str] | None = None,
+    notes: Mapping[str, str] | None = None,
     series_number: int = 900,
     series_description: str = "msklabel segmentation",
 ) -> hd.seg.Segmentation:
@@ -64,6 +65,9 @@ def make_segmentation(
     ``labels`` must be on the grid of ``source_images`` (one dataset per slice, in slice
     order). ``structures`` maps label values to keys of ``STRUCTURES`` (default: the knee
     label set; e.g. ``{int(label): label.key for label in SpineLabel}`` for a spine).
+    ``notes`` (by structure key, at most 64 characters) become Segment Descriptions, e.g. a
+    quality verdict: a segment whose values were withheld is still stored, so that it can be
+    seen and corrected.
     """
     structures = structures or {int(label): label.key for label in KneeLabel}
     if len(source_images) != labels.shape[0]:
@@ -76,7 +80,8 @@ def make_segmentation(
         raise ValueError("no labelled structure to store")
     masks = np.stack([array == value for value in present], axis=-1)
     descriptions = [
-        _segment(number, structures[value]) for number, value in enumerate(present, start=1)
+        _segment(number, structures[value], (notes or {}).get(structures[value]))
+        for number, value in enumerate(present, start=1)
     ]
     seg = hd.seg.Segmentation(
         source_images=list(source_images),
@@ -106,7 +111,7 @@ def _uses_private_scheme(key: str) -> bool:
     return any(code is not None and code.scheme_designator == PRIVATE_SCHEME for code in used)
 
 
-def _segment(number: int, key: str) -> hd.seg.SegmentDescription:
+def _segment(number: int, key: str, note: str | None = None) -> hd.seg.SegmentDescription:
     coded = _codes(key)
     description = hd.seg.SegmentDescription(
         segment_number=number,
@@ -119,6 +124,8 @@ def _segment(number: int, key: str) -> hd.seg.SegmentDescription:
         tracking_id=key,
         anatomic_regions=[coded.anatomic_region] if coded.anatomic_region else None,
     )
+    if note:
+        description.SegmentDescription = note[:64]
     if coded.modifier is not None:
         description.SegmentedPropertyTypeCodeSequence[
             0

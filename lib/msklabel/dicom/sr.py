@@ -7,7 +7,15 @@ the procedure reported is an MR imaging procedure; the source images and the SEG
 evidence. Results of clinical models (triage stages, risks) come as :class:`ModelResult`:
 one TID 1501 group each, naming the algorithm and its version, with the probability as a
 numeric item (UCUM ``1``), the decision threshold, and the decision as SNOMED CT
-Present / Absent.
+Present / Absent; a demonstration model's group says "not for clinical use" in a TEXT
+qualitative evaluation (TID 1501 row 12: coded question, text answer).
+
+Quality gate (:mod:`msklabel.biomarkers.quality`): every assessed structure's group carries
+its verdict as a CODE qualitative evaluation (private concepts, declared) and each reason
+as a TEXT one. A **failed** structure keeps one group (finding, site, reference to its
+segment, verdict, reasons) but **no numeric item and no region groups**: its values are not
+in the SR at all, so no reader can take them for valid measurements. A doubtful structure's
+values stay, flagged by its verdict.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from pydicom.uid import generate_uid
 
 from msklabel import __version__
 from msklabel.biomarkers.measurement import Measurement, Measurements
+from msklabel.biomarkers.quality import QualityReport, StructureQuality, Verdict
 from msklabel.biomarkers.regions import REGION_NAMES
 from msklabel.dicom.codes import (
     DERIVATIONS,
@@ -48,6 +57,16 @@ THRESHOLD = private("THRESHOLD", "Decision threshold")
 DECISION = private("DECISION", "Model decision")
 PRESENT = codes.SCT.Present
 ABSENT = codes.SCT.Absent
+INTENDED_USE = private("USE", "Intended use")
+#: What a demonstration model's group says of its result.
+NOT_FOR_CLINICAL_USE = "Demonstration model trained on synthetic data: not for clinical use"
+QUALITY_VERDICT = private("QVERDICT", "Quality gate verdict")
+QUALITY_FINDING = private("QFINDING", "Quality gate finding")
+VERDICT_CODES = {
+    Verdict.PASS: private("QPASS", "Pass"),
+    Verdict.DOUBTFUL: private("QDOUBTFUL", "Doubtful"),
+    Verdict.FAIL: private("QFAIL", "Fail: not measured"),
+}
 
 
 @dataclass(frozen=True)
@@ -66,6 +85,7 @@ class ModelResult:
     probability: float
     threshold: float | None = None
     decision: bool | None = None
+    demonstration: bool = False  #: trained on synthetic data: "not for clinical use"
 
     def __post_init__(self) -> None:
         if not self.key or len(self.finding) > 64 or not self.finding:
@@ -94,7 +114,7 @@ class ModelResult:
             decisions.append(
                 hd.sr.QualitativeEvaluation(DECISION, PRESENT if self.decision else ABSENT)
             )
-        return hd.sr.MeasurementsAndQualitativeEvaluations(
+        group = hd.sr.MeasurementsAndQualitativeEvaluations(
             tracking_identifier=hd.sr.TrackingIdentifier(
                 uid=generate_uid(), identifier=MODEL_GROUP_PREFIX + self.key
             ),
@@ -103,6 +123,17 @@ class ModelResult:
             measurements=measurements,
             qualitative_evaluations=decisions or None,
         )
+        if self.demonstration:
+            _add_text(group, INTENDED_USE, NOT_FOR_CLINICAL_USE)
+        return group
+
+
+def _add_text(group: hd.sr.Template, name: Code, text: str) -> None:
+    """Append a TEXT qualitative evaluation (coded question, text answer) to ``group``."""
+    item = hd.sr.TextContentItem(
+        name=name, value=text, relationship_type=hd.sr.RelationshipTypeValues.CONTAINS
+    )
+    group[0].ContentSequence.append(item)
 
 
 def observation_context() -> hd.sr.ObservationContext:
@@ -126,13 +157,15 @@ def make_measurement_report(
     source_images: Sequence[Dataset],
     *,
     model_results: Sequence[ModelResult] = (),
+    quality: QualityReport | None = None,
     region_names: Mapping[str, str] = REGION_NAMES,
     series_number: int = 901,
     series_description: str = "msklabel biomarkers",
 ) -> hd.sr.Comprehensive3DSR:
     """The TID 1500 report of ``measurements`` made on ``segmentation`` of ``source_images``.
 
-    Every measured structure must be a segment of ``segmentation``.
+    Every measured structure must be a segment of ``segmentation``. With ``quality``, each
+    assessed structure's group carries its verdict; a failed structure's values are left out.
     """
     numbers = segment_numbers(segmentation)
     series_uid = source_images[0].SeriesInstanceUID
@@ -140,11 +173,14 @@ def make_measurement_report(
     for (structure, region), items in measurements.groups().items():
         if structure not in numbers:
             raise ValueError(f"structure {structure!r} is not a segment of the SEG")
-        groups.append(
-            _roi_group(
-                structure, region, items, segmentation, numbers[structure], series_uid, region_names
-            )
-        )
+        assessed = quality.structures.get(structure) if quality else None
+        failed = assessed is not None and assessed.verdict == Verdict.FAIL
+        if failed and region is not None:
+            continue
+        groups.append(_roi_group(
+            structure, region, [] if failed else items, segmentation, numbers[structure],
+            series_uid, region_names, assessed if region is None else None,
+        ))  # fmt: skip
     groups += [result.group() for result in model_results]
     report = hd.sr.MeasurementReport(
         observation_context=observation_context(),
@@ -176,7 +212,9 @@ def _roi_group(
     segment_number: int,
     series_uid: str,
     region_names: Mapping[str, str],
+    assessed: StructureQuality | None,
 ) -> hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations:
+    """The group of one structure (or region): its values, and its verdict with reasons."""
     coded = STRUCTURES[structure]
     sites = [
         hd.sr.FindingSite(
@@ -187,7 +225,12 @@ def _roi_group(
     if region is not None:
         sites.append(hd.sr.FindingSite(region_code(region, region_names[region])))
     algorithm = hd.sr.AlgorithmIdentification(name="msklabel", version=__version__)
-    return hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
+    verdicts = (
+        [hd.sr.QualitativeEvaluation(QUALITY_VERDICT, VERDICT_CODES[assessed.verdict])]
+        if assessed is not None
+        else None
+    )
+    group = hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
         tracking_identifier=hd.sr.TrackingIdentifier(
             uid=generate_uid(),
             identifier=structure if region is None else f"{structure} {region}",
@@ -209,5 +252,10 @@ def _roi_group(
                 algorithm_id=algorithm,
             )
             for m in items
-        ],
+        ]
+        or None,
+        qualitative_evaluations=verdicts,
     )
+    for reason in assessed.reasons if assessed is not None else ():
+        _add_text(group, QUALITY_FINDING, f"{reason.verdict.value}: {reason.message}")
+    return group

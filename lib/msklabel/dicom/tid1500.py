@@ -5,7 +5,8 @@ dciodvfy, dsrdump and PixelMed accept reports that break the template (e.g. with
 content tree: the report title, procedure reported, an observer type in the observation
 context, measurement groups each referencing an existing segment of the given SEG (but the
 clinical-models group, which holds no ROI measurement), a
-unit on every numeric value, and a declaration of every private coding scheme used.
+unit on every numeric value, no numeric value in a group whose quality verdict is Fail, and
+a declaration of every private coding scheme used.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from collections.abc import Iterator
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
-from msklabel.dicom.sr import MODEL_GROUP_PREFIX
+from msklabel.biomarkers.quality import Verdict
+from msklabel.dicom.sr import MODEL_GROUP_PREFIX, QUALITY_VERDICT, VERDICT_CODES
 
 _REPORT = ("126000", "DCM")
 _PROCEDURE_REPORTED = ("121058", "DCM")
@@ -104,6 +106,8 @@ def _check_group(group: Dataset, seg: Dataset, segments: set[int]) -> list[str]:
         for number in numbers if isinstance(numbers, MultiValue) else [numbers]:
             if int(number) not in segments:
                 problems.append(f"references segment {number}, absent from the SEG")
+    if group_verdict(group) == Verdict.FAIL and any(i.ValueType == "NUM" for i in _walk(group)):
+        problems.append("its structure failed the quality gate, yet it holds numeric values")
     for item in _walk(group):
         if item.ValueType != "NUM":
             continue
@@ -111,3 +115,32 @@ def _check_group(group: Dataset, seg: Dataset, segments: set[int]) -> list[str]:
         if not values or not values[0].get("MeasurementUnitsCodeSequence"):
             problems.append(f"value {_concept(item)} has no unit")
     return problems
+
+
+def group_verdict(group: Dataset) -> Verdict | None:
+    """The quality verdict a measurement group carries, or None."""
+    wanted = (QUALITY_VERDICT.value, QUALITY_VERDICT.scheme_designator)
+    codes = {(c.value, c.scheme_designator): v for v, c in VERDICT_CODES.items()}
+    for item in _children(group):
+        if item.ValueType == "CODE" and _concept(item) == wanted:
+            value = item.ConceptCodeSequence[0]
+            return codes.get((str(value.CodeValue), str(value.CodingSchemeDesignator)))
+    return None
+
+
+def measurement_groups(sr: Dataset) -> dict[str, Dataset]:
+    """The report's measurement groups by their Tracking Identifier text."""
+    found = {}
+    for container in _children(sr):
+        if _concept(container) != _IMAGING_MEASUREMENTS:
+            continue
+        for group in _children(container):
+            for item in _children(group):
+                if _concept(item) == _TRACKING_IDENTIFIER:
+                    found[str(item.TextValue)] = group
+    return found
+
+
+def numeric_items(item: Dataset) -> list[Dataset]:
+    """Every NUM content item below ``item``."""
+    return [child for child in _walk(item) if child.ValueType == "NUM"]

@@ -289,6 +289,26 @@ def _instance_from(dataset: Dataset, path: Path, sop_class: UID) -> _Instance:
     )
 
 
+def field_strength(header: Dataset) -> float | None:
+    """Magnetic Field Strength (T) of an MR header; None if absent or not a positive number."""
+    try:
+        value = float(header.get("MagneticFieldStrength", "") or "nan")
+    except (TypeError, ValueError):
+        return None
+    return value if value > 0 else None
+
+
+def series_field_strength(volume: Volume) -> float | None:
+    """The field strength in the header of ``volume``'s first source file, if it has one."""
+    if not volume.source_files:
+        return None
+    try:
+        header = pydicom.dcmread(volume.source_files[0], stop_before_pixels=True)
+    except (OSError, InvalidDicomError):
+        return None
+    return field_strength(header)
+
+
 def _text(dataset: Dataset, keyword: str) -> str | None:
     value = dataset.get(keyword)
     return None if value in (None, "") else str(value)

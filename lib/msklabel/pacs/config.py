@@ -29,6 +29,11 @@
     labels_dir = ""
     models = "default"                   # clinical model files: "default", "none" or a list
 
+    [quality]                            # the quality gate's limits (msklabel.biomarkers.quality)
+    field_strength_t = 3.0               # when the header has no MagneticFieldStrength
+    [quality.limits.cartilage]           # per scope ("all", a group, a structure key)
+    thickness_mean_mm = [0.5, 1.0, 3.8, 5.0]   # fail_low, low, high, fail_high
+
     [status]
     host = "127.0.0.1"
     port = 11180                         # 0: no HTTP status
@@ -59,6 +64,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from msklabel.biomarkers.quality import DEFAULT_RULES as DEFAULT_QUALITY
+from msklabel.biomarkers.quality import QualityRules, rules_from_mapping
 from msklabel.errors import InputError
 from msklabel.pacs.rules import DEFAULT_RULES, Rule, rule_from_dict
 
@@ -156,6 +163,7 @@ class PacsConfig:
     status: StatusConfig = field(default_factory=StatusConfig)
     destinations: tuple[Destination, ...] = ()
     rules: tuple[Rule, ...] = DEFAULT_RULES
+    quality: QualityRules = DEFAULT_QUALITY
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "storage", Path(self.storage).expanduser())
@@ -193,7 +201,7 @@ def load_config(path: str | os.PathLike[str] | None = None, **overrides: Any) ->
 
 def config_from_dict(data: Mapping[str, Any], source: str = "configuration") -> PacsConfig:
     """Build and check a :class:`PacsConfig`; :class:`InputError` naming ``source`` if bad."""
-    known = {"storage", "destinations", "rules", *_SECTIONS}
+    known = {"storage", "destinations", "rules", "quality", *_SECTIONS}
     unknown = sorted(set(data) - known)
     if unknown:
         raise InputError(source, f"unknown keys {unknown} (known: {sorted(known)})")
@@ -208,9 +216,17 @@ def config_from_dict(data: Mapping[str, Any], source: str = "configuration") -> 
             kwargs["rules"] = tuple(rule_from_dict(item) for item in data["rules"])
         if "storage" in data:
             kwargs["storage"] = Path(data["storage"])
+        if "quality" in data:
+            kwargs["quality"] = rules_from_mapping(_quality_table(data["quality"]), source)
         return PacsConfig(**kwargs)
     except (TypeError, ValueError) as error:
         raise InputError(source, str(error)) from None
+
+
+def _quality_table(value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"[quality] must be a table, got {value!r}")
+    return value
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from msklabel.biomarkers.measurement import DERIVATIONS, UNITS, Measurements
+from msklabel.biomarkers.quality import failed_structures
 from msklabel.clinical.features import (
     AGE,
     BIOMARKERS,
@@ -44,6 +45,17 @@ def clinical_biomarkers(measurements: Measurements) -> tuple[dict[str, float], l
         except KeyError:
             missing.append(biomarker.name)
     return values, missing
+
+
+def quality_reasons(biomarkers: Mapping[str, Any]) -> list[str]:
+    """Why the models must not run on a biomarkers.json mapping: one reason per structure
+    they use that failed the quality gate (empty if none did, or the file has no verdicts)."""
+    used = {measurement_key(biomarker)[0] for biomarker in BIOMARKERS}
+    return [
+        f"quality gate failed {key}: {'; '.join(messages)}"
+        for key, messages in failed_structures(biomarkers).items()
+        if key in used
+    ]
 
 
 def header_demographics(header: Any) -> tuple[dict[str, Any], list[str]]:

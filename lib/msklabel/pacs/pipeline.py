@@ -6,13 +6,17 @@ Steps (each may be left out in the configuration, see :data:`~msklabel.pacs.conf
     series selection by the rules; a study with instances kept aside as malformed or in an
     unreadable transfer syntax fails here, naming them; a study nothing matches is skipped.
 ``segment``
-    automatic segmentation of the reference (first) echo (``msklabel.detect``), or a given
-    label map; a series that cannot be stacked (e.g. a missing slice) fails here.
+    automatic segmentation of the reference (first) echo (``msklabel.detect``; the model's
+    confidence per structure goes to ``confidence.json``), or a given label map; a series
+    that cannot be stacked (e.g. a missing slice) fails here.
 ``biomarkers``
-    knee biomarkers from the label map and every echo.
+    knee biomarkers from the label map and every echo, and the quality gate's verdict per
+    structure (:mod:`msklabel.biomarkers.quality`, limits from ``[quality]``): a failed
+    structure's values are withheld from ``biomarkers.json``'s rows.
 ``clinical``
     triage and risk models, from the biomarkers and the header's demographics; when one of
-    them is missing the models are not run and the reason is recorded.
+    them is missing, or a structure they use failed the quality gate, the models are not
+    run and the reason is recorded.
 ``results``
     DICOM-SEG, TID 1500 SR (with the model results) and the report (PNG, PDF, Secondary
     Capture) in ``<storage>/results/<StudyUID>/job-<id>/results``.
@@ -33,7 +37,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pydicom
 
@@ -42,6 +46,9 @@ from msklabel.pacs.config import PacsConfig
 from msklabel.pacs.rules import SeriesSummary, select_series
 from msklabel.pacs.status import Job, StatusStore
 from msklabel.volume import Volume
+
+if TYPE_CHECKING:
+    from msklabel.segment import Segmentation
 
 logger = logging.getLogger(__name__)
 
@@ -81,11 +88,12 @@ class Resources:
         return self._cache["bundles"]
 
 
-def segment_automatic(echoes: list[Volume]) -> Volume:
-    """The knee label map of a series (its echoes) with no prompts (``msklabel.kneeseg``)."""
+def segment_automatic(echoes: list[Volume]) -> Segmentation:
+    """The knee label map of a series (its echoes) with no prompts (``msklabel.kneeseg``),
+    with the network's confidence per slice and label."""
     from msklabel.kneeseg import segment_knee
 
-    return segment_knee(echoes, progress=False).labels
+    return segment_knee(echoes, progress=False)
 
 
 class JobRun:
@@ -156,10 +164,15 @@ class JobRun:
             path = Path(self.config.pipeline.labels_dir) / f"{image.series_instance_uid}.nii.gz"
             labels = read_labels(path, image)
         else:
+            from msklabel.biomarkers.quality import confidence_from_scores
+
             try:
-                labels = segment_automatic(self._echoes())
+                segmentation = segment_automatic(self._echoes())
             except ValueError as error:  # e.g. not a sagittal series
                 raise StepFailed(f"automatic segmentation: {error}") from None
+            labels = segmentation.labels
+            confidence = confidence_from_scores(segmentation.scores)
+            _write_json(self.folder / "confidence.json", {str(k): v for k, v in confidence.items()})
         from msklabel.io.nifti import write_nifti
 
         write_nifti(labels, self.folder / "labels.nii.gz")
@@ -168,23 +181,37 @@ class JobRun:
 
     def _biomarkers(self) -> str:
         from msklabel.biomarkers.knee import measure_knee
+        from msklabel.biomarkers.quality import assess_knee, write_biomarkers_json
+        from msklabel.io.dicom import field_strength
 
         echoes = self._echoes()
         fitted = echoes if len(echoes) >= 2 else ()
-        result = measure_knee(self._labels(), echoes=fitted)
-        result.measurements.write_json(self.folder / "biomarkers.json")
+        labels = self._labels()
+        result = measure_knee(labels, echoes=fitted)
+        quality = assess_knee(
+            labels, result, echoes=fitted, confidence=self._confidence(), rules=self.config.quality,
+            field_strength_t=field_strength(self._header()),
+        )  # fmt: skip
+        write_biomarkers_json(self.folder / "biomarkers.json", result.measurements, quality)
         self._inputs["measured"] = result  # the results step reuses it in this run
-        return f"{len(result.measurements)} measurements"
+        return f"{len(result.measurements)} measurements; quality: {quality.summary()}"
 
     def _clinical(self) -> str:
         from msklabel.biomarkers.measurement import Measurements
-        from msklabel.pacs.features import clinical_biomarkers, header_demographics
+        from msklabel.pacs.features import (
+            clinical_biomarkers,
+            header_demographics,
+            quality_reasons,
+        )
 
         data = json.loads((self.folder / "biomarkers.json").read_text())
+        gate = quality_reasons(data)
         values, missing = clinical_biomarkers(Measurements.from_json(data))
-        header = pydicom.dcmread(self._selection()["files"][0], stop_before_pixels=True)
-        demographics, absent = header_demographics(header)
-        reasons = ([f"biomarkers not measured: {', '.join(missing)}"] if missing else []) + absent
+        if gate:  # a failed structure's values were withheld: the gate says why
+            missing = [name for name in missing if not _withheld(name, data)]
+        demographics, absent = header_demographics(self._header())
+        reasons = gate + ([f"biomarkers not measured: {', '.join(missing)}"] if missing else [])
+        reasons += absent
         bundles = [] if reasons else self.resources.bundles()
         if not reasons and not bundles:
             reasons.append("no clinical model configured")
@@ -200,12 +227,19 @@ class JobRun:
         return f"{len(prediction.predictions)} model outputs"
 
     def _results(self) -> str:
+        from msklabel.biomarkers.quality import QualityReport
         from msklabel.biomarkers.study import measure_study
+        from msklabel.io.dicom import field_strength
 
         echoes = self._echoes()
+        path = self.folder / "biomarkers.json"  # absent when that step is left out
+        quality = QualityReport.from_json(json.loads(path.read_text())["quality"]) if (
+            path.exists()) else None  # fmt: skip
         report = measure_study(
             echoes[0], self._labels(), echoes=echoes, labels_name="automatic segmentation",
             model_results=self._model_results(), measured=self._inputs.get("measured"),
+            quality=quality, rules=self.config.quality, confidence=self._confidence(),
+            field_strength_t=field_strength(self._header()), models_not_run=self._not_run(),
         )  # fmt: skip
         paths = report.write(self.folder / "results")
         return f"{len(report.result.measurements)} measurements; {', '.join(sorted(paths))}"
@@ -234,6 +268,22 @@ class JobRun:
 
     def _selection(self) -> dict:
         return json.loads((self.folder / "selection.json").read_text())
+
+    def _header(self) -> pydicom.Dataset:
+        """The header of the selected series' first file (no pixels)."""
+        return pydicom.dcmread(self._selection()["files"][0], stop_before_pixels=True)
+
+    def _confidence(self) -> dict[int, float] | None:
+        """The segmenter's confidence per label value (None for a given label map)."""
+        path = self.folder / "confidence.json"
+        if not path.exists():
+            return None
+        return {int(k): float(v) for k, v in json.loads(path.read_text()).items()}
+
+    def _not_run(self) -> list[str]:
+        """Why the clinical models did not run (empty if they ran or were not asked)."""
+        path = self.folder / "clinical.json"
+        return json.loads(path.read_text()).get("not_run", []) if path.exists() else []
 
     def _echoes(self) -> list[Volume]:
         """The selected series' echoes by echo time (read once per run)."""
@@ -288,6 +338,11 @@ def _summaries(rows: Sequence[Any]) -> list[SeriesSummary]:
             first["columns"],
         ))  # fmt: skip
     return summaries
+
+
+def _withheld(name: str, data: dict) -> bool:
+    """Whether clinical feature ``name`` belongs to a structure whose rows were withheld."""
+    return any(name.startswith(f"{row['structure']}_") for row in data.get("withheld", []))
 
 
 def _aside_message(rows: Sequence[Any]) -> str:

@@ -1,0 +1,138 @@
+"""Figures of the masks of a knee label map that tell a wrong segmentation from a right one:
+box-likeness, fragments, enclosure by bone, nearness to a bone, and the median fitted T2 of
+each plate and meniscus (:mod:`msklabel.biomarkers.quality` judges them)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import ndimage
+
+from msklabel.biomarkers.knee import PLATE_BONES
+from msklabel.biomarkers.relaxometry import fit_relaxation
+from msklabel.labels import BONES, CARTILAGE_PLATES, MENISCI, KneeLabel
+from msklabel.volume import Volume
+
+#: T2 is fitted for these (the others' T2 is no sign of a wrong mask).
+T2_STRUCTURES = (*CARTILAGE_PLATES, *MENISCI)
+#: Fewest fitted voxels for a median T2.
+MIN_T2_VOXELS = 10
+
+#: Scopes of limits: a structure key, or its group, or every structure.
+GROUPS = {
+    **{int(p): "cartilage" for p in CARTILAGE_PLATES},
+    **{int(m): "meniscus" for m in MENISCI},
+    **{int(b): "bone" for b in BONES},
+}
+
+
+class MaskFigures:
+    """Shape figures of the structures of one label map (distance maps made once)."""
+
+    def __init__(self, labels: Volume, near_bone_mm: float, between_bones_mm: float) -> None:
+        self.array = np.asarray(labels.array)
+        self.spacing = np.array(labels.spacing)
+        self.near_bone_mm = near_bone_mm
+        self.between_bones_mm = between_bones_mm
+        counts = np.bincount(self.array.ravel().astype(np.int64), minlength=len(KneeLabel) + 1)
+        self.counts = counts
+        known = {int(label) for label in KneeLabel}
+        self.present = {KneeLabel(v) for v in np.flatnonzero(counts) if int(v) in known}
+        self._enclosed: dict[int, np.ndarray] = {}
+
+    def voxels(self, label: int) -> int:
+        return int(self.counts[label]) if label < len(self.counts) else 0
+
+    def shape_figures(self, label: KneeLabel) -> dict[str, float]:
+        mask = self.array == label
+        figures: dict[str, float] = {}
+        group = GROUPS.get(int(label))
+        if group in ("cartilage", "meniscus"):
+            figures["rectangularity"] = rectangularity(mask)
+            figures["fragment_share"] = fragment_share(
+                mask, 2 if label == KneeLabel.FEMORAL_CARTILAGE else 1
+            )
+            bones = [PLATE_BONES[label]] if group == "cartilage" else [*BONES]
+            inside = np.zeros(mask.shape, bool)
+            for bone in bones:
+                inside |= self.enclosed(bone)
+            figures["inside_bone_share"] = float(inside[mask].mean())
+        if group == "cartilage" and PLATE_BONES[label] in self.present:
+            near = self.within(mask, PLATE_BONES[label], self.near_bone_mm)
+            figures["near_bone_share"] = float(near.mean())
+        if group == "meniscus":
+            reach = self.between_bones_mm
+            femur = self.within(mask, KneeLabel.FEMUR, reach)
+            tibia = self.within(mask, KneeLabel.TIBIA, reach)
+            figures["between_bones_share"] = float((femur & tibia).mean())
+        return figures
+
+    def within(self, mask: np.ndarray, bone: int, distance_mm: float) -> np.ndarray:
+        """For each voxel of ``mask`` (in ``np.argwhere`` order), whether a voxel of
+        ``bone`` lies within ``distance_mm``."""
+        margin = np.ceil(distance_mm / self.spacing).astype(int) + 1
+        found = np.argwhere(mask)
+        low = np.maximum(found.min(axis=0) - margin, 0)
+        high = np.minimum(found.max(axis=0) + margin + 1, mask.shape)
+        crop = tuple(slice(a, b) for a, b in zip(low, high, strict=True))
+        bone_mask = self.array[crop] == bone
+        if not bone_mask.any():
+            return np.zeros(len(found), bool)
+        distance = ndimage.distance_transform_edt(~bone_mask, sampling=self.spacing)
+        return distance[tuple((found - low).T)] <= distance_mm
+
+    def enclosed(self, bone: int) -> np.ndarray:
+        """Voxels that the outline of ``bone`` surrounds in a plane along any array axis
+        (holes of the bone mask, filled slice by slice)."""
+        if bone not in self._enclosed:
+            mask = self.array == bone
+            filled = np.zeros(mask.shape, bool)
+            cross = ndimage.generate_binary_structure(2, 1)
+            for axis in range(3):
+                footprint = np.expand_dims(cross, axis)
+                filled |= ndimage.binary_fill_holes(mask, structure=footprint)
+            self._enclosed[bone] = filled & ~mask
+        return self._enclosed[bone]
+
+
+def rectangularity(mask: np.ndarray, min_pixels: int = 6) -> float:
+    """Median over the slices along axis 0 (with at least ``min_pixels``) of the share of
+    its axis-aligned bounding box that the slice's mask fills; 0 if no such slice."""
+    shares = []
+    for index in np.flatnonzero(mask.sum(axis=(1, 2)) >= min_pixels):
+        rows, columns = np.nonzero(mask[index])
+        box = (rows.max() - rows.min() + 1) * (columns.max() - columns.min() + 1)
+        shares.append(len(rows) / box)
+    return float(np.median(shares)) if shares else 0.0
+
+
+def fragment_share(mask: np.ndarray, parts: int = 1) -> float:
+    """Share of ``mask``'s voxels outside its ``parts`` largest connected components
+    (26-connected)."""
+    components, count = ndimage.label(mask, structure=np.ones((3, 3, 3)))
+    if count <= parts:
+        return 0.0
+    sizes = np.sort(np.bincount(components.ravel())[1:])[::-1]
+    return float(sizes[parts:].sum() / sizes.sum())
+
+
+def t2_medians(labels: Volume, echoes: Sequence[Volume]) -> dict[KneeLabel, float]:
+    """Median fitted T2 (ms) of each plate's and meniscus' voxels, from ``echoes`` (all but
+    the first when there are three or more); left out where fewer than
+    :data:`MIN_T2_VOXELS` voxels fit."""
+    array = np.asarray(labels.array)
+    chosen = sorted(echoes, key=lambda v: v.echo_time or 0.0)
+    if len(chosen) >= 3:
+        chosen = chosen[1:]
+    mask = np.isin(array, [int(s) for s in T2_STRUCTURES])
+    if not mask.any():
+        return {}
+    fitted = fit_relaxation(chosen, mask=mask)
+    values = fitted.time.array
+    found = {}
+    for structure in T2_STRUCTURES:
+        inside = (array == structure) & fitted.valid
+        if inside.sum() >= MIN_T2_VOXELS:
+            found[structure] = float(np.median(values[inside]))
+    return found

@@ -1,0 +1,209 @@
+"""The quality gate on constructed label maps: the phantom's truth passes; boxes as masks,
+cartilage dilated into the joint, cartilage inside the bone and an empty plate fail, each
+for its own reason."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from msklabel.biomarkers.criteria import plausibility_violations
+from msklabel.biomarkers.knee import measure_knee
+from msklabel.biomarkers.measurement import Measurements
+from msklabel.biomarkers.quality import (
+    Band,
+    QualityReport,
+    Verdict,
+    assess_knee,
+    confidence_from_scores,
+    failed_structures,
+    load_rules,
+    rules_from_mapping,
+    write_biomarkers_json,
+)
+from msklabel.data.phantom import Phantom, PhantomConfig, make_phantom
+from msklabel.errors import InputError
+from msklabel.labels import BONES, CARTILAGE_PLATES, MENISCI, KneeLabel
+from msklabel.testing.masks import boxes_as_masks
+
+#: A coarse sagittal knee (3 mm slices, 1 mm pixels, 8 echoes): about 4 s to make and judge.
+CONFIG = PhantomConfig(orientation="sagittal", spacing=(3.0, 1.0, 1.0), fov_mm=140)
+
+
+@pytest.fixture(scope="module")
+def phantom() -> Phantom:
+    return make_phantom(CONFIG)
+
+
+def _judge(phantom: Phantom, array: np.ndarray, **kwargs) -> QualityReport:
+    labels = phantom.labels.with_array(array)
+    result = measure_knee(labels, echoes=phantom.echoes)
+    return assess_knee(labels, result, echoes=phantom.echoes, field_strength_t=3.0, **kwargs)
+
+
+def _codes(report: QualityReport, key: str) -> set[str]:
+    return {reason.code for reason in report.structures[key].reasons}
+
+
+@pytest.mark.slow
+def test_the_phantom_truth_passes_every_structure(phantom) -> None:
+    report = _judge(phantom, np.asarray(phantom.labels.array))
+    assert {key: q.verdict for key, q in report.structures.items()} == {
+        label.key: Verdict.PASS for label in KneeLabel
+    }, report.summary()
+    result = measure_knee(phantom.labels, echoes=phantom.echoes)
+    assert plausibility_violations(phantom.labels, result, phantom.echoes) == {}
+
+
+@pytest.mark.slow
+def test_boxes_as_masks_fail(phantom) -> None:
+    """Every plate becomes its boxes (box-shaped); the menisci's boxes, partly covered by the
+    plates' boxes, are no longer box-shaped but still fail."""
+    thin = (*MENISCI, *CARTILAGE_PLATES)
+    labels = phantom.labels.with_array(boxes_as_masks(np.asarray(phantom.labels.array), thin))
+    report = _judge(phantom, np.asarray(labels.array))
+    for label in thin:
+        assert report.verdict(label.key) == Verdict.FAIL, label.key
+    for plate in CARTILAGE_PLATES:
+        assert "rectangularity:high" in _codes(report, plate.key), plate.key
+    violations = plausibility_violations(labels, measure_knee(labels), phantom.echoes)
+    assert set(violations) == {label.key for label in thin}
+    assert all(any("box-shaped" in v for v in violations[p.key]) for p in CARTILAGE_PLATES)
+
+
+@pytest.mark.slow
+def test_cartilage_dilated_into_the_joint_fails_far_from_its_bone(phantom) -> None:
+    array = np.asarray(phantom.labels.array).copy()
+    plate = array == KneeLabel.FEMORAL_CARTILAGE
+    grown = ndimage.binary_dilation(plate, iterations=6) & ~np.isin(array, [int(b) for b in BONES])
+    array[grown] = KneeLabel.FEMORAL_CARTILAGE
+    report = _judge(phantom, array)
+    assert report.verdict("femoral_cartilage") == Verdict.FAIL
+    assert {"near_bone_share:low", "thickness_mean_mm:high"} <= _codes(report, "femoral_cartilage")
+
+
+@pytest.mark.slow
+def test_cartilage_inside_its_bone_fails(phantom) -> None:
+    array = np.asarray(phantom.labels.array).copy()
+    femur = array == KneeLabel.FEMUR
+    depth = ndimage.distance_transform_edt(femur, sampling=phantom.labels.spacing)
+    array[array == KneeLabel.FEMORAL_CARTILAGE] = 0
+    array[femur & (depth > 3.0) & (depth <= 6.0)] = KneeLabel.FEMORAL_CARTILAGE
+    report = _judge(phantom, array)
+    assert report.verdict("femoral_cartilage") == Verdict.FAIL
+    assert "inside_bone_share:high" in _codes(report, "femoral_cartilage")
+    assert report.structures["femoral_cartilage"].evidence["inside_bone_share"] > 0.5
+
+
+@pytest.mark.slow
+def test_an_empty_plate_fails_and_a_tiny_one_too(phantom) -> None:
+    array = np.asarray(phantom.labels.array).copy()
+    array[array == KneeLabel.MEDIAL_TIBIAL_CARTILAGE] = 0
+    lateral = np.argwhere(array == KneeLabel.LATERAL_TIBIAL_CARTILAGE)
+    array[array == KneeLabel.LATERAL_TIBIAL_CARTILAGE] = 0
+    array[tuple(lateral[:5].T)] = KneeLabel.LATERAL_TIBIAL_CARTILAGE
+    report = _judge(phantom, array)
+    assert report.structures["medial_tibial_cartilage"].reasons[0].code == "empty"
+    assert report.verdict("medial_tibial_cartilage") == Verdict.FAIL
+    assert "tiny" in _codes(report, "lateral_tibial_cartilage")
+    assert report.verdict("lateral_tibial_cartilage") == Verdict.FAIL
+    assert report.verdict("femur") == Verdict.PASS
+
+
+@pytest.mark.slow
+def test_low_model_confidence_fails_and_middling_is_doubtful(phantom) -> None:
+    scores = {
+        int(KneeLabel.FEMUR): np.array([np.nan, 0.2, 0.3, np.nan]),
+        int(KneeLabel.TIBIA): np.array([0.6, np.nan, 0.62]),
+    }
+    confidence = confidence_from_scores({**scores, int(KneeLabel.PATELLA): np.full(3, np.nan)})
+    assert confidence == {int(KneeLabel.FEMUR): pytest.approx(0.25),
+                          int(KneeLabel.TIBIA): pytest.approx(0.61)}  # fmt: skip
+    report = _judge(phantom, np.asarray(phantom.labels.array), confidence=confidence)
+    assert report.verdict("femur") == Verdict.FAIL
+    assert report.verdict("tibia") == Verdict.DOUBTFUL
+    assert "confidence:low" in _codes(report, "tibia")
+    assert report.verdict("patella") == Verdict.PASS
+
+
+@pytest.mark.slow
+def test_t2_limits_follow_the_field_strength_and_the_site_rules(phantom) -> None:
+    """The phantom's cartilage T2 (36-44 ms) passes the defaults at 1.5 and 3 T; a site table
+    for 1.5 T that puts cartilage at 50-80 ms fails it there, and only there."""
+    rules = rules_from_mapping({"t2_ms": {"1.5": {"cartilage": [45, 50, 80, 90]}}}, "site.toml")
+    array = np.asarray(phantom.labels.array)
+    at_3t = _judge(phantom, array, rules=rules)
+    labels = phantom.labels.with_array(array)
+    result = measure_knee(labels, echoes=phantom.echoes)
+    at_15t = assess_knee(labels, result, echoes=phantom.echoes, rules=rules, field_strength_t=1.5)
+    assert at_3t.verdict("femoral_cartilage") == Verdict.PASS
+    assert at_15t.verdict("femoral_cartilage") == Verdict.FAIL
+    (reason,) = at_15t.structures["femoral_cartilage"].reasons
+    assert reason.code == "t2_median_ms:low" and "at 1.5 T" in reason.message
+    assert at_15t.rules == "site.toml" and at_15t.field_strength_source == "header"
+    assumed = assess_knee(labels, result, echoes=phantom.echoes, rules=rules)
+    assert (assumed.field_strength_t, assumed.field_strength_source) == (3.0, "assumed")
+
+
+@pytest.mark.slow
+def test_failed_rows_are_withheld_from_biomarkers_json(phantom, tmp_path) -> None:
+    thin = (KneeLabel.PATELLAR_CARTILAGE,)
+    labels = phantom.labels.with_array(boxes_as_masks(np.asarray(phantom.labels.array), thin))
+    result = measure_knee(labels, echoes=phantom.echoes)
+    report = assess_knee(labels, result, echoes=phantom.echoes)
+    path = tmp_path / "biomarkers.json"
+    write_biomarkers_json(path, result.measurements, report, {"labels": "boxes"})
+    data = json.loads(path.read_text())
+    reported = Measurements.from_json(data)  # the readers of the rows see no failed value
+    assert "patellar_cartilage" not in {m.structure for m in reported}
+    assert {row["structure"] for row in data["withheld"]} == {"patellar_cartilage"}
+    assert len(reported) + len(data["withheld"]) == len(result.measurements)
+    assert QualityReport.from_json(data["quality"]).to_json() == report.to_json()
+    failed = failed_structures(data)
+    assert list(failed) == ["patellar_cartilage"]
+    assert any("box-likeness" in message for message in failed["patellar_cartilage"])
+
+
+def test_bands_judge_and_describe() -> None:
+    band = Band(12, 20, 65, 90)
+    assert [band.judge(v) for v in (10, 15, 40, 70, 95)] == [
+        Verdict.FAIL, Verdict.DOUBTFUL, Verdict.PASS, Verdict.DOUBTFUL, Verdict.FAIL,
+    ]  # fmt: skip
+    assert band.describe() == "pass 20-65; fail below 12 or above 90"
+    assert Band(0, 0, 0, 0.05).describe() == "pass 0; fail above 0.05"
+    assert Band(100, 200, np.inf, np.inf).describe() == "pass >= 200; fail below 100"
+    with pytest.raises(ValueError, match="not ordered"):
+        Band(1, 0, 2, 3)
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"colour": 1}, "unknown keys"),
+        ({"limits": {"knee": {"volume_mm3": [0, 1, 2, 3]}}}, "unknown scope"),
+        ({"limits": {"cartilage": {"sharpness": [0, 1, 2, 3]}}}, "unknown figure"),
+        ({"limits": {"cartilage": {"volume_mm3": [0, 1, 2]}}}, "four numbers"),
+        ({"limits": {"all": {"confidence": [0.9, 0.5, 1, 1]}}}, "not ordered"),
+        ({"near_bone_mm": -1}, "must be positive"),
+    ],
+)
+def test_bad_site_rules_are_refused_naming_the_file(table, message) -> None:
+    with pytest.raises(InputError, match=message) as caught:
+        rules_from_mapping(table, "site.toml")
+    assert "site.toml" in str(caught.value)
+
+
+def test_site_rules_load_from_a_toml_file(tmp_path) -> None:
+    path = tmp_path / "site.toml"
+    path.write_text('[quality]\nnear_bone_mm = 5\n[quality.limits.patellar_cartilage]\n'
+                    "thickness_mean_mm = [0.5, 1.5, 4.5, 6]\n")  # fmt: skip
+    rules = load_rules(path)
+    assert rules.near_bone_mm == 5.0 and rules.source == str(path)
+    assert rules.band("thickness_mean_mm", KneeLabel.PATELLAR_CARTILAGE) == Band(0.5, 1.5, 4.5, 6)
+    assert rules.band("thickness_mean_mm", KneeLabel.FEMORAL_CARTILAGE) == Band(0.5, 1, 3.8, 5)
+    (tmp_path / "bad.toml").write_text("[quality\n")
+    with pytest.raises(InputError, match="not valid TOML"):
+        load_rules(tmp_path / "bad.toml")
