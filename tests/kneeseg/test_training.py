@@ -60,5 +60,5 @@ def test_fine_tuning_starts_from_the_given_network_and_leaves_it_unchanged(label
 def test_a_file_that_is_not_a_weights_file_is_refused_by_name(tmp_path: Path) -> None:
     path = tmp_path / "not-weights.pt"
     path.write_bytes(b"hello")
-    with pytest.raises(InputError, match="not-weights.pt"):
+    with pytest.raises(InputError, match=r"not-weights\.pt"):
         KneeSegmenter.load(path)

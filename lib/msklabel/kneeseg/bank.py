@@ -80,11 +80,12 @@ class LabelBank:
     @functools.cached_property
     def weights(self) -> torch.Tensor:
         """Sampling weight of each slice: slices through a bone are drawn about seven times
-        as often as those beside the knee (which still teach what is not knee)."""
-        bone = (self.distances[:, 0] < 255).flatten(1).any(1) & (self.distances[:, 0] > 0).flatten(
-            1
-        ).any(1)
-        return torch.where(bone, 1.0, 0.15)
+        as often as those beside the knee (which still teach what is not knee), and slices
+        through the patella (few, and the hardest bone) twice as often again."""
+        depth = self.distances[:, 0].flatten(1)
+        bone = (depth < 255).any(1) & (depth > 0).any(1)
+        patella = (self.labels == KneeLabel.PATELLA).flatten(1).any(1)
+        return torch.where(bone, 1.0, 0.15) * torch.where(patella, 2.0, 1.0)
 
     def neighbour(self, index: torch.Tensor, offset: torch.Tensor | int) -> torch.Tensor:
         """The bank index ``offset`` slices from ``index`` within the same volume (clamped)."""
