@@ -12,11 +12,12 @@ import pytest
 from msklabel.biomarkers.criteria import plausibility_violations
 from msklabel.biomarkers.knee import measure_knee
 from msklabel.demo import DemoOutputs, run_demo
-from msklabel.detect import AUTOMATIC_LABELS
+from msklabel.kneeseg import default_weights
 from msklabel.dicom.seg import read_seg_labels
 from msklabel.io import read_volumes
 from msklabel.io.nifti import read_nifti
-from msklabel.labels import BONES, CARTILAGE_PLATES, MENISCI
+from msklabel.labels import BONES, CARTILAGE_PLATES, MENISCI, KneeLabel
+from msklabel.segment.backends.base import file_digest
 
 
 @pytest.fixture(scope="module")
@@ -35,17 +36,16 @@ def test_main_job_writes_named_structures_of_the_sample_study(sample, outputs) -
     np.testing.assert_array_equal(image.array, source.array)
 
     found = set(np.unique(labels.array)) - {0}
-    assert found <= set(AUTOMATIC_LABELS)
-    assert set(BONES) <= found  # femur, tibia and patella are named
+    assert found == {int(label) for label in KneeLabel if label <= KneeLabel.LATERAL_MENISCUS}
 
     summary = json.loads(outputs.summary.read_text())
     assert summary["input"]["series_instance_uid"] == source.series_instance_uid
-    assert summary["model"].startswith("litemedsam:79d8c9dca6db4d69")  # the pinned weights
+    assert summary["model"] == f"kneeseg:{file_digest(default_weights())[:16]}"
     assert {s["label"] for s in summary["structures"].values()} == found
     femur = summary["structures"]["femur"]
     mask = labels.array == 1
     assert femur["volume_mm3"] == pytest.approx(mask.sum() * source.voxel_volume, abs=0.1)
-    scores = [s for s in femur["predicted_iou_per_slice"] if s is not None]
+    scores = [s for s in femur["confidence_per_slice"] if s is not None]
     assert len(scores) >= 5 and all(0 < s <= 1 for s in scores)
     assert outputs.overlay.stat().st_size > 10_000
 
@@ -78,3 +78,18 @@ def test_the_gate_passes_no_structure_that_breaks_the_plausibility_criteria(
         assert stored[label.key]["verdict"] == verdict
         if label.key in violations:
             assert verdict in ("doubtful", "fail"), (label.key, violations[label.key])
+
+
+@pytest.mark.slow
+def test_every_plate_and_meniscus_of_the_sample_meets_the_criteria(sample, outputs) -> None:
+    """Issue 21's "Done when" on the real sample, fully automatic: every cartilage plate and
+    meniscus is non-empty and not box-shaped, >= 90 % of each plate's voxels lie within 4 mm
+    of its bone and none inside a bone, the median T2 of each plate (echoes 2-8) is 20-65 ms
+    and of each meniscus <= 35 ms, each plate's mean thickness 1.0-3.8 mm; and the gate lets
+    them through."""
+    echoes = sorted(read_volumes(sample.dicom_dir), key=lambda v: v.echo_time)
+    labels = echoes[0].with_array(np.asarray(read_nifti(outputs.labels).array).astype(np.uint8))
+    assert plausibility_violations(labels, measure_knee(labels, echoes=echoes), echoes) == {}
+    summary = json.loads(outputs.summary.read_text())["quality"]
+    for label in (*BONES, *CARTILAGE_PLATES, *MENISCI):
+        assert summary[label.key]["verdict"] != "fail", summary[label.key]

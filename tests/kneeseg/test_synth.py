@@ -12,6 +12,7 @@ from msklabel.kneeseg.bank import ImageBank, LabelBank
 from msklabel.kneeseg.classes import SegClass
 from msklabel.kneeseg.synth import IMAGED_SHARE, OUT_SIZE, synthesise
 from msklabel.labels import KneeLabel
+from msklabel.volume import Volume
 
 
 @pytest.fixture(scope="module")
@@ -54,13 +55,22 @@ def test_classes_a_label_map_lacks_are_marked_unknown(labels) -> None:
     assert first[SegClass.FEMUR] and second[SegClass.FEMUR] and second[SegClass.BACKGROUND]
 
 
-def test_bones_cut_by_the_field_of_view_go_on_beyond_it(labels, bank) -> None:
-    """The bank continues a label map's edge: a femur touching the top of the field of view
-    is a shaft up to the top of the bank's square."""
-    middle = len(bank) // 2
-    femur = bank.labels[middle] == KneeLabel.FEMUR
-    rows = torch.nonzero(femur.any(1)).flatten()
-    assert int(rows.min()) == 0
+def test_bones_cut_by_the_field_of_view_go_on_beyond_it(labels) -> None:
+    """The bank continues a label map's edge: a femur cut by the top of the field of view is
+    a shaft up to the top of the bank's square (as in a real image)."""
+    axis = int(np.argmax(np.abs(labels.affine[2, :3])))  # the array axis along superior
+    along = np.moveaxis(labels.array == KneeLabel.FEMUR, axis, 0).any((1, 2))
+    first, last = np.flatnonzero(along)[[0, -1]]
+    middle = (first + last) // 2  # cut the femur half-way, keeping the joint
+    keep = slice(0, middle) if labels.affine[2, axis] > 0 else slice(middle, None)
+    cropped = np.moveaxis(np.moveaxis(labels.array, axis, 0)[keep], 0, axis)
+    affine = labels.affine.copy()
+    affine[:3, 3] += (keep.start or 0) * labels.affine[:3, axis]
+    cut = LabelBank.of([Volume(np.ascontiguousarray(cropped), affine)])
+    femur = cut.labels[len(cut) // 2] == KneeLabel.FEMUR
+    assert int(torch.nonzero(femur.any(1)).min()) == 0
+    uncut = LabelBank.of([labels]).labels[len(cut) // 2] == KneeLabel.FEMUR
+    assert int(torch.nonzero(uncut.any(1)).min()) > 0  # whole, it ends inside the square
 
 
 def test_labelled_images_make_their_share_of_each_batch(labels, bank) -> None:

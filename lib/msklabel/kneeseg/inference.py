@@ -11,19 +11,27 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from msklabel.detect.view import SagittalView, reorient_sagittal
+from msklabel.kneeseg.classes import SegClass
 from msklabel.kneeseg.network import MULTIPLE, KneeSegmenter, echo_pair
-from msklabel.kneeseg.synth import OUT_PIXEL_MM, window
+from msklabel.kneeseg.synth import OUT_PIXEL_MM, TRAINED_PIXEL_MM, window
 from msklabel.volume import Volume
 
 #: Slices run through the network at once.
 BATCH = 4
+#: Zooms of the test-time augmentation: each slice is segmented at these pixel sizes
+#: (relative to :func:`network_pixel_mm`) and the probabilities averaged.
+SCALES = (0.9, 1.0, 1.1)
 
 
 def predict_probabilities(
-    segmenter: KneeSegmenter, echoes: Sequence[Volume], progress: bool = False
+    segmenter: KneeSegmenter,
+    echoes: Sequence[Volume],
+    progress: bool = False,
+    scales: Sequence[float] = SCALES,
 ) -> np.ndarray:
     """Class probabilities ``[classes, slice, row, column]`` (float32) on the grid of the
-    echoes, whose slices must be sagittal."""
+    echoes, whose slices must be sagittal: the mean of the network's probabilities with the
+    slices zoomed by each of ``scales`` around :func:`network_pixel_mm`."""
     early, late = echo_pair(echoes)
     if early.shape != late.shape:
         raise ValueError("the echoes must share one grid")
@@ -32,21 +40,35 @@ def predict_probabilities(
     stacked = np.stack([view.apply(early.array), view.apply(late.array)], 1).astype(np.float32)
     rows, columns = view.display_shape
     dr, dc = view.display_spacing
-    height, width = round(rows * dr / OUT_PIXEL_MM), round(columns * dc / OUT_PIXEL_MM)
-    padding = (0, _padding(width), 0, _padding(height))
-    out = []
+    pixel_mm = network_pixel_mm((dr, dc))
     network = segmenter.network.eval()
-    batches = range(0, stacked.shape[0], BATCH)
+    total = np.zeros((len(SegClass), *stacked.shape[:1], rows, columns), np.float32)
+    steps = [(first, scale) for scale in scales for first in range(0, stacked.shape[0], BATCH)]
     with torch.inference_mode():
-        for first in tqdm(batches, desc="segmenting slices", unit="batch", disable=not progress):
-            images = torch.from_numpy(stacked[first : first + BATCH])
-            images = window(images)
+        for first, scale in tqdm(
+            steps, desc="segmenting slices", unit="batch", disable=not progress
+        ):
+            images = window(torch.from_numpy(stacked[first : first + BATCH]))
+            height = round(rows * dr / (pixel_mm * scale))
+            width = round(columns * dc / (pixel_mm * scale))
             images = F.interpolate(images, size=(height, width), mode="bilinear", antialias=True)
+            padding = (0, _padding(width), 0, _padding(height))
             logits = network(F.pad(images, padding))[:, :, :height, :width]
             logits = F.interpolate(logits, size=(rows, columns), mode="bilinear")
-            out.append(torch.softmax(logits, 1).numpy())
-    display = np.concatenate(out)  # [slices, classes, rows, columns]
-    return np.stack([_undo_view(view, display[:, c]) for c in range(display.shape[1])])
+            probabilities = torch.softmax(logits, 1).numpy()
+            total[:, first : first + BATCH] += probabilities.transpose(1, 0, 2, 3)
+    total /= len(scales)
+    return np.stack([_undo_view(view, total[c]) for c in range(total.shape[0])])
+
+
+def network_pixel_mm(spacing: tuple[float, float]) -> float:
+    """The pixel size (mm) slices of in-plane ``spacing`` are run at: their own (the finer
+    axis's) when it lies within the pixel sizes the network was trained on, else the
+    nominal :data:`~msklabel.kneeseg.synth.OUT_PIXEL_MM` (no resampling blur where none is
+    needed)."""
+    own = min(spacing)
+    low, high = TRAINED_PIXEL_MM
+    return own if low <= own <= high else OUT_PIXEL_MM
 
 
 def _padding(size: int) -> int:

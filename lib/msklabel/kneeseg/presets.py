@@ -19,7 +19,7 @@ from msklabel.volume import Volume
 TRAINING_PHANTOM = (1, "sagittal", (0.7, 0.5, 0.5), 2.2)
 
 PRESETS: dict[str, TrainConfig] = {
-    "default": TrainConfig(steps=5000, batch_size=8, seed=0),
+    "default": TrainConfig(steps=6000, batch_size=8, seed=0),
     "phantom": TrainConfig(steps=60, batch_size=4, seed=0),
 }
 

@@ -40,6 +40,8 @@ from msklabel.labels import KneeLabel
 #: Side of the synthesised images (pixels) and their nominal pixel size (mm).
 OUT_SIZE = 192
 OUT_PIXEL_MM = 0.6
+#: The pixel sizes (mm) training images take (a random zoom around OUT_PIXEL_MM).
+TRAINED_PIXEL_MM = (0.8 * OUT_PIXEL_MM, 1.25 * OUT_PIXEL_MM)
 #: Slab thickness range (mm) and the most bank slices either side a slab takes.
 SLAB_MM = (0.6, 5.0)
 SLAB_HALF = 4
@@ -342,7 +344,8 @@ def _sampling_grid(tissue: torch.Tensor, generator: torch.Generator) -> torch.Te
     degrees of rotation, a crop centred near the slice's ``tissue``, elastic deformation."""
     g = generator
     count = tissue.shape[0]
-    pixel_mm = OUT_PIXEL_MM * (0.8 + 0.45 * torch.rand(count, generator=g))
+    low, high = TRAINED_PIXEL_MM
+    pixel_mm = low + (high - low) * torch.rand(count, generator=g)
     angle = torch.deg2rad(40 * torch.rand(count, generator=g) - 20)
     bank_half_mm = SIZE * PIXEL_MM / 2
     zoom = OUT_SIZE * pixel_mm / 2 / bank_half_mm  # output half-side in bank units
