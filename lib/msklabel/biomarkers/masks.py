@@ -83,16 +83,23 @@ class MaskFigures:
         return distance[tuple((found - low).T)] <= distance_mm
 
     def enclosed(self, bone: int) -> np.ndarray:
-        """Voxels that the outline of ``bone`` surrounds in a plane along any array axis
-        (holes of the bone mask, filled slice by slice)."""
+        """Voxels inside ``bone``: in a hole of the bone mask in 3D, or surrounded by the
+        bone's outline in the planes along at least two of the three array axes.
+
+        One plane is not enough: the medial tibial plateau and the trochlea are dishes, and
+        the plane across a dish below its rim (axial for the plateau, coronal for the trochlea)
+        shows the cartilage lying in it ringed by bone. Only the planes along the dish's
+        normal show it open, so a surface dish is enclosed in one axis plane at most, while a
+        voxel within the bone is enclosed in all three."""
         if bone not in self._enclosed:
             mask = self.array == bone
-            filled = np.zeros(mask.shape, bool)
+            planes = np.zeros(mask.shape, np.uint8)
             cross = ndimage.generate_binary_structure(2, 1)
             for axis in range(3):
                 footprint = np.expand_dims(cross, axis)
-                filled |= ndimage.binary_fill_holes(mask, structure=footprint)
-            self._enclosed[bone] = filled & ~mask
+                planes += ndimage.binary_fill_holes(mask, structure=footprint) & ~mask
+            solid = ndimage.binary_fill_holes(mask) & ~mask
+            self._enclosed[bone] = solid | (planes >= 2)
         return self._enclosed[bone]
 
 

@@ -13,9 +13,10 @@ there are several), each judged against a :class:`Band` of limits:
 ``near_bone_share``
     share of a cartilage plate's voxels within ``near_bone_mm`` of its own bone;
 ``inside_bone_share``
-    share of a plate's or meniscus' voxels enclosed by one bone in a plane of the volume
-    (a label map holds one label per voxel, so "overlap with bone" is cartilage the bone's
-    outline surrounds);
+    share of a plate's or meniscus' voxels inside one bone: in a hole of it in 3D, or
+    surrounded by its outline in planes along two of the three axes (a label map holds one
+    label per voxel, so "overlap with bone" is cartilage the bone's outline surrounds; a
+    dish such as the medial plateau rings its cartilage in one plane only);
 ``fragment_share``
     share of voxels outside the largest connected part (two for the femoral cartilage,
     whose condyles may be separate);
