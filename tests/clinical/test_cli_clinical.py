@@ -10,8 +10,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from msklabel.biomarkers.measurement import Measurement, Measurements
 from msklabel.cli import clinical as clinical_cli
-from msklabel.clinical.features import BIOMARKER_NAMES
+from msklabel.clinical.features import (
+    AGE,
+    BIOMARKER_NAMES,
+    BIOMARKERS,
+    BMI,
+    SEX,
+    measurement_key,
+)
 from msklabel.clinical.prediction import StudyPrediction
 from msklabel.errors import InputError
 
@@ -90,3 +98,44 @@ def test_predict_refuses_biomarkers_that_failed_the_quality_gate(tmp_path: Path,
         _run(command, "predict", "--biomarkers", str(path), "--out", str(out))
     assert "femoral_cartilage" in str(caught.value) and "biomarkers.json" in str(caught.value)
     assert not out.exists()
+
+
+def _measure_output(path: Path, **overrides: object) -> None:
+    """A biomarkers.json as ``msklabel measure`` writes it, holding every clinical biomarker."""
+    items = [
+        Measurement(*measurement_key(b)[:2], value=2.0, derivation=measurement_key(b)[2])
+        for b in BIOMARKERS
+    ]
+    demographics = {AGE: 60, SEX: "M", BMI: 27.0}
+    Measurements(items).write_json(path, extra={**demographics, **overrides})
+
+
+@pytest.mark.parametrize("command", ["triage", "risk"])
+def test_predict_reads_what_measure_writes(tmp_path: Path, command: str) -> None:
+    path, out = tmp_path / "biomarkers.json", tmp_path / "prediction.json"
+    _measure_output(path)
+    assert _run(command, "predict", "--biomarkers", str(path), "--out", str(out)) == 0
+    saved = StudyPrediction.from_dict(json.loads(out.read_text()))
+    assert saved.predictions and all(0 <= p.probability <= 1 for p in saved.predictions)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda m: m[0].update(value="12"), "is not a number"),
+        (lambda m: m[0].update(value=float("nan")), "not finite"),
+        (lambda m: m[0].update(value=1e999), "not finite"),
+        (lambda m: m[0].pop("structure"), "missing key 'structure'"),
+        (lambda m: m[0].update(quantity=["volume"]), "is not a string"),
+        (lambda m: m.append(7), "not a mapping"),
+    ],
+)
+def test_a_malformed_biomarkers_json_names_the_file(tmp_path: Path, change, reason: str) -> None:
+    path = tmp_path / "biomarkers.json"
+    _measure_output(path)
+    data = json.loads(path.read_text())
+    change(data["measurements"])
+    path.write_text(json.dumps(data))
+    with pytest.raises(InputError, match=reason) as caught:
+        _run("triage", "predict", "--biomarkers", str(path), "--out", str(tmp_path / "p.json"))
+    assert "biomarkers.json" in str(caught.value)

@@ -7,15 +7,18 @@ import pandas as pd
 import pytest
 from pydicom import Dataset
 
+from msklabel.biomarkers.measurement import Measurement, Measurements
 from msklabel.clinical.cohort import REFERENCE_VALUES, TARGETS, synthetic_triage_cohort
 from msklabel.clinical.features import (
     BIOMARKER_NAMES,
+    BIOMARKERS,
     ReferenceCohort,
     demographics_from_header,
     feature_matrix,
     feature_names,
     history_feature_names,
     history_features,
+    measurement_key,
     study_row,
 )
 from msklabel.clinical.triage import TARGET_NAMES
@@ -51,10 +54,12 @@ def test_demographics_from_the_dicom_header() -> None:
 
 def test_study_row_prefers_the_header_and_accepts_a_measurements_list() -> None:
     values = dict.fromkeys(BIOMARKER_NAMES, 1.0)
-    biomarkers = {"measurements": [{"name": k, "value": v} for k, v in values.items()]}
+    items = [Measurement(s, q, 1.0, d) for s, q, d in map(measurement_key, BIOMARKERS)]
+    biomarkers = Measurements(items).to_json()
     row = study_row(biomarkers, {"age_years": 50, "sex": "M", "bmi_kg_m2": 30},
                     header={"PatientAge": "070Y"})  # fmt: skip
     assert row.loc[0, "age_years"] == 70 and row.loc[0, "sex"] == "M"
+    assert (row.loc[0, list(BIOMARKER_NAMES)] == 1.0).all()
     with pytest.raises(ValueError, match=r"lacks .*bmi_kg_m2"):
         study_row(values, {"age_years": 50, "sex": "M"})
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from msklabel.biomarkers.measurement import Measurement, Measurements
 from msklabel.clinical.bundle import (
     DEFAULT_MODELS,
     card_path,
@@ -16,7 +17,7 @@ from msklabel.clinical.bundle import (
     save_bundle,
 )
 from msklabel.clinical.cards import NOT_FOR_CLINICAL_USE
-from msklabel.clinical.features import BIOMARKER_NAMES, ReferenceCohort
+from msklabel.clinical.features import BIOMARKERS, ReferenceCohort, measurement_key
 from msklabel.clinical.prediction import StudyPrediction
 from msklabel.clinical.workflow import predict_study, train_risk, train_triage
 from msklabel.errors import InputError
@@ -36,7 +37,9 @@ def bundles(triage_cohort: pd.DataFrame, longitudinal_cohort: pd.DataFrame,
 
 def _study(cohort: pd.DataFrame, row: int = 0) -> dict:
     knee = cohort.iloc[row]
-    return {"measurements": [{"name": n, "value": float(knee[n])} for n in BIOMARKER_NAMES]}
+    items = [Measurement(*measurement_key(b)[:2], float(knee[b.name]), measurement_key(b)[2])
+             for b in BIOMARKERS]  # fmt: skip
+    return Measurements(items).to_json()
 
 
 @pytest.mark.slow

@@ -62,3 +62,22 @@ def test_decisions_are_gated_by_the_earlier_stages(arrays) -> None:
     assert 0.7 < cascade.score(X, Y) < 0.95
     with pytest.raises(ValueError, match="columns"):
         cascade.fit(X, Y[:, :3], groups)
+
+
+@pytest.mark.slow
+def test_stage_c_thresholds_are_set_on_the_knees_stage_b_flags(arrays) -> None:
+    """Stage C is trained on A's flagged knees but thresholded on those B also flags."""
+    X, Y, groups = arrays
+    cascade = TriageCascade(boosting=False).fit(X, Y, groups)
+    flow = {f.target: f for f in cascade.flow_}
+    b = cascade.models_["bone_or_cartilage"]
+    flagged_by_b = b.oof_proba_ >= cascade.thresholds_["bone_or_cartilage"]
+    assert flow["bone_or_cartilage"].n_in == flow["any"].n_flagged
+    for target in STAGES["C"]:
+        assert flow[target].n_in == flow["bone_or_cartilage"].n_flagged == flagged_by_b.sum()
+        y = flow[target]
+        p = cascade.models_[target].oof_proba_[flagged_by_b]
+        negatives = y.n_in - y.positives_in
+        kept = negatives - (y.n_flagged - y.positives_flagged)
+        assert kept / negatives >= cascade.later_specificity - 1e-9, target
+        assert y.n_flagged == int((p >= cascade.thresholds_[target]).sum())

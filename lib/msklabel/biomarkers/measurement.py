@@ -113,14 +113,34 @@ class Measurements:
             file.write("\n")
 
     @classmethod
-    def from_json(cls, data: dict) -> Measurements:
-        return cls(
-            Measurement(
-                structure=item["structure"],
-                quantity=item["quantity"],
-                value=item["value"],
-                derivation=item.get("derivation"),
-                region=item.get("region"),
-            )
-            for item in data["measurements"]
-        )
+    def from_json(cls, data: Any) -> Measurements:
+        """The measurements of a biomarkers JSON mapping (the one reader of that format).
+
+        ValueError says which item is malformed: not a mapping, a missing key, a value
+        that is not a finite number, an unknown quantity or derivation, a duplicate.
+        """
+        if not isinstance(data, Mapping) or not isinstance(data.get("measurements"), list):
+            raise ValueError('not a biomarkers JSON: no "measurements" list')
+        items = []
+        for index, item in enumerate(data["measurements"]):
+            try:
+                if not isinstance(item, Mapping):
+                    raise ValueError("not a mapping")
+                value = item["value"]
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise ValueError(f"value {value!r} is not a number")
+                for key in ("structure", "quantity", "derivation", "region"):
+                    if item.get(key) is not None and not isinstance(item[key], str):
+                        raise ValueError(f"{key} {item[key]!r} is not a string")
+                items.append(Measurement(
+                    structure=item["structure"],
+                    quantity=item["quantity"],
+                    value=value,
+                    derivation=item.get("derivation"),
+                    region=item.get("region"),
+                ))  # fmt: skip
+            except KeyError as error:
+                raise ValueError(f"measurement {index}: missing key {error}") from None
+            except (ValueError, OverflowError) as error:
+                raise ValueError(f"measurement {index}: {error}") from None
+        return cls(items)

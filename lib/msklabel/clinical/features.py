@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from msklabel.biomarkers.measurement import DERIVATIONS, UNITS, Measurements
+
 SUBJECT = "subject_id"
 KNEE = "knee_id"
 VISIT = "visit_month"
@@ -213,6 +215,29 @@ def demographics_from_header(header: Any) -> dict[str, Any]:
     return out
 
 
+def measurement_key(biomarker: Biomarker) -> tuple[str, str, str | None]:
+    """The (structure, quantity, statistic) of ``msklabel measure`` that ``biomarker`` is."""
+    stem = biomarker.name.removesuffix(f"_{biomarker.unit}")
+    derivation = next((d for d in DERIVATIONS if stem.endswith(f"_{d}")), None)
+    if derivation is not None:
+        stem = stem.removesuffix(f"_{derivation}")
+    quantity = next((q for q in UNITS if stem.endswith(f"_{q}")), None)
+    if quantity is None:
+        raise ValueError(f"cannot map clinical feature {biomarker.name!r} to a measurement")
+    return stem.removesuffix(f"_{quantity}"), quantity, derivation
+
+
+def clinical_biomarkers(measurements: Measurements) -> tuple[dict[str, float], list[str]]:
+    """The clinical models' biomarkers found in ``measurements``, and the names missing."""
+    values, missing = {}, []
+    for biomarker in BIOMARKERS:
+        try:
+            values[biomarker.name] = measurements.get(*measurement_key(biomarker))
+        except KeyError:
+            missing.append(biomarker.name)
+    return values, missing
+
+
 def study_row(
     biomarkers: Mapping[str, Any],
     demographics: Mapping[str, Any] | None = None,
@@ -220,13 +245,13 @@ def study_row(
 ) -> pd.DataFrame:
     """A one-row table for one study.
 
-    ``biomarkers`` is either a flat ``{name: value}`` mapping or a biomarkers JSON
-    with a ``"measurements"`` list of ``{"name": ..., "value": ...}`` items; the
+    ``biomarkers`` is either a flat ``{name: value}`` mapping or the biomarkers JSON
+    that ``msklabel measure`` writes (read by :meth:`Measurements.from_json`); the
     demographics come from the DICOM ``header`` when it has them, else from
     ``demographics`` (or the biomarkers mapping itself).
     """
     if "measurements" in biomarkers:
-        values = {m["name"]: m["value"] for m in biomarkers["measurements"]}
+        values = {**biomarkers, **clinical_biomarkers(Measurements.from_json(biomarkers))[0]}
     else:
         values = dict(biomarkers)
     row = {**{k: values[k] for k in (AGE, SEX, BMI) if k in values}, **(demographics or {})}

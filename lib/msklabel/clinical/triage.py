@@ -11,8 +11,10 @@ Each stage target is a :class:`~msklabel.clinical.stacking.StackedClassifier`.
 Stages B and C are trained on the training knees that stage A flagged *out of fold*,
 the population they meet in use (stage C is trained there rather than on B's flagged
 knees, which are nearly all positive for cartilage, so that its models and thresholds
-rest on enough negatives). Every threshold is chosen on out-of-fold predictions:
-nothing is tuned on predictions of a model that saw the knee.
+rest on enough negatives), but its thresholds are chosen on the knees stage B flagged,
+the population they are applied to (see :func:`threshold_rows`). Every threshold is
+chosen on out-of-fold predictions: nothing is tuned on predictions of a model that saw
+the knee.
 """
 
 from __future__ import annotations
@@ -89,6 +91,7 @@ class TriageCascade(BaseEstimator):
         self.thresholds_: dict[str, float] = {}
         self.flow_: list[StageFlow] = []
         flagged_by_a = np.arange(len(X))
+        flagged_by_b = np.ones(len(X), bool)
         for stage, targets in STAGES.items():
             rows = np.arange(len(X)) if stage == "A" else flagged_by_a
             specificity = self.specificity if stage == "A" else self.later_specificity
@@ -98,12 +101,15 @@ class TriageCascade(BaseEstimator):
                 model = StackedClassifier(
                     n_splits=self.n_splits, boosting=self.boosting, random_state=self.random_state
                 ).fit(X[rows], y, groups[rows])
-                threshold = threshold_at_specificity(y, model.oof_proba_, specificity)
+                seen = threshold_rows(stage, y, flagged_by_b)
+                threshold = threshold_at_specificity(y[seen], model.oof_proba_[seen], specificity)
                 flagged = model.oof_proba_ >= threshold
                 self.models_[target], self.thresholds_[target] = model, threshold
-                self.flow_.append(_flow(stage, target, y, flagged))
+                self.flow_.append(_flow(stage, target, y[seen], flagged[seen]))
                 if stage == "A":
                     flagged_by_a = rows[flagged]
+                elif stage == "B":
+                    flagged_by_b = flagged
         self.n_features_in_ = X.shape[1]
         return self
 
@@ -144,6 +150,20 @@ def cascade_flow(Y: np.ndarray, decisions: np.ndarray) -> list[StageFlow]:
         reached = decisions[:, j] >= 0
         out.append(_flow(STAGE_OF[target], target, Y[reached, j], decisions[reached, j] == 1))
     return out
+
+
+def threshold_rows(stage: str, y: np.ndarray, flagged_by_b: np.ndarray) -> np.ndarray:
+    """Where a stage's threshold is chosen, as a mask over the knees it was trained on.
+
+    Stage C is trained on the knees stage A flagged but meets only those stage B also
+    flagged (out of fold), so its threshold is chosen there; on all its training knees
+    only if stage B's flagged knees hold no negative for the target.
+    """
+    if stage != "C":
+        return np.ones(y.size, bool)
+    if not np.any(y[flagged_by_b] == 0):
+        return np.ones(y.size, bool)
+    return flagged_by_b
 
 
 def _flow(stage: str, target: str, y: np.ndarray, flagged: np.ndarray) -> StageFlow:

@@ -12,39 +12,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from msklabel.biomarkers.measurement import DERIVATIONS, UNITS, Measurements
 from msklabel.biomarkers.quality import failed_structures
+
+__all__ = ["clinical_biomarkers", "measurement_key", "quality_reasons"]
+
 from msklabel.clinical.features import (
     AGE,
     BIOMARKERS,
     BMI,
     SEX,
-    Biomarker,
+    clinical_biomarkers,
     demographics_from_header,
+    measurement_key,
 )
-
-
-def measurement_key(biomarker: Biomarker) -> tuple[str, str, str | None]:
-    """The (structure, quantity, statistic) of ``msklabel measure`` that ``biomarker`` is."""
-    stem = biomarker.name.removesuffix(f"_{biomarker.unit}")
-    derivation = next((d for d in DERIVATIONS if stem.endswith(f"_{d}")), None)
-    if derivation is not None:
-        stem = stem.removesuffix(f"_{derivation}")
-    quantity = next((q for q in UNITS if stem.endswith(f"_{q}")), None)
-    if quantity is None:
-        raise ValueError(f"cannot map clinical feature {biomarker.name!r} to a measurement")
-    return stem.removesuffix(f"_{quantity}"), quantity, derivation
-
-
-def clinical_biomarkers(measurements: Measurements) -> tuple[dict[str, float], list[str]]:
-    """The clinical models' biomarkers found in ``measurements``, and the names missing."""
-    values, missing = {}, []
-    for biomarker in BIOMARKERS:
-        try:
-            values[biomarker.name] = measurements.get(*measurement_key(biomarker))
-        except KeyError:
-            missing.append(biomarker.name)
-    return values, missing
 
 
 def quality_reasons(biomarkers: Mapping[str, Any]) -> list[str]:
