@@ -1,0 +1,1 @@
+"""Evaluation of segmentation models: overlap and surface metrics, biomarker agreement."""
