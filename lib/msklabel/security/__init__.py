@@ -1,0 +1,1 @@
+"""Request-input safety checks for the labeling server."""
