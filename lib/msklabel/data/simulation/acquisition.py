@@ -60,7 +60,9 @@ def kspace_noise(
     scale = sigma / np.sqrt(n_ro * n_pe)
     kept = np.zeros((matrix, matrix), complex)
     index = np.ix_(_central(n_ro) % matrix, _central(n_pe) % matrix)
-    kept[index] = scale * (rng.standard_normal((n_ro, n_pe)) + 1j * rng.standard_normal((n_ro, n_pe)))
+    kept[index] = scale * (
+        rng.standard_normal((n_ro, n_pe)) + 1j * rng.standard_normal((n_ro, n_pe))
+    )
     return np.fft.ifft2(kept) * matrix * matrix
 
 

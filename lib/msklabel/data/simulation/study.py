@@ -28,8 +28,15 @@ from .tissue import TISSUE_INDEX, TISSUE_NAMES, TISSUES, Component, jittered
 #: B1 scales the signal table is computed for (linear interpolation in between).
 _B1_BINS = np.linspace(0.5, 1.3, 33)
 #: Pool whose T2 is reported as a tissue's T2.
-_MAIN_POOL = {"cartilage": "cartilage", "meniscus": "meniscus", "muscle": "muscle",
-              "fluid": "fluid", "fat": "fat", "marrow": "fat", "skin": "skin"}
+_MAIN_POOL = {
+    "cartilage": "cartilage",
+    "meniscus": "meniscus",
+    "muscle": "muscle",
+    "fluid": "fluid",
+    "fat": "fat",
+    "marrow": "fat",
+    "skin": "skin",
+}
 #: Intensity of cartilage on the first image after scaling (DICOM pixel values).
 _CARTILAGE_LEVEL = 1000.0
 
@@ -101,8 +108,10 @@ def simulate_study(
         truth[k], _ = anatomy.tissue_at(_plane_points(grid, k, 0.0, grid.shape[1:]))
 
     cartilage = np.isin(truth, [int(v) for v in _cartilage_labels()])
-    reference = float(np.abs(clean[0][cartilage]).mean()) if cartilage.any() else float(
-        np.abs(clean[0]).mean()
+    reference = (
+        float(np.abs(clean[0][cartilage]).mean())
+        if cartilage.any()
+        else float(np.abs(clean[0]).mean())
     )
     sigma = reference / snr
     scale = _CARTILAGE_LEVEL / reference
@@ -202,11 +211,12 @@ def _signal_tables(spec: Preset, pools: dict[str, Component]) -> tuple[np.ndarra
 
 
 def _grid(spec: Preset, centre: np.ndarray) -> Volume:
-    """The sagittal grid: slices along left, rows inferior, columns posterior (LPS)."""
+    """The sagittal grid: rows inferior, columns posterior, slices toward the patient's
+    right (the normal of those rows and columns, as DICOM readers order slices)."""
     pixel = spec.fov_mm / spec.matrix
     step = spec.slice_thickness + spec.slice_gap
     affine = np.eye(4)
-    affine[:3, 0] = [step, 0.0, 0.0]
+    affine[:3, 0] = [-step, 0.0, 0.0]
     affine[:3, 1] = [0.0, 0.0, -pixel]
     affine[:3, 2] = [0.0, pixel, 0.0]
     middle = np.array([(spec.slices - 1) / 2, (spec.matrix - 1) / 2, (spec.matrix - 1) / 2])
