@@ -92,7 +92,7 @@ def test_anatomy_is_deformed_yet_bones_stay_bones(study):
     for bone in (KneeLabel.FEMUR, KneeLabel.TIBIA):
         mask = truth == bone
         assert 0.7 < mask.sum() / (plain == bone).sum() < 1.4
-        parts, count = ndimage.label(mask)
+        parts, _ = ndimage.label(mask)
         assert np.bincount(parts.ravel())[1:].max() > 0.9 * mask.sum()
     # a left knee: the lateral compartment lies on the patient's left (+x in LPS)
     sides = [

@@ -15,11 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from msklabel.data.simulation.tissue import TISSUE_INDEX
 from msklabel.detect.classes import DESS_LABELS, FIBULA_LABEL
 from msklabel.labels import CARTILAGE_PLATES, MENISCI, KneeLabel
 from msklabel.volume import Volume
-
-from .tissue import TISSUE_INDEX
 
 _BONES = (KneeLabel.FEMUR, KneeLabel.TIBIA, KneeLabel.PATELLA, FIBULA_LABEL)
 #: Coarse grid of the distance fields: the source's in-plane pixels taken two by two.

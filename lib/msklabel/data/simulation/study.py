@@ -10,20 +10,20 @@ from pathlib import Path
 
 import numpy as np
 
-from msklabel.labels import KneeLabel
-from msklabel.volume import Volume
-
-from .acquisition import (
+from msklabel.data.simulation import presets
+from msklabel.data.simulation.acquisition import (
     acquire,
     fat_shift_pixels,
     kspace_noise,
     random_coefficients,
     smooth_field,
 )
-from .anatomy import Anatomy, dess_source, random_anatomy
-from .presets import Preset, preset as get_preset
-from .sequence import cpmg_echoes, slice_profile
-from .tissue import TISSUE_INDEX, TISSUE_NAMES, TISSUES, Component, jittered
+from msklabel.data.simulation.anatomy import Anatomy, dess_source, random_anatomy
+from msklabel.data.simulation.presets import Preset
+from msklabel.data.simulation.sequence import cpmg_echoes, slice_profile
+from msklabel.data.simulation.tissue import TISSUE_INDEX, TISSUE_NAMES, TISSUES, Component, jittered
+from msklabel.labels import CARTILAGE_PLATES, KneeLabel
+from msklabel.volume import Volume
 
 #: B1 scales the signal table is computed for (linear interpolation in between).
 _B1_BINS = np.linspace(0.5, 1.3, 33)
@@ -66,7 +66,7 @@ def simulate_study(
 ) -> SimulatedStudy:
     """Simulate preset ``preset`` for subject ``seed`` (deterministic); ``slices``,
     ``matrix`` and ``echoes`` make it smaller (centred slices, coarser matrix, first echoes)."""
-    spec = get_preset(preset).resized(slices, matrix, echoes)
+    spec = presets.preset(preset).resized(slices, matrix, echoes)
     rng = np.random.default_rng([seed, zlib.crc32(spec.name.encode())])
     anatomy = random_anatomy(dess_source(), rng)
     pools = jittered(spec.field_t, rng)
@@ -107,7 +107,7 @@ def simulate_study(
             clean[e, k] = acquire(water[..., e], fat[..., e], spec.acquired, spec.matrix, shift)
         truth[k], _ = anatomy.tissue_at(_plane_points(grid, k, 0.0, grid.shape[1:]))
 
-    cartilage = np.isin(truth, [int(v) for v in _cartilage_labels()])
+    cartilage = np.isin(truth, CARTILAGE_PLATES)
     reference = (
         float(np.abs(clean[0][cartilage]).mean())
         if cartilage.any()
@@ -183,12 +183,6 @@ def write_study(study: SimulatedStudy, out_dir: str | os.PathLike[str]) -> dict[
     }
     (out / "truth.json").write_text(json.dumps(facts, indent=2))
     return {"dicom": out / "dicom", "truth": out / "truth.nii.gz", "facts": out / "truth.json"}
-
-
-def _cartilage_labels() -> tuple[KneeLabel, ...]:
-    from msklabel.labels import CARTILAGE_PLATES
-
-    return CARTILAGE_PLATES
 
 
 def _signal_tables(spec: Preset, pools: dict[str, Component]) -> tuple[np.ndarray, np.ndarray]:
