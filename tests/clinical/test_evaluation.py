@@ -48,5 +48,7 @@ def test_nested_evaluation_recovers_the_oracle_and_apparent_is_optimistic(
     print(f"apparent AUC {m.auc(y, apparent):.3f}, Brier {m.brier(y, apparent):.4f} "
           f"vs held-out {m.brier(y, held_out):.4f}")  # fmt: skip
     assert m.auc(y, apparent) > model_auc + 0.01
-    assert m.auc(y, apparent) > oracle_auc.high  # better than the truth: pure optimism
+    # Scoring on the knees it was fitted on, it beats the generating model's own risk score,
+    # which no honest estimate can (the oracle's AUC is the best this cohort allows).
+    assert m.auc(y, apparent) > m.auc(y, oracle)
     assert m.brier(y, apparent) < m.brier(y, held_out)
