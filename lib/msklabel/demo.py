@@ -4,7 +4,7 @@ The shipped knee network labels femur, tibia, patella, cartilage plates and meni
 sagittal slice from an early and a late echo of the series, and anatomical rules keep each
 plate on its bone and each meniscus in the joint (:func:`msklabel.kneeseg.segment_knee`). The
 label map is then measured (volumes, thickness, T2 from the echoes) and written as DICOM SEG,
-TID 1500 SR and a report (:func:`msklabel.biomarkers.study.measure_study`), each structure
+TID 1500 SR and a report (:func:`msklabel.results.study.measure_study`), each structure
 judged by the quality gate (:mod:`msklabel.biomarkers.quality`, with the network's
 confidence): a failed structure's values are withheld. This job shows the whole path (DICOM
 in, geometry kept, segmentation, biomarkers, quality gate, DICOM objects out) on real data.
@@ -28,13 +28,13 @@ from msklabel.biomarkers.quality import (
     QualityRules,
     confidence_from_scores,
 )
-from msklabel.biomarkers.study import measure_study
 from msklabel.data.sample import fetch_sample
 from msklabel.io import read_volumes
 from msklabel.io.dicom import series_field_strength
 from msklabel.io.nifti import write_nifti
 from msklabel.kneeseg import KneeSegmenter, load_segmenter, segment_knee
 from msklabel.labels import KneeLabel
+from msklabel.results.study import measure_study
 from msklabel.segment import Segmentation, Window
 from msklabel.volume import Volume
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 
 from msklabel.errors import InputError
-from msklabel.testing.orthanc import free_port
+from msklabel.ports import free_port
 
 #: The app in this repository (``apps/msk``), used when no other app folder is given.
 DEFAULT_APP = Path(__file__).resolve().parents[2] / "apps" / "msk"

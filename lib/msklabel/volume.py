@@ -8,6 +8,9 @@ import numpy as np
 
 #: Flips DICOM patient coordinates (LPS) to NIfTI world coordinates (RAS) and back.
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
+#: Two volumes share a grid when no voxel centre moves by more than this fraction of the
+#: smallest voxel size (NIfTI stores the affine in single precision).
+GRID_TOLERANCE = 0.01
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,28 @@ class Volume:
         points = np.asarray(points, dtype=np.float64)
         inverse = np.linalg.inv(self.affine)
         return points @ inverse[:3, :3].T + inverse[:3, 3]
+
+    def grid_mismatch(self, other: Volume) -> str | None:
+        """Why ``other`` does not lie on this volume's voxel grid, or None where it does: the
+        shapes must match and no corner voxel centre may move by more than
+        :data:`GRID_TOLERANCE` of the smallest voxel size. The one grid check of msklabel."""
+        if other.shape != self.shape:
+            return f"shape {other.shape} does not match {self.shape} (slice, row, column)"
+        corners = np.array(np.meshgrid(*[(0, n - 1) for n in self.shape])).reshape(3, -1).T
+        moved = np.linalg.norm(
+            other.index_to_patient(corners) - self.index_to_patient(corners), axis=1
+        ).max()
+        tolerance = GRID_TOLERANCE * min(self.spacing)
+        if moved > tolerance:
+            return (
+                f"affine does not match: voxel centres differ by up to {moved:.3g} mm "
+                f"(tolerance {tolerance:.3g} mm)"
+            )
+        return None
+
+    def same_grid(self, other: Volume) -> bool:
+        """Whether ``other`` lies on this volume's voxel grid (:meth:`grid_mismatch`)."""
+        return self.grid_mismatch(other) is None
 
     def with_array(self, array: np.ndarray) -> Volume:
         """The same geometry and references holding another array (e.g. a label map)."""

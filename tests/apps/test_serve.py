@@ -12,8 +12,8 @@ import pytest
 
 from msklabel.cli import build_parser
 from msklabel.errors import InputError
+from msklabel.ports import free_port
 from msklabel.serve import DEFAULT_APP, MonaiLabelServer
-from msklabel.testing.orthanc import free_port
 
 
 def test_the_command_is_the_stock_server_with_our_app(tmp_path):

@@ -13,7 +13,6 @@ import pydicom
 import pytest
 
 from msklabel.biomarkers.measurement import Measurements
-from msklabel.biomarkers.study import OUTPUT_FILES, read_labels
 from msklabel.cli import measure
 from msklabel.data.phantom import PhantomConfig, write_phantom
 from msklabel.dicom.seg import read_seg_labels
@@ -23,6 +22,7 @@ from msklabel.io import read_nifti, read_volumes
 from msklabel.io.dicom_write import write_mr_series
 from msklabel.io.nifti import write_nifti
 from msklabel.labels import BONES, CARTILAGE_PLATES, MENISCI, KneeLabel
+from msklabel.results.study import OUTPUT_FILES, read_labels
 from msklabel.volume import Volume
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from msklabel.data.labelmaps import phantom_labels
 from msklabel.detect.classes import DetectorClass
-from msklabel.detect.presets import phantom_labels
 from msklabel.detect.synth import (
     BANK_SIZE,
     IMAGED_SHARE,
@@ -141,7 +141,7 @@ def test_labelled_images_make_their_share_of_each_batch_with_their_own_boxes() -
 
 def test_an_image_off_its_label_grid_is_refused() -> None:
     labels = as_label_volume(_block(KneeLabel.PATELLA))
-    with pytest.raises(ValueError, match="does not lie on the grid"):
+    with pytest.raises(ValueError, match="not on the grid of its label volume"):
         LabelledSeries(labels, (as_label_volume(_block(KneeLabel.PATELLA)[1:]),))
     with pytest.raises(ValueError, match="at least one image"):
         LabelledSeries(labels, ())

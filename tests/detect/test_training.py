@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
+from msklabel.data.labelmaps import phantom_labels
 from msklabel.detect import Detector, TrainConfig, load_detector, train_detector
 from msklabel.detect.classes import DetectorClass
 from msklabel.detect.model import CentreNet
-from msklabel.detect.presets import phantom_labels
 from msklabel.detect.training import as_label_volume
 from msklabel.errors import InputError
 from msklabel.labels import KneeLabel

@@ -15,7 +15,7 @@ import pydicom
 import pytest
 
 from msklabel.biomarkers.quality import Verdict
-from msklabel.biomarkers.study import StudyReport, measure_study
+from msklabel.clinical.result import ModelResult
 from msklabel.data.phantom import PhantomConfig, write_phantom
 from msklabel.dicom.sr import (
     INTENDED_USE,
@@ -23,7 +23,6 @@ from msklabel.dicom.sr import (
     QUALITY_FINDING,
     QUALITY_VERDICT,
     VERDICT_CODES,
-    ModelResult,
 )
 from msklabel.dicom.tid1500 import (
     check_measurement_report,
@@ -33,6 +32,7 @@ from msklabel.dicom.tid1500 import (
 )
 from msklabel.io import read_nifti, read_volumes
 from msklabel.labels import KneeLabel
+from msklabel.results.study import StudyReport, measure_study
 from msklabel.testing.masks import boxes_as_masks
 
 pytestmark = pytest.mark.slow

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from msklabel.detect.presets import phantom_labels
+from msklabel.data.labelmaps import phantom_labels
 from msklabel.detect.synth import LabelledSeries
 from msklabel.kneeseg.bank import ImageBank, LabelBank
 from msklabel.kneeseg.classes import SegClass

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from msklabel.detect.presets import phantom_labels
+from msklabel.data.labelmaps import phantom_labels
 from msklabel.detect.synth import LabelledSeries
 from msklabel.errors import InputError
 from msklabel.kneeseg.network import KneeSegmenter

@@ -9,7 +9,7 @@ from msklabel.errors import InputError
 from msklabel.io import read_volumes
 from msklabel.io.nifti import read_nifti, write_nifti
 from msklabel.labeling.labelset import LabelSet
-from msklabel.labeling.series import label_on, label_segmentation, seg_to_nifti, series_volume
+from msklabel.labeling.series import label_segmentation, seg_to_nifti, series_volume
 from msklabel.labeling.studies import SAMPLE_IMAGE, sample_studies
 from msklabel.labels import KneeLabel
 
@@ -23,20 +23,27 @@ def test_a_multi_echo_series_is_labelled_on_its_first_echo(sample):
     assert volume.sop_instance_uids == echoes[0].sop_instance_uids
 
 
-def test_labels_off_the_image_grid_are_refused(sample, tmp_path):
+def test_labels_off_the_image_grid_or_not_integer_are_refused(sample, tmp_path):
+    """A final label becomes a SEG only through the one label reader (the same checks as
+    ``msklabel measure`` and the PACS pipeline)."""
     volume = series_volume(sample.dicom_dir)
     good = volume.with_array(np.zeros(volume.shape, np.uint8))
+    good.array[10, 100:120, 100:120] = KneeLabel.FEMUR
     write_nifti(good, tmp_path / "good.nii.gz")
-    assert label_on(volume, tmp_path / "good.nii.gz").array.dtype == np.uint8
+    structures = {int(KneeLabel.FEMUR): "femur"}
+    assert label_segmentation(sample.dicom_dir, tmp_path / "good.nii.gz", structures)
 
     shifted = good.affine.copy()
     shifted[:3, 3] += 5.0
     write_nifti(type(good)(good.array, shifted), tmp_path / "moved.nii.gz")
-    with pytest.raises(InputError, match=r"moved\.nii\.gz: the label's geometry"):
-        label_on(volume, tmp_path / "moved.nii.gz")
+    with pytest.raises(InputError, match=r"moved\.nii\.gz: affine does not match"):
+        label_segmentation(sample.dicom_dir, tmp_path / "moved.nii.gz", structures)
     write_nifti(type(good)(good.array[:3], good.affine), tmp_path / "short.nii.gz")
-    with pytest.raises(InputError, match=r"short\.nii\.gz: label shape"):
-        label_on(volume, tmp_path / "short.nii.gz")
+    with pytest.raises(InputError, match=r"short\.nii\.gz: shape \(3, "):
+        label_segmentation(sample.dicom_dir, tmp_path / "short.nii.gz", structures)
+    write_nifti(good.with_array(good.array * 0.5), tmp_path / "halves.nii.gz")
+    with pytest.raises(InputError, match=r"halves\.nii\.gz: label values must be"):
+        label_segmentation(sample.dicom_dir, tmp_path / "halves.nii.gz", structures)
 
 
 def test_sample_studies_are_written_once(tmp_path):

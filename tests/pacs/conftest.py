@@ -12,7 +12,7 @@ import pytest
 from msklabel.data.phantom import Phantom, PhantomConfig, make_phantom
 from msklabel.io.dicom_write import SeriesInfo, write_mr_series
 from msklabel.io.nifti import write_nifti
-from msklabel.pacs.testing import ListenerProcess
+from msklabel.testing.listener import ListenerProcess
 
 #: A coarse two-echo phantom: 21 slices of 94 x 94, cheap to generate, store and measure.
 SMALL_PHANTOM = PhantomConfig(

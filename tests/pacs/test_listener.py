@@ -13,7 +13,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import MPEG2MPML, BasicTextSRStorage, ExplicitVRLittleEndian, generate_uid
 
 from msklabel.pacs import Service, load_config
-from msklabel.pacs.testing import storescu, wait_for
+from msklabel.testing.listener import storescu, wait_for
 
 
 @pytest.fixture

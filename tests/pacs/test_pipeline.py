@@ -11,9 +11,10 @@ import pydicom
 import pytest
 
 from msklabel.biomarkers import knee
-from msklabel.biomarkers import study as study_module
 from msklabel.pacs import Service, StatusStore, load_config
-from msklabel.pacs.testing import (
+from msklabel.ports import free_port
+from msklabel.results import study as study_module
+from msklabel.testing.listener import (
     CONSOLE,
     ListenerProcess,
     orthanc_file,
@@ -24,7 +25,7 @@ from msklabel.pacs.testing import (
     wait_for,
     write_config,
 )
-from msklabel.testing.orthanc import OrthancServer, free_port
+from msklabel.testing.orthanc import OrthancServer
 
 ONE_SET = {"SEG": [1], "SR": [1], "msklabel report": [1]}
 

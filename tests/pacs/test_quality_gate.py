@@ -23,7 +23,8 @@ from msklabel.dicom.tid1500 import (
 from msklabel.io.nifti import read_nifti, write_nifti
 from msklabel.labels import KneeLabel
 from msklabel.pacs import StatusStore
-from msklabel.pacs.testing import (
+from msklabel.ports import free_port
+from msklabel.testing.listener import (
     CONSOLE,
     ListenerProcess,
     orthanc_file,
@@ -33,7 +34,7 @@ from msklabel.pacs.testing import (
     write_config,
 )
 from msklabel.testing.masks import boxes_as_masks
-from msklabel.testing.orthanc import OrthancServer, free_port
+from msklabel.testing.orthanc import OrthancServer
 
 BOXED = KneeLabel.FEMORAL_CARTILAGE
 

@@ -12,8 +12,8 @@ import pytest
 import redis
 
 from msklabel.pacs import StatusStore
-from msklabel.pacs.testing import ListenerProcess, storescu, wait_for, write_config
-from msklabel.testing.orthanc import free_port
+from msklabel.ports import free_port
+from msklabel.testing.listener import ListenerProcess, storescu, wait_for, write_config
 
 
 @pytest.fixture

@@ -10,8 +10,9 @@ import pydicom
 import pytest
 
 from msklabel.pacs import StatusStore
-from msklabel.pacs.testing import ListenerProcess, series_counts, wait_for, write_config
-from msklabel.testing.orthanc import OrthancServer, free_port
+from msklabel.ports import free_port
+from msklabel.testing.listener import ListenerProcess, series_counts, wait_for, write_config
+from msklabel.testing.orthanc import OrthancServer
 
 
 def _acknowledged(storescu_output: str) -> list[Path]:

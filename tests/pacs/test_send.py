@@ -7,7 +7,7 @@ import pytest
 
 from msklabel.pacs.config import Destination
 from msklabel.pacs.send import SendError, send_files
-from msklabel.testing.orthanc import free_port
+from msklabel.ports import free_port
 
 
 def test_stow_rs_stores_in_orthanc_and_a_dead_peer_is_an_error(orthanc, make_study) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from msklabel.pacs import Service, load_config
-from msklabel.pacs.testing import storescu, wait_for
-from msklabel.testing.orthanc import free_port
+from msklabel.ports import free_port
+from msklabel.testing.listener import storescu, wait_for
 
 
 @pytest.mark.slow

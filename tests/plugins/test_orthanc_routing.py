@@ -10,7 +10,7 @@ import pydicom
 import pytest
 from pydicom.uid import generate_uid
 
-from msklabel.pacs.testing import orthanc_post, wait_for
+from msklabel.testing.listener import orthanc_post, wait_for
 from msklabel.testing.orthanc import OrthancServer
 
 SCRIPT = Path(__file__).parents[2] / "plugins" / "orthanc" / "route-knee-mr.lua"

@@ -19,14 +19,15 @@ INACTIVITY_S = 2.0
 
 def arrival_rows(context: BenchContext) -> list[Row]:
     from msklabel.pacs import StatusStore
-    from msklabel.pacs.testing import (
+    from msklabel.ports import free_port
+    from msklabel.testing.listener import (
         ListenerProcess,
         orthanc_post,
         series_counts,
         wait_for,
         write_config,
     )
-    from msklabel.testing.orthanc import OrthancServer, free_port
+    from msklabel.testing.orthanc import OrthancServer
 
     worker = context.worker_results.get("sample knee")
     if worker is None:

@@ -25,8 +25,8 @@ def listener_rows(context: BenchContext) -> list[Row]:
     if missing:
         reason = f"dcmtk's {' and '.join(missing)} not installed"
         return [Row.missing(FAMILY, NAME, "instances/s", reason)]
-    from msklabel.pacs.testing import ListenerProcess, storescu, write_config
-    from msklabel.testing.orthanc import free_port
+    from msklabel.ports import free_port
+    from msklabel.testing.listener import ListenerProcess, storescu, write_config
 
     files = sorted(context.sample_dir.iterdir())
     megabytes = sum(path.stat().st_size for path in files) / 1e6

@@ -46,8 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _measure(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from msklabel.biomarkers.study import STEPS, measure_study, read_labels
     from msklabel.io.dicom import series_field_strength
+    from msklabel.results.study import STEPS, measure_study, read_labels
 
     rules = quality_rules(args)  # a bad file is reported before any work
     started: list[str] = []

@@ -1,7 +1,7 @@
 """One study's clinical predictions: typed, JSON-serialisable, ready for the SR.
 
 :meth:`StudyPrediction.model_results` turns the prediction into the
-:class:`~msklabel.dicom.sr.ModelResult` groups that the TID 1500 SR writer stores.
+:class:`~msklabel.clinical.result.ModelResult` groups that the TID 1500 SR writer stores.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from msklabel.dicom.sr import ModelResult
+from msklabel.clinical.result import ModelResult
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ the slice's position. The fibula is detected only to tell which side of the knee
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from enum import IntEnum
 
+from msklabel.data.labelmaps import FIBULA_LABEL
 from msklabel.labels import KneeLabel
 
 
@@ -25,11 +25,6 @@ class DetectorClass(IntEnum):
     MENISCUS = 6
     FIBULA = 7
 
-
-#: Label value of the fibula in training label maps (outside :class:`KneeLabel`).
-FIBULA_LABEL = 12
-#: Largest label value a training label map may hold after mapping.
-MAX_TISSUE = FIBULA_LABEL
 
 #: Training label value -> detector class (muscle and fat are tissue, not targets).
 CLASS_OF_LABEL: dict[int, DetectorClass] = {
@@ -67,20 +62,3 @@ UNSIDED: dict[DetectorClass, KneeLabel] = {
 AUTOMATIC_LABELS: tuple[KneeLabel, ...] = tuple(
     label for label in KneeLabel if label in CLASS_OF_LABEL
 )
-
-#: Label values of the DESS label maps in the ``mskt`` sample (checked by the position of each
-#: structure: the medial side of this right knee lies towards patient left).
-DESS_LABELS: Mapping[int, int] = {
-    1: KneeLabel.FEMORAL_CARTILAGE,
-    2: KneeLabel.MEDIAL_TIBIAL_CARTILAGE,
-    3: KneeLabel.LATERAL_TIBIAL_CARTILAGE,
-    4: KneeLabel.PATELLAR_CARTILAGE,
-    5: KneeLabel.FEMUR,
-    6: KneeLabel.TIBIA,
-    7: KneeLabel.PATELLA,
-    8: FIBULA_LABEL,
-    9: KneeLabel.LATERAL_MENISCUS,
-    10: KneeLabel.MEDIAL_MENISCUS,
-}
-#: ``right_knee_example.nrrd`` uses the first seven DESS values (no fibula, no menisci).
-RIGHT_KNEE_LABELS: Mapping[int, int] = {k: v for k, v in DESS_LABELS.items() if k <= 7}

@@ -8,16 +8,16 @@ checks).
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-
-import numpy as np
 from tqdm import tqdm
 
+from msklabel.data.labelmaps import (
+    DESS_LABELS,
+    RIGHT_KNEE_LABELS,
+    phantom_labels,
+    read_nrrd_labels,
+)
 from msklabel.data.phantom import PhantomConfig, make_phantom
-from msklabel.detect.classes import DESS_LABELS, RIGHT_KNEE_LABELS
 from msklabel.detect.training import TrainConfig
-from msklabel.errors import InputError
 from msklabel.volume import Volume
 
 #: Phantoms of the default training set: (seed, orientation, spacing, cartilage thickness).
@@ -33,42 +33,6 @@ PRESETS: dict[str, TrainConfig] = {
     "default": TrainConfig(steps=9000, batch_size=16, seed=0),
     "phantom": TrainConfig(steps=300, batch_size=16, seed=0),
 }
-
-
-def phantom_labels(
-    seed: int, orientation: str, spacing: tuple[float, float, float], thickness: float = 2.2
-) -> Volume:
-    """The label volume of one phantom (no echoes are simulated)."""
-    plates = ("femoral", "medial_tibial", "lateral_tibial", "patellar")
-    config = PhantomConfig(
-        seed=seed,
-        orientation=orientation,  # type: ignore[arg-type]
-        spacing=spacing,
-        echo_times=(10.0,),
-        supersampling=1,
-        cartilage_thickness_mm={f"{plate}_cartilage": thickness for plate in plates},
-    )
-    return make_phantom(config).labels
-
-
-def read_nrrd_labels(path: str | os.PathLike[str], mapping: Mapping[int, int]) -> Volume:
-    """A label map from an NRRD file (LPS space), its values mapped (others become 0)."""
-    import nrrd
-
-    try:
-        data, header = nrrd.read(str(path))
-    except (OSError, nrrd.NRRDError) as error:
-        raise InputError(path, f"not a readable NRRD label map ({error})") from None
-    if data.ndim != 3 or header.get("space") != "left-posterior-superior":
-        raise InputError(path, "expected a 3D label map in left-posterior-superior space")
-    lookup = np.zeros(int(data.max()) + 1, np.uint8)
-    for value, label in mapping.items():
-        if value < lookup.size:
-            lookup[value] = label
-    affine = np.eye(4)
-    affine[:3, :3] = np.asarray(header["space directions"], float).T
-    affine[:3, 3] = header["space origin"]
-    return Volume(lookup[np.clip(data, 0, None).astype(np.int64)], affine)
 
 
 def training_volumes(preset: str, progress: bool = True) -> list[Volume]:

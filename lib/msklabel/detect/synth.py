@@ -21,8 +21,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from msklabel.data.labelmaps import FIBULA_LABEL, MAX_TISSUE
 from msklabel.data.phantom import TISSUES
-from msklabel.detect.classes import CLASS_OF_LABEL, FIBULA_LABEL, MAX_TISSUE, DetectorClass
+from msklabel.detect.classes import CLASS_OF_LABEL, DetectorClass
 from msklabel.detect.detector import window
 from msklabel.detect.view import SagittalView, reorient_sagittal, resample
 from msklabel.labels import KneeLabel
@@ -126,13 +127,9 @@ class LabelledSeries:
         if not self.images:
             raise ValueError("a labelled series needs at least one image")
         for image in self.images:
-            if image.shape != self.labels.shape or not np.allclose(
-                image.affine, self.labels.affine, atol=1e-3
-            ):
-                raise ValueError(
-                    f"an image of shape {image.shape} does not lie on the grid of its label "
-                    f"volume (shape {self.labels.shape})"
-                )
+            problem = self.labels.grid_mismatch(image)
+            if problem is not None:
+                raise ValueError(f"an image is not on the grid of its label volume: {problem}")
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from msklabel.detect.classes import CLASS_OF_LABEL, MAX_TISSUE, DetectorClass
+from msklabel.data.labelmaps import MAX_TISSUE
+from msklabel.detect.classes import CLASS_OF_LABEL, DetectorClass
 from msklabel.detect.detector import Detector
 from msklabel.detect.model import STRIDE, CentreNet
 from msklabel.detect.synth import ImageBank, LabelledSeries, SliceBank, synthesise

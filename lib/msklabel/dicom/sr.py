@@ -4,11 +4,12 @@ One Volumetric ROI measurement group (TID 1411) per structure and per region, ea
 referencing its segment of the SEG it was measured on, with UCUM units and a derivation
 (mean, SD...) per value. The observation context names msklabel as the device observer;
 the procedure reported is an MR imaging procedure; the source images and the SEG are the
-evidence. Results of clinical models (triage stages, risks) come as :class:`ModelResult`:
-one TID 1501 group each, naming the algorithm and its version, with the probability as a
-numeric item (UCUM ``1``), the decision threshold, and the decision as SNOMED CT
-Present / Absent; a demonstration model's group says "not for clinical use" in a TEXT
-qualitative evaluation (TID 1501 row 12: coded question, text answer).
+evidence. Results of clinical models (triage stages, risks) come as
+:class:`~msklabel.clinical.result.ModelResult` (:func:`model_result_group`): one TID 1501
+group each, naming the algorithm and its version, with the probability as a numeric item
+(UCUM ``1``), the decision threshold, and the decision as SNOMED CT Present / Absent; a
+demonstration model's group says "not for clinical use" in a TEXT qualitative evaluation
+(TID 1501 row 12: coded question, text answer).
 
 Quality gate (:mod:`msklabel.biomarkers.quality`): every assessed structure's group carries
 its verdict as a CODE qualitative evaluation (private concepts, declared) and each reason
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import highdicom as hd
 from pydicom.dataset import Dataset
@@ -34,6 +34,7 @@ from msklabel import __version__
 from msklabel.biomarkers.measurement import Measurement, Measurements
 from msklabel.biomarkers.quality import QualityReport, StructureQuality, Verdict
 from msklabel.biomarkers.regions import REGION_NAMES
+from msklabel.clinical.result import ModelResult
 from msklabel.dicom.codes import (
     DERIVATIONS,
     MRI_PROCEDURE,
@@ -69,63 +70,32 @@ VERDICT_CODES = {
 }
 
 
-@dataclass(frozen=True)
-class ModelResult:
-    """One clinical model's output for the study (a triage stage, a 48-month risk).
-
-    ``key`` identifies the output (e.g. ``triage_A_any``); ``finding`` says what was predicted
-    in at most 64 characters (it becomes a Code Meaning); ``decision`` is None where the model
-    made none (e.g. a cascade stage not reached).
-    """
-
-    key: str
-    finding: str
-    algorithm_name: str
-    algorithm_version: str
-    probability: float
-    threshold: float | None = None
-    decision: bool | None = None
-    demonstration: bool = False  #: trained on synthetic data: "not for clinical use"
-
-    def __post_init__(self) -> None:
-        if not self.key or len(self.finding) > 64 or not self.finding:
-            raise ValueError(f"model result {self.key!r}: finding must have 1 to 64 characters")
-        if not 0.0 <= self.probability <= 1.0:
-            raise ValueError(
-                f"model result {self.key!r}: probability {self.probability} not in [0, 1]"
-            )
-        if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
-            raise ValueError(f"model result {self.key!r}: threshold {self.threshold} not in [0, 1]")
-
-    @property
-    def finding_code(self) -> Code:
-        """A private concept for this output; its value is a stable digest of ``key``."""
-        return private(
-            "M" + hashlib.blake2b(self.key.encode(), digest_size=6).hexdigest(), self.finding
+def model_result_group(result: ModelResult) -> hd.sr.MeasurementsAndQualitativeEvaluations:
+    """The TID 1501 group holding one clinical model's ``result``; its finding is a private
+    concept whose value is a stable digest of the result's key."""
+    finding = private(
+        "M" + hashlib.blake2b(result.key.encode(), digest_size=6).hexdigest(), result.finding
+    )
+    measurements = [hd.sr.Measurement(PROBABILITY, result.probability, codes.UCUM.NoUnits)]
+    if result.threshold is not None:
+        measurements.append(hd.sr.Measurement(THRESHOLD, result.threshold, codes.UCUM.NoUnits))
+    decisions = []
+    if result.decision is not None:
+        decisions.append(
+            hd.sr.QualitativeEvaluation(DECISION, PRESENT if result.decision else ABSENT)
         )
-
-    def group(self) -> hd.sr.MeasurementsAndQualitativeEvaluations:
-        """The TID 1501 group holding this result."""
-        measurements = [hd.sr.Measurement(PROBABILITY, self.probability, codes.UCUM.NoUnits)]
-        if self.threshold is not None:
-            measurements.append(hd.sr.Measurement(THRESHOLD, self.threshold, codes.UCUM.NoUnits))
-        decisions = []
-        if self.decision is not None:
-            decisions.append(
-                hd.sr.QualitativeEvaluation(DECISION, PRESENT if self.decision else ABSENT)
-            )
-        group = hd.sr.MeasurementsAndQualitativeEvaluations(
-            tracking_identifier=hd.sr.TrackingIdentifier(
-                uid=generate_uid(), identifier=MODEL_GROUP_PREFIX + self.key
-            ),
-            finding_type=self.finding_code,
-            algorithm_id=hd.sr.AlgorithmIdentification(self.algorithm_name, self.algorithm_version),
-            measurements=measurements,
-            qualitative_evaluations=decisions or None,
-        )
-        if self.demonstration:
-            _add_text(group, INTENDED_USE, NOT_FOR_CLINICAL_USE)
-        return group
+    group = hd.sr.MeasurementsAndQualitativeEvaluations(
+        tracking_identifier=hd.sr.TrackingIdentifier(
+            uid=generate_uid(), identifier=MODEL_GROUP_PREFIX + result.key
+        ),
+        finding_type=finding,
+        algorithm_id=hd.sr.AlgorithmIdentification(result.algorithm_name, result.algorithm_version),
+        measurements=measurements,
+        qualitative_evaluations=decisions or None,
+    )
+    if result.demonstration:
+        _add_text(group, INTENDED_USE, NOT_FOR_CLINICAL_USE)
+    return group
 
 
 def _add_text(group: hd.sr.Template, name: Code, text: str) -> None:
@@ -181,7 +151,7 @@ def make_measurement_report(
             structure, region, [] if failed else items, segmentation, numbers[structure],
             series_uid, region_names, assessed if region is None else None,
         ))  # fmt: skip
-    groups += [result.group() for result in model_results]
+    groups += [model_result_group(result) for result in model_results]
     report = hd.sr.MeasurementReport(
         observation_context=observation_context(),
         procedure_reported=MRI_PROCEDURE,

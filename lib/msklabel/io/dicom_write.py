@@ -58,8 +58,9 @@ def write_mr_series(
     info = info or SeriesInfo()
     first = volumes[0]
     for volume in volumes[1:]:
-        if volume.shape != first.shape or not np.allclose(volume.affine, first.affine, atol=1e-6):
-            raise ValueError("all volumes of one series must share shape and affine")
+        problem = first.grid_mismatch(volume)
+        if problem is not None:
+            raise ValueError(f"all volumes of one series must share one grid: {problem}")
     study_uid = info.study_instance_uid or generate_uid()
     series_uid = info.series_instance_uid or generate_uid()
     frame_uid = info.frame_of_reference_uid or generate_uid()

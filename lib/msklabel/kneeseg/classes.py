@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from msklabel.detect.classes import FIBULA_LABEL, MAX_TISSUE
+from msklabel.data.labelmaps import FIBULA_LABEL, MAX_TISSUE
 from msklabel.labels import KneeLabel
 
 

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 from tqdm import tqdm
 
-from msklabel.detect.classes import DESS_LABELS, RIGHT_KNEE_LABELS
-from msklabel.detect.presets import phantom_labels, read_nrrd_labels
+from msklabel.data.labelmaps import (
+    DESS_LABELS,
+    RIGHT_KNEE_LABELS,
+    phantom_labels,
+    read_nrrd_labels,
+)
 from msklabel.kneeseg.training import TrainConfig
 from msklabel.volume import Volume
 

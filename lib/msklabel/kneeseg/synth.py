@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from msklabel.detect.classes import FIBULA_LABEL, MAX_TISSUE
+from msklabel.data.labelmaps import FIBULA_LABEL, MAX_TISSUE
 from msklabel.kneeseg.bank import PIXEL_MM, SIZE, ImageBank, LabelBank
 from msklabel.kneeseg.classes import SegClass, class_lookup
 from msklabel.labels import KneeLabel

@@ -159,7 +159,7 @@ class JobRun:
     def _segment(self) -> str:
         image = self._echoes()[0]
         if self.config.pipeline.segmentation == "labels":
-            from msklabel.biomarkers.study import read_labels
+            from msklabel.results.study import read_labels
 
             path = Path(self.config.pipeline.labels_dir) / f"{image.series_instance_uid}.nii.gz"
             labels = read_labels(path, image)
@@ -228,8 +228,8 @@ class JobRun:
 
     def _results(self) -> str:
         from msklabel.biomarkers.quality import QualityReport
-        from msklabel.biomarkers.study import measure_study
         from msklabel.io.dicom import field_strength
+        from msklabel.results.study import measure_study
 
         echoes = self._echoes()
         path = self.folder / "biomarkers.json"  # absent when that step is left out
@@ -304,7 +304,7 @@ class JobRun:
     def _labels(self) -> Volume:
         """The label map the segment step wrote (read once per run)."""
         if "labels" not in self._inputs:
-            from msklabel.biomarkers.study import read_labels
+            from msklabel.results.study import read_labels
 
             self._inputs["labels"] = read_labels(self.folder / "labels.nii.gz", self._echoes()[0])
         return self._inputs["labels"]

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from msklabel.data.labelmaps import DESS_LABELS, FIBULA_LABEL, read_nrrd_labels
 from msklabel.data.simulation.tissue import TISSUE_INDEX
-from msklabel.detect.classes import DESS_LABELS, FIBULA_LABEL
 from msklabel.labels import CARTILAGE_PLATES, MENISCI, KneeLabel
 from msklabel.volume import Volume
 
@@ -45,7 +45,6 @@ class Source:
 def dess_source() -> Source:
     """The sample's DESS label map (right knee, bones, cartilage, menisci, fibula)."""
     from msklabel.data.sample import fetch_sample
-    from msklabel.detect.presets import read_nrrd_labels
 
     return make_source(read_nrrd_labels(fetch_sample().dess_labels, DESS_LABELS))
 

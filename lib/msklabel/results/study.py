@@ -28,16 +28,13 @@ from msklabel.biomarkers.quality import (
     assess_knee,
     write_biomarkers_json,
 )
+from msklabel.clinical.result import ModelResult
 from msklabel.dicom.report import make_report_image
 from msklabel.dicom.seg import make_segmentation, read_seg_labels, read_source_images
-from msklabel.dicom.sr import ModelResult, make_measurement_report
+from msklabel.dicom.sr import make_measurement_report
 from msklabel.errors import InputError
 from msklabel.io.nifti import read_nifti
 from msklabel.volume import Volume
-
-#: A label map's grid matches the series' when no voxel centre moves by more than this
-#: fraction of the smallest voxel size (NIfTI stores the affine in single precision).
-GRID_TOLERANCE = 0.01
 
 #: The files :meth:`StudyReport.write` puts in its folder.
 OUTPUT_FILES = ("biomarkers.json", "seg.dcm", "sr.dcm", "report.png", "report.pdf", "report.dcm")
@@ -95,26 +92,11 @@ def read_labels(path: str | os.PathLike[str], reference: Volume) -> Volume:
 
 
 def check_same_grid(volume: Volume, reference: Volume, path: str | os.PathLike[str]) -> None:
-    """Raise :class:`InputError` unless ``volume`` lies on ``reference``'s voxel grid.
-
-    The affines may differ by at most :data:`GRID_TOLERANCE` of the smallest voxel size,
-    measured as the largest displacement of a corner voxel centre.
-    """
-    if volume.shape != reference.shape:
-        raise InputError(
-            path, f"shape {volume.shape} does not match the series' {reference.shape} "
-            "(slice, row, column)",
-        )  # fmt: skip
-    corners = np.array(np.meshgrid(*[(0, n - 1) for n in reference.shape])).reshape(3, -1).T
-    moved = np.linalg.norm(
-        volume.index_to_patient(corners) - reference.index_to_patient(corners), axis=1
-    ).max()
-    tolerance = GRID_TOLERANCE * min(reference.spacing)
-    if moved > tolerance:
-        raise InputError(
-            path, f"affine does not match the series': voxel centres differ by up to "
-            f"{moved:.3g} mm (tolerance {tolerance:.3g} mm)",
-        )  # fmt: skip
+    """Raise :class:`InputError` naming ``path`` unless ``volume`` lies on ``reference``'s
+    voxel grid (:meth:`~msklabel.volume.Volume.grid_mismatch`)."""
+    problem = reference.grid_mismatch(volume)
+    if problem is not None:
+        raise InputError(path, f"{problem} (the series' grid)")
 
 
 def _label_array(array: np.ndarray, path: str | os.PathLike[str]) -> np.ndarray:
