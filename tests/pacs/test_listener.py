@@ -1,10 +1,12 @@
-"""The Storage SCP with real dcmtk peers: allow-list, parallel senders, kept-aside instances."""
+"""The Storage SCP with real dcmtk peers: called and calling AE titles, parallel senders,
+kept-aside instances (an undecodable JPEG 2000 one answered with a failure)."""
 
 from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import pydicom
@@ -13,7 +15,8 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import MPEG2MPML, BasicTextSRStorage, ExplicitVRLittleEndian, generate_uid
 
 from msklabel.pacs import Service, load_config
-from msklabel.pacs.testing import storescu, wait_for
+from msklabel.pacs.listener import Listener
+from msklabel.pacs.testing import jpeg2000_copy, storescu, wait_for
 
 
 @pytest.fixture
@@ -33,9 +36,9 @@ def service(tmp_path: Path, labels_dir: Path) -> Iterator[Service]:
         yield running
 
 
-def _echo(port: int, aet: str) -> subprocess.CompletedProcess:
+def _echo(port: int, aet: str, called: str = "MSKLABEL") -> subprocess.CompletedProcess:
     return subprocess.run(
-        ["echoscu", "-aet", aet, "-aec", "MSKLABEL", "127.0.0.1", str(port)],
+        ["echoscu", "-aet", aet, "-aec", called, "127.0.0.1", str(port)],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
 
@@ -47,6 +50,37 @@ def test_echo_answers_and_an_unknown_calling_ae_is_rejected(service: Service) ->
     assert "Association Rejected" in refused.stdout + refused.stderr
     refused_store = storescu(service.listener.port, [], aet="INTRUDER")
     assert refused_store.returncode != 0
+
+
+def test_an_association_called_to_another_ae_title_is_rejected(service: Service) -> None:
+    refused = _echo(service.listener.port, "ECHOSCU", called="NOTMSKLABEL")
+    assert refused.returncode != 0
+    assert "Called AE Title Not Recognized" in refused.stdout + refused.stderr
+
+
+def test_listening_on_all_interfaces_without_an_allow_list_warns(service: Service, caplog) -> None:
+    config = service.config.listener
+    everywhere = Listener(replace(config, host="0.0.0.0", allowed_calling_aes=()), None).start()
+    everywhere.stop()
+    assert "every calling AE is accepted from ANY NETWORK" in caplog.text
+
+
+def test_an_undecodable_jpeg2000_instance_gets_a_failure_and_is_kept_aside(
+    service: Service, make_study, tmp_path: Path
+) -> None:
+    source = make_study().files[0]
+    good = jpeg2000_copy(source, tmp_path / "good.dcm")
+    bad = jpeg2000_copy(source, tmp_path / "bad.dcm", corrupt=True)
+    sent = storescu(service.listener.port, [good, bad], options=("-v", "-xv"))
+    responses = [line for line in sent.stderr.splitlines() if "Received Store Response" in line]
+    assert responses == [
+        "I: Received Store Response (Success)",
+        "I: Received Store Response (Error: CannotUnderstand)",
+    ], sent.stderr
+    (row,) = service.status.summary()["quarantined"]
+    assert row["kind"] == "undecodable" and "do not decode" in row["reason"]
+    assert (Path(row["folder"]) / "instance.dcm").is_file()
+    assert service.status.summary()["instances"] == 1
 
 
 @pytest.mark.slow

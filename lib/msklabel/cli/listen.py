@@ -17,7 +17,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_state_options(parser)
     parser.add_argument("--ae-title", help="our AE title (default MSKLABEL)")
-    parser.add_argument("--host", help="address to listen on (default 0.0.0.0)")
+    parser.add_argument(
+        "--host", help="address to listen on (default 127.0.0.1; 0.0.0.0: all interfaces)"
+    )
     parser.add_argument("--port", type=int, help="DICOM port (default 11112; 0: any free one)")
     parser.add_argument(
         "--allow", action="append", metavar="AET", help="accept this calling AE (repeatable)"

@@ -5,8 +5,8 @@
     storage = "/var/lib/msklabel"        # instances, quarantine, results, status and queue
 
     [listener]
-    ae_title = "MSKLABEL"
-    host = "0.0.0.0"
+    ae_title = "MSKLABEL"                # associations called to another AE title are rejected
+    host = "127.0.0.1"                   # "0.0.0.0": all interfaces (use an allow-list)
     port = 11112
     allowed_calling_aes = ["ORTHANC"]    # empty: any calling AE is accepted
     max_associations = 10
@@ -87,7 +87,7 @@ class ListenerConfig:
     """The DICOM Storage SCP."""
 
     ae_title: str = "MSKLABEL"
-    host: str = "0.0.0.0"
+    host: str = "127.0.0.1"
     port: int = 11112
     allowed_calling_aes: tuple[str, ...] = ()
     max_associations: int = 10

@@ -2,8 +2,9 @@
 
 Every storage SOP class and every transfer syntax is accepted at association time, so that
 an instance the pipeline cannot use reaches the intake and is kept aside with its reason
-instead of failing the sender's whole association. Calling AE titles outside the
-allow-list (when one is configured) are rejected at association time.
+instead of failing the sender's whole association. An association is rejected when its
+called AE title is not ours, or its calling AE title is outside the allow-list (when one is
+configured).
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from msklabel.pacs.intake import Intake
 
 logger = logging.getLogger(__name__)
 
+#: Host values that listen on every network interface.
+ALL_INTERFACES = ("", "0.0.0.0", "::")
+
 
 class Listener:
     """A Storage SCP on ``config.host:config.port`` (0: a free port) feeding ``intake``."""
@@ -30,6 +34,7 @@ class Listener:
         self.ae.maximum_associations = config.max_associations
         self.ae.maximum_pdu_size = config.max_pdu_size
         self.ae.require_calling_aet = list(config.allowed_calling_aes)
+        self.ae.require_called_aet = True
         self.ae.add_supported_context(Verification)
         for context in StoragePresentationContexts:
             self.ae.add_supported_context(context.abstract_syntax, ALL_TRANSFER_SYNTAXES)
@@ -51,7 +56,11 @@ class Listener:
             (self.config.host, self.config.port), block=False, evt_handlers=handlers
         )
         if not self.config.allowed_calling_aes:
-            logger.warning("no calling AE allow-list: every calling AE is accepted")
+            everywhere = self.config.host in ALL_INTERFACES
+            logger.warning(
+                "no calling AE allow-list: every calling AE is accepted%s",
+                " from ANY NETWORK (listening on all interfaces)" if everywhere else "",
+            )
         logger.info("listening as %s on port %d", self.config.ae_title, self.port)
         return self
 

@@ -1,8 +1,10 @@
 """Helpers for tests and benchmarks of the routing: a configuration file, ``msklabel listen``
-in a subprocess, dcmtk's ``storescu``, and what a real Orthanc holds for a study."""
+in a subprocess, dcmtk's ``storescu``, JPEG 2000 copies of an instance, and what a real
+Orthanc holds for a study."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -13,6 +15,11 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import pydicom
+from PIL import Image
+from pydicom.encaps import encapsulate
+from pydicom.uid import JPEG2000Lossless, generate_uid
 
 from msklabel.testing.orthanc import OrthancServer
 
@@ -133,3 +140,24 @@ def series_counts(orthanc: OrthancServer, study_uid: str) -> dict[str, list[int]
         )
         counts.setdefault(key, []).append(len(series["Instances"]))
     return counts
+
+
+def jpeg2000_copy(source: Path, path: Path, corrupt: bool = False) -> Path:
+    """``source`` (one 16-bit frame) as a new JPEG 2000 Lossless instance of its series at
+    ``path``; with ``corrupt``, the codestream keeps its valid header (SOC, SIZ, COD, QCD)
+    and the rest is garbage."""
+    ds = pydicom.dcmread(source)
+    buffer = io.BytesIO()
+    Image.fromarray(ds.pixel_array.astype("uint16")).save(
+        buffer, format="JPEG2000", no_jp2=True, irreversible=False
+    )
+    codestream = buffer.getvalue()
+    if corrupt:
+        header = codestream[: codestream.index(b"\xff\x90")]  # up to the first tile (SOT)
+        codestream = header + bytes(range(256)) * 8
+    ds.PixelData = encapsulate([codestream])
+    ds["PixelData"].VR = "OB"
+    ds.file_meta.TransferSyntaxUID = JPEG2000Lossless
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.save_as(path, enforce_file_format=True)
+    return path
