@@ -1,5 +1,6 @@
 """The Storage SCP with real dcmtk peers: called and calling AE titles, parallel senders,
-kept-aside instances (an undecodable JPEG 2000 one answered with a failure)."""
+kept-aside instances (an undecodable JPEG 2000 one answered with a failure), DICOM TLS
+with certificates made at test time."""
 
 from __future__ import annotations
 
@@ -15,8 +16,11 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import MPEG2MPML, BasicTextSRStorage, ExplicitVRLittleEndian, generate_uid
 
 from msklabel.pacs import Service, load_config
+from msklabel.pacs.intake import Intake
 from msklabel.pacs.listener import Listener
-from msklabel.pacs.testing import jpeg2000_copy, storescu, wait_for
+from msklabel.pacs.status import StatusStore
+from msklabel.pacs.storage import InstanceStore
+from msklabel.pacs.testing import certificate, jpeg2000_copy, storescu, wait_for
 
 
 @pytest.fixture
@@ -172,3 +176,67 @@ def test_bad_input_is_kept_aside_with_its_reason_and_other_studies_go_through(
     assert jobs[gapped.study_uid]["state"] == "failed"
     assert "missing slice" in jobs[gapped.study_uid]["error"]
     assert gapped.series_uid in jobs[gapped.study_uid]["error"]
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory) -> dict[str, tuple[Path, Path]]:
+    """A CA, the listener's and a sender's certificate signed by it, and a stranger's."""
+    folder = tmp_path_factory.mktemp("pki")
+    ca = certificate(folder, "site-ca")
+    return {
+        "ca": ca,
+        "listener": certificate(folder, "msklabel", issuer=ca),
+        "sender": certificate(folder, "pacs", issuer=ca),
+        "stranger": certificate(folder, "stranger"),
+    }
+
+
+def _tls_listener(tmp_path: Path, pki: dict, client_ca: bool) -> Listener:
+    cert, key = pki["listener"]
+    config = load_config(
+        listener={"host": "127.0.0.1", "port": 0, "tls_certificate": str(cert),
+                  "tls_key": str(key),
+                  "tls_client_ca": str(pki["ca"][0]) if client_ca else ""},
+    ).listener  # fmt: skip
+    store = InstanceStore(tmp_path / "storage")
+    status = StatusStore(tmp_path / "storage" / "status.sqlite3")
+    return Listener(config, Intake(store, status, 0)).start()
+
+
+def _tls(pki: dict, client: str | None) -> tuple[str, ...]:
+    """dcmtk options: TLS trusting our CA, with the ``client`` certificate or anonymous."""
+    trust = ("+cf", str(pki["ca"][0]))
+    if client is None:
+        return ("+tla", *trust)
+    cert, key = pki[client]
+    return ("+tls", str(key), str(cert), *trust)
+
+
+def test_with_tls_required_plain_associations_are_refused(tmp_path, pki, make_study) -> None:
+    listener = _tls_listener(tmp_path, pki, client_ca=False)
+    try:
+        port = listener.port
+        study = make_study()
+        sent = storescu(port, study.files[:2], options=_tls(pki, None))
+        assert sent.returncode == 0, sent.stderr
+        assert listener.intake.status.summary()["instances"] == 2
+        echo = ["echoscu", "-aet", "ECHOSCU", "-aec", "MSKLABEL", "127.0.0.1", str(port)]
+        assert subprocess.run(echo, capture_output=True, timeout=60).returncode != 0
+        assert storescu(port, study.files[2:3]).returncode != 0
+        assert listener.intake.status.summary()["instances"] == 2
+    finally:
+        listener.stop()
+
+
+def test_with_a_client_ca_only_its_certificates_get_in(tmp_path, pki, make_study) -> None:
+    listener = _tls_listener(tmp_path, pki, client_ca=True)
+    try:
+        files = make_study().files
+        sent = storescu(listener.port, files[:1], options=_tls(pki, "sender"))
+        assert sent.returncode == 0, sent.stderr
+        for client in (None, "stranger"):
+            refused = storescu(listener.port, files[1:2], options=_tls(pki, client))
+            assert refused.returncode != 0, client
+        assert listener.intake.status.summary()["instances"] == 1
+    finally:
+        listener.stop()

@@ -24,6 +24,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--allow", action="append", metavar="AET", help="accept this calling AE (repeatable)"
     )
+    parser.add_argument(
+        "--tls",
+        nargs=2,
+        metavar=("CERT", "KEY"),
+        help="require DICOM TLS with this PEM certificate and key (plain associations refused)",
+    )
+    parser.add_argument(
+        "--tls-client-ca",
+        metavar="CA",
+        help="with --tls: accept only senders whose certificate this PEM CA signed",
+    )
     parser.add_argument("--inactivity", type=float, metavar="S", help="study completion time")
     parser.add_argument("--queue", metavar="URL", help="redis://host:port/db (default: SQLite)")
     parser.add_argument("--workers", type=int, help="worker threads in this process")
@@ -75,7 +86,10 @@ def _listen(args: argparse.Namespace) -> int:
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     sections: dict[str, dict[str, Any]] = {
         "listener": {"ae_title": args.ae_title, "host": args.host, "port": args.port,
-                     "allowed_calling_aes": args.allow},
+                     "allowed_calling_aes": args.allow,
+                     "tls_certificate": args.tls[0] if args.tls else None,
+                     "tls_key": args.tls[1] if args.tls else None,
+                     "tls_client_ca": args.tls_client_ca},
         "completion": {"inactivity_s": args.inactivity},
         "queue": {"url": args.queue, "workers": args.workers},
         "status": {"port": args.status_port},

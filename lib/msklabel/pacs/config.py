@@ -12,6 +12,9 @@
     max_associations = 10
     max_pdu_size = 262144
     min_free_mb = 500                    # below this: Out of Resources, nothing written
+    tls_certificate = ""                 # PEM: DICOM TLS (BCP 195) required, plain refused
+    tls_key = ""                         # PEM private key of the certificate
+    tls_client_ca = ""                   # PEM: senders must present a certificate it signed
 
     [completion]
     inactivity_s = 30                    # a study is complete after this long without news
@@ -93,6 +96,9 @@ class ListenerConfig:
     max_associations: int = 10
     max_pdu_size: int = 262144
     min_free_mb: float = 500.0
+    tls_certificate: str = ""
+    tls_key: str = ""
+    tls_client_ca: str = ""
 
 
 @dataclass(frozen=True)
@@ -273,6 +279,11 @@ def _check(config: PacsConfig) -> None:
             raise ValueError("a dicomweb destination needs url")
         if destination.type not in ("dicom", "dicomweb"):
             raise ValueError(f"destination type must be 'dicom' or 'dicomweb': {destination}")
+    listener = config.listener
+    if bool(listener.tls_certificate) != bool(listener.tls_key):
+        raise ValueError("[listener] tls_certificate and tls_key go together")
+    if listener.tls_client_ca and not listener.tls_certificate:
+        raise ValueError("[listener] tls_client_ca needs tls_certificate and tls_key")
     if config.queue.url and not config.queue.url.startswith(("redis://", "rediss://", "unix://")):
         raise ValueError(f"[queue] url must be empty (SQLite) or redis://...: {config.queue.url}")
     if config.queue.workers < 1 or config.queue.retries < 0 or config.queue.lease_s <= 0:
