@@ -61,6 +61,8 @@ def add_state_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _listen(args: argparse.Namespace) -> int:
+    import logging
+    import os
     import signal
     import threading
 
@@ -79,7 +81,18 @@ def _listen(args: argparse.Namespace) -> int:
         print(f"storage: {config.storage}; role: {args.role}", flush=True)
         stop.wait()
     finally:
-        service.stop()
+        unfinished = service.stop()
+    if unfinished:
+        # A job thread may be inside native code (torch): ending the interpreter around it
+        # aborts ("terminate called without an active exception"). Leave at once instead;
+        # the job is still "running" under this dead process and resumes at the next start.
+        print(
+            f"job(s) {', '.join(map(str, unfinished))} still running after "
+            f"{config.queue.shutdown_timeout_s:g} s: left to resume at the next start",
+            flush=True,
+        )
+        logging.shutdown()
+        os._exit(0)
     return 0
 
 

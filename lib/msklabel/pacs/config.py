@@ -25,6 +25,7 @@
     retries = 3
     retry_delay_s = 10                   # doubled after each retry
     lease_s = 120                        # a running job silent this long is taken over
+    shutdown_timeout_s = 30              # on SIGTERM, running jobs get this long to finish
 
     [pipeline]
     steps = ["select", "segment", "biomarkers", "clinical", "results", "send"]
@@ -118,6 +119,7 @@ class QueueConfig:
     retries: int = 3
     retry_delay_s: float = 10.0
     lease_s: float = 120.0
+    shutdown_timeout_s: float = 30.0
 
 
 @dataclass(frozen=True)

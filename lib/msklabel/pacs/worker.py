@@ -57,6 +57,8 @@ class Worker:
         self.config = config
         self.status = status
         self.resources = Resources(config.pipeline.models)
+        #: Jobs running in this process now.
+        self.running: set[int] = set()
 
     def __call__(self, job_id: int, retries_left: int) -> None:
         """Run job ``job_id`` if this worker can claim it; ``retries_left`` are huey's."""
@@ -69,6 +71,7 @@ class Worker:
         stop = threading.Event()
         beat = threading.Thread(target=self._heartbeat, args=(job_id, name, stop), daemon=True)
         beat.start()
+        self.running.add(job_id)
         try:
             JobRun(self.config, self.status, job, self.resources).run()
         except Skipped as skipped:
@@ -98,6 +101,7 @@ class Worker:
             self.status.finish(job_id, "done")
             logger.info("job %d done", job_id)
         finally:
+            self.running.discard(job_id)
             stop.set()
             beat.join()
 
