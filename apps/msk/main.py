@@ -16,6 +16,7 @@ from lib.configs.detector import DetectorConfig
 from lib.configs.kneeseg import KneeSegConfig
 from lib.configs.segmenter import SegmenterConfig
 from lib.datastore.dicomweb import MskDicomWebDatastore
+from lib.datastore.safe import MskLocalDatastore
 from monailabel.config import settings
 from monailabel.interfaces.app import MONAILabelApp
 from monailabel.interfaces.config import TaskConfig
@@ -76,7 +77,12 @@ class MyApp(MONAILabelApp):
                 self.options.labelset,
                 settings.MONAI_LABEL_DICOMWEB_CACHE_PATH or None,
             )
-        return super().init_datastore()
+        return MskLocalDatastore(
+            self.studies,
+            extensions=settings.MONAI_LABEL_DATASTORE_FILE_EXT,
+            auto_reload=settings.MONAI_LABEL_DATASTORE_AUTO_RELOAD,
+            read_only=settings.MONAI_LABEL_DATASTORE_READ_ONLY,
+        )
 
     def init_infers(self):
         return {name: task for c in self.configs.values() for name, task in c.infer().items()}

@@ -2,7 +2,9 @@
 
 The server is the unchanged ``monailabel start_server`` command, so 3D Slicer's MONAILabel
 plugin and the OHIF bundled with monailabel talk to it as to any MONAI Label app. This module
-only launches and stops that process; it never imports monailabel.
+only launches and stops that process; it never imports monailabel. With a token, the web
+app is wrapped in :class:`msklabel.security.auth.TokenAuth` (``apps/msk/msk_asgi.py``); a
+server reachable beyond loopback requires one unless ``insecure`` says otherwise.
 
 >>> with MonaiLabelServer("studies/") as server:  # doctest: +SKIP
 ...     print(server.url)
@@ -10,6 +12,8 @@ only launches and stops that process; it never imports monailabel.
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import os
 import subprocess
 import sys
@@ -21,11 +25,30 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
-from msklabel.errors import InputError
+from msklabel.errors import InputError, MsklabelError
 from msklabel.ports import free_port
+from msklabel.security.auth import TOKEN_ENV
+
+logger = logging.getLogger(__name__)
 
 #: The app in this repository (``apps/msk``), used when no other app folder is given.
 DEFAULT_APP = Path(__file__).resolve().parents[2] / "apps" / "msk"
+#: The web app the server runs: MONAI Label's own, behind the token check (in DEFAULT_APP).
+ASGI_APP = "msk_asgi:app"
+
+
+class InsecureServerError(MsklabelError, ValueError):
+    """A server reachable beyond loopback was asked for without a token."""
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an address) is reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class MonaiLabelServer:
@@ -35,7 +58,9 @@ class MonaiLabelServer:
     ``conf`` holds the app's ``-c key value`` options. The server listens on ``host`` at
     ``port`` (a free one when None); its output goes to a log (:meth:`log_text`), or to
     this process's output with ``echo``; ``env`` adds environment variables (MONAI Label's
-    ``MONAI_LABEL_*`` settings). Used as a context manager it starts on entry and
+    ``MONAI_LABEL_*`` settings). With ``token`` every request but the login must present it
+    (``Authorization: Bearer TOKEN``); a ``host`` other than loopback requires a token, or
+    ``insecure=True`` (logged as a warning). Used as a context manager it starts on entry and
     stops on exit; :meth:`stop` ends only the process it started.
     """
 
@@ -48,7 +73,20 @@ class MonaiLabelServer:
         host: str = "127.0.0.1",
         echo: bool = False,
         env: Mapping[str, str] | None = None,
+        token: str | None = None,
+        insecure: bool = False,
     ) -> None:
+        if not is_loopback(host) and token is None:
+            if not insecure:
+                raise InsecureServerError(
+                    f"--host {host} is reachable beyond this machine: give a token "
+                    f"(${TOKEN_ENV} or --token-file) or pass --insecure-no-auth"
+                )
+            logger.warning(
+                "SERVING WITHOUT AUTHENTICATION ON %s: anyone who reaches it can read, "
+                "overwrite and delete images and labels and start training",
+                host,
+            )
         self.studies = os.fspath(studies)
         self.app = Path(app) if app is not None else DEFAULT_APP
         if not (self.app / "main.py").is_file():
@@ -57,7 +95,15 @@ class MonaiLabelServer:
         self.host = host
         self.conf = dict(conf or {})
         self.echo = echo
+        self.token = token
         self.env = {**os.environ, **(env or {})}
+        self.env.pop(TOKEN_ENV, None)
+        if token is not None:
+            self.env[TOKEN_ENV] = token
+        # Where uvicorn finds ASGI_APP (the server adds the app folder only for the app itself).
+        self.env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(DEFAULT_APP), self.env.get("PYTHONPATH")) if p
+        )
         self._process: subprocess.Popen | None = None
         self._log: tempfile._TemporaryFileWrapper | None = None
 
@@ -71,7 +117,7 @@ class MonaiLabelServer:
         command = [
             sys.executable, "-m", "monailabel.main", "start_server",
             "--app", str(self.app), "--studies", self.studies,
-            "--host", self.host, "--port", str(self.port),
+            "--host", self.host, "--port", str(self.port), "--uvicorn_app", ASGI_APP,
         ]  # fmt: skip
         for key, value in self.conf.items():
             command += ["--conf", key, str(value)]
@@ -96,7 +142,7 @@ class MonaiLabelServer:
                 self.stop()
                 raise RuntimeError(f"the MONAI Label server exited at start:\n{log[-4000:]}")
             try:
-                with urllib.request.urlopen(f"{self.url}/info/", timeout=5) as response:
+                with urllib.request.urlopen(self.request("/info/"), timeout=5) as response:
                     if response.status == 200:
                         return self
             except (OSError, urllib.error.URLError):
@@ -106,6 +152,11 @@ class MonaiLabelServer:
         raise TimeoutError(
             f"the MONAI Label server did not answer in {timeout:g} s:\n{log[-4000:]}"
         )
+
+    def request(self, path: str) -> urllib.request.Request:
+        """A request for ``path`` on this server, with the token when there is one."""
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        return urllib.request.Request(f"{self.url}{path}", headers=headers)
 
     def wait(self) -> int:
         """Block until the server exits (e.g. on Ctrl-C); returns its exit status."""

@@ -13,7 +13,8 @@ import pytest
 from msklabel.cli import build_parser
 from msklabel.errors import InputError
 from msklabel.ports import free_port
-from msklabel.serve import DEFAULT_APP, MonaiLabelServer
+from msklabel.security.auth import TOKEN_ENV
+from msklabel.serve import DEFAULT_APP, InsecureServerError, MonaiLabelServer
 
 
 def test_the_command_is_the_stock_server_with_our_app(tmp_path):
@@ -26,6 +27,31 @@ def test_the_command_is_the_stock_server_with_our_app(tmp_path):
     assert server.url == "http://127.0.0.1:8123"
 
 
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.7", "::", "knee-server.local"])
+def test_a_server_beyond_loopback_needs_a_token(tmp_path, host, caplog):
+    with pytest.raises(InsecureServerError, match=f"--host {host} .* give a token"):
+        MonaiLabelServer(tmp_path, host=host)
+    MonaiLabelServer(tmp_path, host=host, token="t" * 16)
+    assert not caplog.records
+    MonaiLabelServer(tmp_path, host=host, insecure=True)
+    assert "WITHOUT AUTHENTICATION" in caplog.text
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1"])
+def test_loopback_needs_no_token(tmp_path, host, monkeypatch):
+    monkeypatch.setenv(TOKEN_ENV, "inherited-token-0123456789")
+    server = MonaiLabelServer(tmp_path, host=host)
+    assert TOKEN_ENV not in server.env, "only an explicit token turns auth on"
+
+
+def test_the_token_goes_to_the_server_by_environment_only(tmp_path):
+    server = MonaiLabelServer(tmp_path, token="secret-token-0123456789")
+    assert server.env[TOKEN_ENV] == "secret-token-0123456789"
+    assert "secret-token-0123456789" not in " ".join(server.command())
+    assert server.command()[server.command().index("--uvicorn_app") + 1] == "msk_asgi:app"
+    assert server.request("/info/").get_header("Authorization") == "Bearer secret-token-0123456789"
+
+
 def test_a_folder_without_an_app_is_refused(tmp_path):
     with pytest.raises(InputError, match="not a MONAI Label app folder"):
         MonaiLabelServer(tmp_path, app=tmp_path)
@@ -35,6 +61,7 @@ def test_serve_options_are_parsed():
     args = build_parser().parse_args(
         ["serve", "--studies", "http://pacs/dicom-web", "--port", "9000", "-c", "labels", "femur"]
     )
+    assert (args.host, args.token_file, args.insecure_no_auth) == ("127.0.0.1", None, False)
     assert (args.studies, args.port, args.conf) == (
         "http://pacs/dicom-web",
         9000,

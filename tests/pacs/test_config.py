@@ -8,6 +8,7 @@ import pytest
 
 from msklabel.errors import InputError
 from msklabel.pacs.config import STEPS, load_config
+from msklabel.pacs.listener import tls_context
 
 
 def test_defaults_are_the_embedded_setup(tmp_path: Path) -> None:
@@ -39,6 +40,8 @@ def test_a_toml_file_with_overrides(tmp_path: Path) -> None:
         ('[queue]\nurl = "amqp://x"\n', "redis://"),
         ('[[destinations]]\ntype = "dicom"\nhost = "x"\n', "needs ae_title, host and port"),
         ("[listener\n", "not valid toml"),
+        ('[listener]\ntls_certificate = "c.pem"\n', "tls_certificate and tls_key go together"),
+        ('[listener]\ntls_client_ca = "ca.pem"\n', "tls_client_ca needs tls_certificate"),
     ],
 )
 def test_a_bad_file_is_named_with_the_problem(tmp_path: Path, text: str, message: str) -> None:
@@ -47,3 +50,11 @@ def test_a_bad_file_is_named_with_the_problem(tmp_path: Path, text: str, message
     with pytest.raises(InputError) as error:
         load_config(path)
     assert str(path) in str(error.value) and message in str(error.value)
+
+
+def test_missing_tls_files_are_named_when_the_listener_starts(tmp_path: Path) -> None:
+    config = load_config(
+        listener={"port": 0, "tls_certificate": str(tmp_path / "c.pem"), "tls_key": "k.pem"}
+    )
+    with pytest.raises(InputError, match=r"c\.pem: \[listener\] tls_certificate: no such file"):
+        tls_context(config.listener)

@@ -1,10 +1,13 @@
-"""The Storage SCP with real dcmtk peers: allow-list, parallel senders, kept-aside instances."""
+"""The Storage SCP with real dcmtk peers: called and calling AE titles, parallel senders,
+kept-aside instances (an undecodable JPEG 2000 one answered with a failure), DICOM TLS
+with certificates made at test time."""
 
 from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import pydicom
@@ -13,7 +16,11 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import MPEG2MPML, BasicTextSRStorage, ExplicitVRLittleEndian, generate_uid
 
 from msklabel.pacs import Service, load_config
-from msklabel.testing.listener import storescu, wait_for
+from msklabel.pacs.intake import Intake
+from msklabel.pacs.listener import Listener
+from msklabel.pacs.status import StatusStore
+from msklabel.pacs.storage import InstanceStore
+from msklabel.testing.listener import certificate, jpeg2000_copy, storescu, wait_for
 
 
 @pytest.fixture
@@ -33,9 +40,9 @@ def service(tmp_path: Path, labels_dir: Path) -> Iterator[Service]:
         yield running
 
 
-def _echo(port: int, aet: str) -> subprocess.CompletedProcess:
+def _echo(port: int, aet: str, called: str = "MSKLABEL") -> subprocess.CompletedProcess:
     return subprocess.run(
-        ["echoscu", "-aet", aet, "-aec", "MSKLABEL", "127.0.0.1", str(port)],
+        ["echoscu", "-aet", aet, "-aec", called, "127.0.0.1", str(port)],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
 
@@ -47,6 +54,37 @@ def test_echo_answers_and_an_unknown_calling_ae_is_rejected(service: Service) ->
     assert "Association Rejected" in refused.stdout + refused.stderr
     refused_store = storescu(service.listener.port, [], aet="INTRUDER")
     assert refused_store.returncode != 0
+
+
+def test_an_association_called_to_another_ae_title_is_rejected(service: Service) -> None:
+    refused = _echo(service.listener.port, "ECHOSCU", called="NOTMSKLABEL")
+    assert refused.returncode != 0
+    assert "Called AE Title Not Recognized" in refused.stdout + refused.stderr
+
+
+def test_listening_on_all_interfaces_without_an_allow_list_warns(service: Service, caplog) -> None:
+    config = service.config.listener
+    everywhere = Listener(replace(config, host="0.0.0.0", allowed_calling_aes=()), None).start()
+    everywhere.stop()
+    assert "every calling AE is accepted from ANY NETWORK" in caplog.text
+
+
+def test_an_undecodable_jpeg2000_instance_gets_a_failure_and_is_kept_aside(
+    service: Service, make_study, tmp_path: Path
+) -> None:
+    source = make_study().files[0]
+    good = jpeg2000_copy(source, tmp_path / "good.dcm")
+    bad = jpeg2000_copy(source, tmp_path / "bad.dcm", corrupt=True)
+    sent = storescu(service.listener.port, [good, bad], options=("-v", "-xv"))
+    responses = [line for line in sent.stderr.splitlines() if "Received Store Response" in line]
+    assert responses == [
+        "I: Received Store Response (Success)",
+        "I: Received Store Response (Error: CannotUnderstand)",
+    ], sent.stderr
+    (row,) = service.status.summary()["quarantined"]
+    assert row["kind"] == "undecodable" and "do not decode" in row["reason"]
+    assert (Path(row["folder"]) / "instance.dcm").is_file()
+    assert service.status.summary()["instances"] == 1
 
 
 @pytest.mark.slow
@@ -138,3 +176,67 @@ def test_bad_input_is_kept_aside_with_its_reason_and_other_studies_go_through(
     assert jobs[gapped.study_uid]["state"] == "failed"
     assert "missing slice" in jobs[gapped.study_uid]["error"]
     assert gapped.series_uid in jobs[gapped.study_uid]["error"]
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory) -> dict[str, tuple[Path, Path]]:
+    """A CA, the listener's and a sender's certificate signed by it, and a stranger's."""
+    folder = tmp_path_factory.mktemp("pki")
+    ca = certificate(folder, "site-ca")
+    return {
+        "ca": ca,
+        "listener": certificate(folder, "msklabel", issuer=ca),
+        "sender": certificate(folder, "pacs", issuer=ca),
+        "stranger": certificate(folder, "stranger"),
+    }
+
+
+def _tls_listener(tmp_path: Path, pki: dict, client_ca: bool) -> Listener:
+    cert, key = pki["listener"]
+    config = load_config(
+        listener={"host": "127.0.0.1", "port": 0, "tls_certificate": str(cert),
+                  "tls_key": str(key),
+                  "tls_client_ca": str(pki["ca"][0]) if client_ca else ""},
+    ).listener  # fmt: skip
+    store = InstanceStore(tmp_path / "storage")
+    status = StatusStore(tmp_path / "storage" / "status.sqlite3")
+    return Listener(config, Intake(store, status, 0)).start()
+
+
+def _tls(pki: dict, client: str | None) -> tuple[str, ...]:
+    """dcmtk options: TLS trusting our CA, with the ``client`` certificate or anonymous."""
+    trust = ("+cf", str(pki["ca"][0]))
+    if client is None:
+        return ("+tla", *trust)
+    cert, key = pki[client]
+    return ("+tls", str(key), str(cert), *trust)
+
+
+def test_with_tls_required_plain_associations_are_refused(tmp_path, pki, make_study) -> None:
+    listener = _tls_listener(tmp_path, pki, client_ca=False)
+    try:
+        port = listener.port
+        study = make_study()
+        sent = storescu(port, study.files[:2], options=_tls(pki, None))
+        assert sent.returncode == 0, sent.stderr
+        assert listener.intake.status.summary()["instances"] == 2
+        echo = ["echoscu", "-aet", "ECHOSCU", "-aec", "MSKLABEL", "127.0.0.1", str(port)]
+        assert subprocess.run(echo, capture_output=True, timeout=60).returncode != 0
+        assert storescu(port, study.files[2:3]).returncode != 0
+        assert listener.intake.status.summary()["instances"] == 2
+    finally:
+        listener.stop()
+
+
+def test_with_a_client_ca_only_its_certificates_get_in(tmp_path, pki, make_study) -> None:
+    listener = _tls_listener(tmp_path, pki, client_ca=True)
+    try:
+        files = make_study().files
+        sent = storescu(listener.port, files[:1], options=_tls(pki, "sender"))
+        assert sent.returncode == 0, sent.stderr
+        for client in (None, "stranger"):
+            refused = storescu(listener.port, files[1:2], options=_tls(pki, client))
+            assert refused.returncode != 0, client
+        assert listener.intake.status.summary()["instances"] == 1
+    finally:
+        listener.stop()

@@ -1,9 +1,11 @@
-"""SIGKILL during a transfer and during a job: nothing acknowledged is lost, results go out once."""
+"""SIGKILL during a transfer and during a job: nothing acknowledged is lost, results go out once;
+SIGTERM during a job: a clean exit within the grace period, the job resumed once."""
 
 from __future__ import annotations
 
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pydicom
@@ -24,6 +26,13 @@ def _acknowledged(storescu_output: str) -> list[Path]:
         elif "Received Store Response (Success)" in line and current is not None:
             acked.append(current)
     return acked
+
+
+def _running_step(status: StatusStore) -> str | None:
+    """The step the first job is running, if any."""
+    jobs = status.summary()["jobs"]
+    steps = jobs[0]["steps"] if jobs else []
+    return next((s["name"] for s in steps if s["state"] == "running"), None)
 
 
 @pytest.mark.slow
@@ -84,13 +93,7 @@ def test_worker_killed_during_a_job_finishes_it_and_sends_one_set(
         )  # fmt: skip
         assert sent.returncode == 0, sent.stderr
         status = StatusStore(storage / "status.sqlite3")
-
-        def running_step() -> str | None:
-            jobs = status.summary()["jobs"]
-            steps = jobs[0]["steps"] if jobs else []
-            return next((s["name"] for s in steps if s["state"] == "running"), None)
-
-        wait_for(lambda: running_step() == "results", 300, "the results step")
+        wait_for(lambda: _running_step(status) == "results", 300, "the results step")
         worker.kill()
         processes.append(ListenerProcess(config, role="worker").start())
         wait_for(lambda: status.summary()["jobs"][0]["finished"], 300, "the job to finish")
@@ -99,3 +102,45 @@ def test_worker_killed_during_a_job_finishes_it_and_sends_one_set(
         assert series_counts(orthanc, study.study_uid) == {
             "SEG": [1], "SR": [1], "msklabel report": [1],
         }  # fmt: skip
+
+
+@pytest.mark.slow
+def test_sigterm_during_a_job_exits_cleanly_and_the_job_resumes_once(
+    sample, tmp_path: Path, processes: list[ListenerProcess]
+) -> None:
+    """SIGTERM while LiteMedSAM runs in a worker thread: the process ends within the grace
+    period with status 0 (no "terminate called" abort from torch), and the next start
+    finishes the job in one more attempt."""
+    port, storage, grace = free_port(), tmp_path / "storage", 2.0
+    config = write_config(
+        tmp_path / "config.json", storage, port,
+        queue={"shutdown_timeout_s": grace}, pipeline={"steps": ["select", "segment"]},
+    )  # fmt: skip
+    first = ListenerProcess(config).start()
+    processes.append(first)
+    files = sorted(sample.dicom_dir.iterdir())
+    sent = subprocess.run(
+        ["storescu", "-aec", "MSKLABEL", "127.0.0.1", str(port), *map(str, files)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert sent.returncode == 0, sent.stderr
+    status = StatusStore(storage / "status.sqlite3")
+    wait_for(lambda: _running_step(status) == "segment", 300, "the segmentation")
+    time.sleep(2.0)  # well inside the model
+    assert first.process is not None
+    asked = time.monotonic()
+    first.process.terminate()
+    code = first.process.wait(timeout=60)
+    took = time.monotonic() - asked
+    log = first.log.read_text()
+    assert code == 0, log[-3000:]
+    assert took < grace + 10, took
+    assert "terminate called" not in log
+    assert f"job(s) 1 still running after {grace:g} s: left to resume at the next start" in log
+    (job,) = status.summary()["jobs"]
+    assert job["state"] == "running" and _running_step(status) == "segment"
+
+    processes.append(ListenerProcess(config).start())
+    wait_for(lambda: status.summary()["jobs"][0]["finished"], 600, "the job to finish")
+    (job,) = status.summary()["jobs"]
+    assert (job["state"], job["attempts"]) == ("done", 2), job

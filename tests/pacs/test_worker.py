@@ -1,13 +1,20 @@
-"""A job whose destination is down: retried with backoff, then failed with the reason; the
-steps already done are not run again."""
+"""Retries: a job whose destination is down is retried with backoff, then fails with the
+reason (the steps already done are not run again); a deterministic failure is not retried."""
 
 from __future__ import annotations
 
+import errno
+import sqlite3
+import time
 from pathlib import Path
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
-from msklabel.pacs import Service, load_config
+from msklabel.errors import InputError
+from msklabel.pacs import Service, load_config, worker
+from msklabel.pacs.pipeline import StepFailed
+from msklabel.pacs.send import SendError
 from msklabel.ports import free_port
 from msklabel.testing.listener import storescu, wait_for
 
@@ -38,3 +45,59 @@ def test_a_transient_failure_is_retried_then_fails_with_its_reason(
     states = {step["name"]: step["state"] for step in job["steps"]}
     assert states == {"select": "done", "segment": "done", "results": "done", "send": "failed"}
     assert len(list((config.storage / "results").glob("*/job-*/results/seg.dcm"))) == 1
+
+
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        (SendError("dicom:PACS@pacs:104: association not established"), True),
+        (ConnectionRefusedError(errno.ECONNREFUSED, "refused"), True),
+        (TimeoutError("timed out"), True),
+        (OSError(errno.ENOSPC, "No space left on device"), True),
+        (sqlite3.OperationalError("database is locked"), True),
+        (RedisConnectionError("Connection refused"), True),
+        (FileNotFoundError(errno.ENOENT, "gone"), False),
+        (PermissionError(errno.EACCES, "denied"), False),
+        (sqlite3.OperationalError("no such table: jobs"), False),
+        (StepFailed("the medial plate does not cover its bone"), False),
+        (InputError("labels.nii.gz", "shape differs from the series"), False),
+        (ValueError("not a sagittal series"), False),
+        (KeyError("name"), False),
+    ],
+)
+def test_only_transient_errors_are_retried(error: BaseException, transient: bool) -> None:
+    assert worker.is_transient(error) is transient
+
+
+@pytest.mark.slow
+def test_a_deterministic_failure_fails_at_once_with_its_reason(
+    tmp_path: Path, labels_dir: Path, make_study, monkeypatch
+) -> None:
+    """The real listener, queue and worker; the pipeline's run raises what a measurement
+    that cannot work raises (a ValueError), which no retry would change."""
+    runs = []
+
+    def fails(self) -> None:
+        runs.append(self.job.id)
+        raise ValueError("the plate does not cover its bone")
+
+    monkeypatch.setattr(worker.JobRun, "run", fails)
+    config = load_config(
+        storage=tmp_path / "storage",
+        listener={"host": "127.0.0.1", "port": 0, "min_free_mb": 1},
+        completion={"inactivity_s": 1.0, "check_every_s": 0.2},
+        queue={"retries": 2, "retry_delay_s": 0.2},
+        pipeline={"steps": ["select", "segment"], "segmentation": "labels",
+                  "labels_dir": str(labels_dir)},
+        status={"port": 0},
+    )  # fmt: skip
+    study = make_study()
+    with Service(config) as service:
+        assert storescu(service.listener.port, study.files).returncode == 0
+        wait_for(lambda: (service.status.summary()["jobs"] or [{}])[0].get("finished"), 120,
+                 "the job to fail")  # fmt: skip
+        time.sleep(1.0)  # five retry delays: a retry would have started by now
+        assert service.queue.pending_job_ids() == set()
+        (job,) = service.status.summary()["jobs"]
+    assert (job["state"], job["attempts"], len(runs)) == ("failed", 1, 1)
+    assert job["error"] == "ValueError: the plate does not cover its bone"

@@ -17,10 +17,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_state_options(parser)
     parser.add_argument("--ae-title", help="our AE title (default MSKLABEL)")
-    parser.add_argument("--host", help="address to listen on (default 0.0.0.0)")
+    parser.add_argument(
+        "--host", help="address to listen on (default 127.0.0.1; 0.0.0.0: all interfaces)"
+    )
     parser.add_argument("--port", type=int, help="DICOM port (default 11112; 0: any free one)")
     parser.add_argument(
         "--allow", action="append", metavar="AET", help="accept this calling AE (repeatable)"
+    )
+    parser.add_argument(
+        "--tls",
+        nargs=2,
+        metavar=("CERT", "KEY"),
+        help="require DICOM TLS with this PEM certificate and key (plain associations refused)",
+    )
+    parser.add_argument(
+        "--tls-client-ca",
+        metavar="CA",
+        help="with --tls: accept only senders whose certificate this PEM CA signed",
     )
     parser.add_argument("--inactivity", type=float, metavar="S", help="study completion time")
     parser.add_argument("--queue", metavar="URL", help="redis://host:port/db (default: SQLite)")
@@ -48,6 +61,8 @@ def add_state_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _listen(args: argparse.Namespace) -> int:
+    import logging
+    import os
     import signal
     import threading
 
@@ -66,14 +81,28 @@ def _listen(args: argparse.Namespace) -> int:
         print(f"storage: {config.storage}; role: {args.role}", flush=True)
         stop.wait()
     finally:
-        service.stop()
+        unfinished = service.stop()
+    if unfinished:
+        # A job thread may be inside native code (torch): ending the interpreter around it
+        # aborts ("terminate called without an active exception"). Leave at once instead;
+        # the job is still "running" under this dead process and resumes at the next start.
+        print(
+            f"job(s) {', '.join(map(str, unfinished))} still running after "
+            f"{config.queue.shutdown_timeout_s:g} s: left to resume at the next start",
+            flush=True,
+        )
+        logging.shutdown()
+        os._exit(0)
     return 0
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     sections: dict[str, dict[str, Any]] = {
         "listener": {"ae_title": args.ae_title, "host": args.host, "port": args.port,
-                     "allowed_calling_aes": args.allow},
+                     "allowed_calling_aes": args.allow,
+                     "tls_certificate": args.tls[0] if args.tls else None,
+                     "tls_key": args.tls[1] if args.tls else None,
+                     "tls_client_ca": args.tls_client_ca},
         "completion": {"inactivity_s": args.inactivity},
         "queue": {"url": args.queue, "workers": args.workers},
         "status": {"port": args.status_port},

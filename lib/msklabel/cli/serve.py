@@ -23,7 +23,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
     parser.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1); any other needs a token",
+    )
+    parser.add_argument(
+        "--token-file",
+        help="file whose first line is the token every request must present "
+        "(default: $MSKLABEL_TOKEN; at least 16 characters)",
+    )
+    parser.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        help="serve beyond loopback without a token (anyone reaching it can delete data)",
     )
     parser.add_argument("--app", help="MONAI Label app folder (default: apps/msk)")
     parser.add_argument(
@@ -40,14 +52,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from msklabel.labeling.studies import sample_studies
+    from msklabel.security.auth import read_token
     from msklabel.serve import MonaiLabelServer
 
     # A plain kill (SIGTERM) stops the server too: it runs in its own session.
     signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(0))
+    token = read_token(args.token_file)
     studies = args.studies or str(sample_studies())
-    server = MonaiLabelServer(studies, args.port, dict(args.conf), args.app, args.host, echo=True)
+    server = MonaiLabelServer(
+        studies,
+        args.port,
+        dict(args.conf),
+        args.app,
+        args.host,
+        echo=True,
+        token=token,
+        insecure=args.insecure_no_auth,
+    )
     with server:
         print(f"MONAI Label server with the msklabel app at {server.url} (studies: {studies})")
+        if token:
+            print("Every request needs the token (in Slicer: any user name, the token as password)")
         print(f"OHIF viewer: {server.url}/ohif/  (Ctrl-C stops)")
         try:
             return server.wait()

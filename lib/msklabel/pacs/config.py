@@ -5,13 +5,16 @@
     storage = "/var/lib/msklabel"        # instances, quarantine, results, status and queue
 
     [listener]
-    ae_title = "MSKLABEL"
-    host = "0.0.0.0"
+    ae_title = "MSKLABEL"                # associations called to another AE title are rejected
+    host = "127.0.0.1"                   # "0.0.0.0": all interfaces (use an allow-list)
     port = 11112
     allowed_calling_aes = ["ORTHANC"]    # empty: any calling AE is accepted
     max_associations = 10
     max_pdu_size = 262144
     min_free_mb = 500                    # below this: Out of Resources, nothing written
+    tls_certificate = ""                 # PEM: DICOM TLS (BCP 195) required, plain refused
+    tls_key = ""                         # PEM private key of the certificate
+    tls_client_ca = ""                   # PEM: senders must present a certificate it signed
 
     [completion]
     inactivity_s = 30                    # a study is complete after this long without news
@@ -22,6 +25,7 @@
     retries = 3
     retry_delay_s = 10                   # doubled after each retry
     lease_s = 120                        # a running job silent this long is taken over
+    shutdown_timeout_s = 30              # on SIGTERM, running jobs get this long to finish
 
     [pipeline]
     steps = ["select", "segment", "biomarkers", "clinical", "results", "send"]
@@ -87,12 +91,15 @@ class ListenerConfig:
     """The DICOM Storage SCP."""
 
     ae_title: str = "MSKLABEL"
-    host: str = "0.0.0.0"
+    host: str = "127.0.0.1"
     port: int = 11112
     allowed_calling_aes: tuple[str, ...] = ()
     max_associations: int = 10
     max_pdu_size: int = 262144
     min_free_mb: float = 500.0
+    tls_certificate: str = ""
+    tls_key: str = ""
+    tls_client_ca: str = ""
 
 
 @dataclass(frozen=True)
@@ -112,6 +119,7 @@ class QueueConfig:
     retries: int = 3
     retry_delay_s: float = 10.0
     lease_s: float = 120.0
+    shutdown_timeout_s: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -273,6 +281,11 @@ def _check(config: PacsConfig) -> None:
             raise ValueError("a dicomweb destination needs url")
         if destination.type not in ("dicom", "dicomweb"):
             raise ValueError(f"destination type must be 'dicom' or 'dicomweb': {destination}")
+    listener = config.listener
+    if bool(listener.tls_certificate) != bool(listener.tls_key):
+        raise ValueError("[listener] tls_certificate and tls_key go together")
+    if listener.tls_client_ca and not listener.tls_certificate:
+        raise ValueError("[listener] tls_client_ca needs tls_certificate and tls_key")
     if config.queue.url and not config.queue.url.startswith(("redis://", "rediss://", "unix://")):
         raise ValueError(f"[queue] url must be empty (SQLite) or redis://...: {config.queue.url}")
     if config.queue.workers < 1 or config.queue.retries < 0 or config.queue.lease_s <= 0:

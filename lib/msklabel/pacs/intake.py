@@ -1,9 +1,12 @@
 """What happens to one received instance, independent of the network: check it, store it
 durably and record it, or keep it aside with the reason.
 
-An instance is kept aside (quarantined) when it cannot be decoded or lacks its UIDs
-(``malformed``), is not an image (``non-image``), or is encoded in a transfer syntax no
-installed decoder reads (``transfer-syntax``). Its study, when known, still counts the
+An instance is kept aside (quarantined), and the sender gets a failure status, when its bytes
+are not DICOM (``not-dicom``), it cannot be parsed or lacks its UIDs (``malformed``), is not
+an image (``non-image``), is encoded in a transfer syntax no installed decoder reads
+(``transfer-syntax``), its compressed pixels do not decode (``undecodable``: every frame is
+decoded before Success), or its SOP Instance UID is already stored under another study or
+series (``conflict``: the first copy stays). Its study, when known, still counts the
 arrival, so that the study's job reports it.
 """
 
@@ -14,8 +17,10 @@ import logging
 from dataclasses import dataclass
 
 import pydicom
+from pydicom.datadict import dictionary_has_tag
 from pydicom.dataset import Dataset
-from pydicom.pixels import get_decoder
+from pydicom.errors import InvalidDicomError
+from pydicom.pixels import get_decoder, iter_pixels
 from pydicom.uid import UID
 
 from msklabel.pacs.rules import orientation_of
@@ -41,7 +46,7 @@ class Outcome:
 
 
 class Rejected(Exception):
-    """An instance to keep aside: ``kind`` (malformed, non-image, transfer-syntax) and why."""
+    """An instance to keep aside: ``kind`` (see the module) and why."""
 
     def __init__(self, kind: str, reason: str, status: int = CANNOT_UNDERSTAND) -> None:
         super().__init__(reason)
@@ -70,6 +75,7 @@ class Intake:
             dataset = _decode(data)
             study, sop = _text(dataset, "StudyInstanceUID"), _text(dataset, "SOPInstanceUID")
             _check(dataset, expected_sop)
+            self._check_unique(dataset)
         except Rejected as rejected:
             folder = self.store.quarantine(data, f"{rejected.kind}: {rejected.reason}")
             self.status.record_quarantine(
@@ -84,6 +90,19 @@ class Intake:
             sop, study, series, str(dataset.SOPClassUID), path, header_summary(dataset)
         )
         return Outcome(SUCCESS, "stored" if new else "already stored", new)
+
+    def _check_unique(self, dataset: Dataset) -> None:
+        """Refuse a SOP Instance UID already stored under another study or series."""
+        stored = self.status.instance_place(str(dataset.SOPInstanceUID))
+        if stored is not None and stored != (
+            str(dataset.StudyInstanceUID),
+            str(dataset.SeriesInstanceUID),
+        ):
+            raise Rejected(
+                "conflict",
+                "this SOP Instance UID is already stored under another study or series; "
+                "the stored copy is kept",
+            )
 
     def recover(self) -> int:
         """Record stored files the status lacks (a crash between storing and recording);
@@ -118,9 +137,20 @@ def header_summary(dataset: Dataset) -> dict:
 
 def _decode(data: bytes) -> Dataset:
     try:
-        return pydicom.dcmread(io.BytesIO(data))
+        dataset = pydicom.dcmread(io.BytesIO(data))
+    except InvalidDicomError:
+        raise Rejected(
+            "not-dicom", f"not DICOM: no 'DICM' file header ({len(data)} bytes)"
+        ) from None
     except Exception as error:  # pydicom raises many types for damaged data
-        raise Rejected("malformed", f"cannot decode the data set ({error})") from None
+        raise Rejected("malformed", f"cannot parse the data set ({error})") from None
+    if not any(dictionary_has_tag(tag) for tag in dataset.keys()):  # noqa: SIM118 (tags)
+        raise Rejected(
+            "not-dicom",
+            f"not DICOM: none of the {len(dataset)} element(s) after the file meta "
+            "information is a DICOM attribute",
+        )
+    return dataset
 
 
 def _check(dataset: Dataset, expected_sop: str | None) -> None:
@@ -171,6 +201,7 @@ def _check_pixels(dataset: Dataset, syntax: UID) -> None:
     except (AttributeError, TypeError, ValueError) as error:
         raise Rejected("malformed", f"image attributes missing or invalid ({error})") from None
     if syntax.is_compressed:
+        _check_decodes(dataset, syntax)
         return
     expected = (rows * columns * samples * frames * bits + 7) // 8
     held = len(dataset.PixelData)
@@ -180,6 +211,18 @@ def _check_pixels(dataset: Dataset, syntax: UID) -> None:
             f"Pixel Data holds {held} bytes; {rows}x{columns} x {frames} frame(s) of "
             f"{bits}-bit samples need {expected}",
         )
+
+
+def _check_decodes(dataset: Dataset, syntax: UID) -> None:
+    """Decode every frame (one at a time), so that Success means the pixels can be read."""
+    try:
+        for _ in iter_pixels(dataset):
+            pass
+    except Exception as error:  # each decoder plugin raises its own types
+        first_line = str(error).strip().splitlines()[-1].strip()
+        raise Rejected(
+            "undecodable", f"{syntax.name} pixel data do not decode ({first_line})"
+        ) from None
 
 
 def _text(dataset: Dataset, keyword: str) -> str | None:

@@ -27,9 +27,6 @@ logger = logging.getLogger(__name__)
 QUEUE_NAME = "msklabel-pacs"
 TASK_NAME = "process_job"
 
-#: On stop, running jobs get this long to finish; a job still running is then left to the
-#: recovery of the next start (its worker process no longer exists).
-SHUTDOWN_TIMEOUT_S = 30.0
 #: Runs one job: called with the job id and the number of retries huey has left.
 JobRunner = Callable[[int, int], None]
 
@@ -83,11 +80,12 @@ class JobQueue:
         self._consumer = _QuietConsumer(
             self.huey, workers=workers, worker_type="thread", periodic=False,
             initial_delay=0.1, backoff=1.15, max_delay=1.0, check_worker_health=True,
-            shutdown_timeout=SHUTDOWN_TIMEOUT_S,
+            shutdown_timeout=self.config.shutdown_timeout_s,
         )  # fmt: skip
         self._consumer.start()
 
     def stop(self) -> None:
+        """Stop taking jobs; wait up to ``shutdown_timeout_s`` for the running ones."""
         if self._consumer is not None:
             self._consumer.stop(graceful=True)
             self._consumer = None

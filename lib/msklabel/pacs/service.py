@@ -35,10 +35,8 @@ class Service:
         self.role = role
         self.store = InstanceStore(config.storage)
         self.status = StatusStore(config.storage / "status.sqlite3")
-        runs_jobs = role in ("all", "worker")
-        self.queue = JobQueue(
-            config.queue, config.storage, Worker(config, self.status) if runs_jobs else None
-        )
+        self.worker = Worker(config, self.status) if role in ("all", "worker") else None
+        self.queue = JobQueue(config.queue, config.storage, self.worker)
         self.housekeeper = Housekeeper(config, self.status, self.queue)
         self.listener: Listener | None = None
         self.status_server: StatusServer | None = None
@@ -62,13 +60,17 @@ class Service:
             self.queue.start_workers(self.config.queue.workers)
         return self
 
-    def stop(self) -> None:
+    def stop(self) -> list[int]:
+        """Stop every part; the jobs still running after the queue's shutdown timeout
+        (their threads cannot be stopped: leave the process with :func:`os._exit`, and the
+        next start resumes them)."""
         if self.listener is not None:
             self.listener.stop()
         self.housekeeper.stop()
         self.queue.stop()
         if self.status_server is not None:
             self.status_server.stop()
+        return sorted(self.worker.running) if self.worker is not None else []
 
     def __enter__(self) -> Service:
         return self.start()

@@ -122,6 +122,11 @@ class StatusStore:
             if study:
                 _touch_study(db, study, count=0)
 
+    def instance_place(self, sop: str) -> tuple[str, str] | None:
+        """``(study, series)`` a stored SOP Instance UID is recorded under, or None."""
+        rows = self._query("SELECT study_uid, series_uid FROM instances WHERE sop_uid = ?", sop)
+        return (rows[0]["study_uid"], rows[0]["series_uid"]) if rows else None
+
     def known_paths(self) -> set[str]:
         return {row["path"] for row in self._query("SELECT path FROM instances")}
 

@@ -1,8 +1,12 @@
 """Helpers for tests and benchmarks of the routing: a configuration file, ``msklabel listen``
-in a subprocess, dcmtk's ``storescu``, and what a real Orthanc holds for a study."""
+in a subprocess, dcmtk's ``storescu``, JPEG 2000 copies of an instance, TLS certificates,
+and what a real Orthanc holds for a study."""
 
 from __future__ import annotations
 
+import datetime as dt
+import io
+import ipaddress
 import json
 import os
 import signal
@@ -13,6 +17,15 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import pydicom
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from PIL import Image
+from pydicom.encaps import encapsulate
+from pydicom.uid import JPEG2000Lossless, generate_uid
 
 from msklabel.testing.orthanc import OrthancServer
 
@@ -133,3 +146,65 @@ def series_counts(orthanc: OrthancServer, study_uid: str) -> dict[str, list[int]
         )
         counts.setdefault(key, []).append(len(series["Instances"]))
     return counts
+
+
+def jpeg2000_copy(source: Path, path: Path, corrupt: bool = False) -> Path:
+    """``source`` (one 16-bit frame) as a new JPEG 2000 Lossless instance of its series at
+    ``path``; with ``corrupt``, the codestream keeps its valid header (SOC, SIZ, COD, QCD)
+    and the rest is garbage."""
+    ds = pydicom.dcmread(source)
+    buffer = io.BytesIO()
+    Image.fromarray(ds.pixel_array.astype("uint16")).save(
+        buffer, format="JPEG2000", no_jp2=True, irreversible=False
+    )
+    codestream = buffer.getvalue()
+    if corrupt:
+        header = codestream[: codestream.index(b"\xff\x90")]  # up to the first tile (SOT)
+        codestream = header + bytes(range(256)) * 8
+    ds.PixelData = encapsulate([codestream])
+    ds["PixelData"].VR = "OB"
+    ds.file_meta.TransferSyntaxUID = JPEG2000Lossless
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def certificate(
+    folder: Path, name: str, issuer: tuple[Path, Path] | None = None
+) -> tuple[Path, Path]:
+    """A PEM certificate for ``name`` (also valid for 127.0.0.1) and its key, in ``folder``:
+    self-signed (a CA), or signed by ``issuer`` (its certificate and key files)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    signer_name, signer_key = subject, key
+    if issuer is not None:
+        signer_name = x509.load_pem_x509_certificate(issuer[0].read_bytes()).subject
+        signer_key = serialization.load_pem_private_key(issuer[1].read_bytes(), None)
+    now = dt.datetime.now(dt.UTC)
+    built = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(signer_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=issuer is None, path_length=None), critical=True)
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName(name), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .sign(signer_key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / f"{name}.pem", folder / f"{name}.key"
+    cert_path.write_bytes(built.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path

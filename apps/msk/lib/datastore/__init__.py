@@ -1,1 +1,2 @@
-"""Datastores: DICOMweb (Orthanc) searching MR series, saving final labels as DICOM SEG."""
+"""Datastores with safe ids: local folders, and DICOMweb (Orthanc) searching MR series with final
+labels saved as DICOM SEG."""

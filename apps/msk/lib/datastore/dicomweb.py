@@ -20,13 +20,14 @@ from monailabel.datastore.utils.convert import binary_to_image
 from monailabel.datastore.utils.dicom import dicom_web_download_series
 from monailabel.interfaces.datastore import DefaultLabelTag
 
+from lib.datastore.safe import SafeIdsMixin
 from msklabel.labeling.labelset import LabelSet
 from msklabel.labeling.series import label_segmentation, seg_to_nifti, write_series_nifti
 
 logger = logging.getLogger(__name__)
 
 
-class MskDicomWebDatastore(DICOMWebDatastore):
+class MskDicomWebDatastore(SafeIdsMixin, DICOMWebDatastore):
     """Series found by ``search_filter`` on ``url``; final labels stored there as SEG."""
 
     def __init__(
