@@ -1,6 +1,7 @@
 """Multi-echo spin-echo (CPMG) series with stimulated echoes and known T2, for testing T2
-fits: every voxel has its own refocusing angle, its echoes come from the EPG simulator
-(:func:`msklabel.data.simulation.sequence.cpmg_echoes`), its noise is Rician."""
+fits: every voxel has its own refocusing angle (one, or at the centre of a slice profile),
+its echoes come from the EPG simulator (:func:`msklabel.data.simulation.sequence.cpmg_echoes`),
+its noise is Rician."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from msklabel.biomarkers.epg_t2 import SliceProfile
 from msklabel.data.simulation.sequence import cpmg_echoes
 from msklabel.volume import Volume
 
@@ -32,7 +34,8 @@ class CpmgSeries:
     echoes: list[Volume]
     truth_t2: dict[str, float]  #: tissue -> true T2 (ms), in row order
     tissue: np.ndarray  #: row of ``truth_t2`` per voxel, -1 for background (air)
-    refocusing_deg: np.ndarray  #: true refocusing angle per voxel, NaN in background
+    #: true refocusing angle per voxel (at the slice centre with a profile), NaN in background
+    refocusing_deg: np.ndarray
     sigma: float  #: noise standard deviation per channel
     snr: float  #: noise-free first echo of every tissue voxel over ``sigma``
 
@@ -43,12 +46,14 @@ def simulate_cpmg(
     voxels: int = 4000,
     background: int = 0,
     angles_deg: tuple[float, float] = (120.0, 160.0),
+    profile: SliceProfile | None = None,
     seed: int = 0,
 ) -> CpmgSeries:
     """``voxels`` voxels of each tissue of :data:`TISSUE_T2_MS` (then ``background`` voxels
     of air per row) with refocusing angles drawn uniformly from ``angles_deg`` (64 angles
-    per tissue; excitation 90 deg), the sample's echo times, and a noise-free first echo of
-    ``snr`` x sigma (sigma 1; no noise when ``snr`` is inf)."""
+    per tissue; excitation half of it), summed over ``profile`` (None: one angle), the
+    sample's echo times, and a noise-free first echo of ``snr`` x sigma (sigma 1; no noise
+    when ``snr`` is inf)."""
     rng = np.random.default_rng(seed)
     times = np.array(SAMPLE_ECHO_TIMES)
     shape = (len(TISSUE_T2_MS), voxels + background)
@@ -57,7 +62,7 @@ def simulate_cpmg(
     refocusing = np.full(shape, np.nan)
     for row, t2 in enumerate(TISSUE_T2_MS.values()):
         drawn = rng.uniform(*angles_deg, 64)
-        trains = cpmg_echoes(T1_MS, t2, 90.0, drawn, times[0], times.size)
+        trains = _trains(t2, drawn, profile, times[0], times.size)
         pick = rng.integers(0, drawn.size, voxels)
         signal[row, :voxels] = trains[pick] / trains[pick, :1]
         tissue[row, :voxels] = row
@@ -71,3 +76,15 @@ def simulate_cpmg(
         for k, te in enumerate(times)
     ]
     return CpmgSeries(echoes, dict(TISSUE_T2_MS), tissue[None], refocusing[None], sigma, snr)
+
+
+def _trains(
+    t2: float, angles: np.ndarray, profile: SliceProfile | None, spacing: float, echoes: int
+) -> np.ndarray:
+    """Echo trains ``[angle, echo]`` of one tissue, refocusing ``angles`` (at the slice centre)."""
+    if profile is None:
+        return cpmg_echoes(T1_MS, t2, angles / 2, angles, spacing, echoes)
+    excitation, refocusing, weights = profile.relative_angles()
+    centre = angles[:, None]
+    trains = cpmg_echoes(T1_MS, t2, centre / 2 * excitation, centre * refocusing, spacing, echoes)
+    return np.einsum("ape,p->ae", trains, weights)
