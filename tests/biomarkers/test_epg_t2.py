@@ -130,7 +130,9 @@ def test_one_angle_per_voxel_misreads_a_slice_profile():
 
 
 @pytest.mark.parametrize(
-    "profile", [None, pytest.param(SLICE_PROFILE_2D, marks=SLOW_PROFILE)], ids=["single-angle", "profile"]
+    "profile",
+    [None, pytest.param(SLICE_PROFILE_2D, marks=SLOW_PROFILE)],
+    ids=["single-angle", "profile"],
 )
 def test_noise_free_trains_give_t2_and_angle_almost_exactly(profile):
     angles = TRAINS["slice-profile" if profile else "single-angle"][1]
