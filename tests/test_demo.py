@@ -63,7 +63,7 @@ def test_the_gate_passes_no_structure_that_breaks_the_plausibility_criteria(
     sample, outputs
 ) -> None:
     """Issue 21's criteria (>= 90 % of a plate within 4 mm of its bone, none inside a bone,
-    median T2 20-65 ms for plates and <= 35 ms for menisci from echoes 2-8, mean thickness
+    median T2 20-65 ms for plates and <= 35 ms for menisci (fit_t2), mean thickness
     1.0-3.8 mm, not box-shaped) hold for every plate and meniscus the gate passes; the bones
     pass; every verdict is in summary.json and biomarkers.json."""
     echoes = sorted(read_volumes(sample.dicom_dir), key=lambda v: v.echo_time)
@@ -84,7 +84,7 @@ def test_the_gate_passes_no_structure_that_breaks_the_plausibility_criteria(
 def test_every_plate_and_meniscus_of_the_sample_meets_the_criteria(sample, outputs) -> None:
     """Issue 21's "Done when" on the real sample, fully automatic: every cartilage plate and
     meniscus is non-empty and not box-shaped, >= 90 % of each plate's voxels lie within 4 mm
-    of its bone and none inside a bone, the median T2 of each plate (echoes 2-8) is 20-65 ms
+    of its bone and none inside a bone, the median T2 of each plate (fit_t2) is 20-65 ms
     and of each meniscus <= 35 ms, each plate's mean thickness 1.0-3.8 mm; and the gate lets
     them through."""
     echoes = sorted(read_volumes(sample.dicom_dir), key=lambda v: v.echo_time)

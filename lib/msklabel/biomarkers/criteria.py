@@ -22,7 +22,7 @@ class Criteria:
 
     near_bone_mm: float = 4.0
     min_near_bone_share: float = 0.9  #: of a plate's voxels within near_bone_mm of its bone
-    cartilage_t2_ms: tuple[float, float] = (20.0, 65.0)  #: median, echoes 2..n
+    cartilage_t2_ms: tuple[float, float] = (20.0, 65.0)  #: median
     meniscus_max_t2_ms: float = 35.0
     thickness_mean_mm: tuple[float, float] = (1.0, 3.8)
     max_rectangularity: float = 0.85  #: above this a slice's mask fills its box: box-shaped
@@ -42,7 +42,7 @@ def plausibility_violations(
     """Each of ``structures`` (label values) that breaks :class:`Criteria`, with what it
     breaks: empty, box-shaped, voxels inside a bone, too few near its bone, mean thickness
     (from ``result``, :func:`~msklabel.biomarkers.knee.measure_knee` of ``labels``) or median
-    T2 (fitted here from ``echoes``, the first left out when there are three or more) out of
+    T2 (fitted here from ``echoes`` by :func:`~msklabel.biomarkers.t2.fit_t2`) out of
     range. A structure absent from the answer satisfies every criterion."""
     figures = MaskFigures(labels, criteria.near_bone_mm, between_bones_mm=20.0)
     medians = t2_medians(labels, echoes) if len(echoes) >= 2 else {}

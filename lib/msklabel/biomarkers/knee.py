@@ -13,6 +13,7 @@ from msklabel.biomarkers.measurement import Measurement, Measurements
 from msklabel.biomarkers.regions import KneeFrame, knee_frame, plate_regions, voxel_regions
 from msklabel.biomarkers.relaxometry import RelaxationMap, fit_relaxation
 from msklabel.biomarkers.stats import Summary
+from msklabel.biomarkers.t2 import fit_t2
 from msklabel.biomarkers.thickness import PlateThickness, plate_thickness, thickness_map
 from msklabel.biomarkers.volumes import label_volumes
 from msklabel.labels import CARTILAGE_PLATES, KneeLabel
@@ -61,7 +62,9 @@ def measure_knee(
 ) -> KneeBiomarkers:
     """Volumes, cartilage thickness (whole plate and regions) and, given ``echoes``, the
     relaxation time (``relaxation``: "t2" or "t1rho", ``times`` default the echo times)
-    of every cartilage plate and region, and of muscle.
+    of every cartilage plate and region, and of muscle. T2 is fitted by
+    :func:`~msklabel.biomarkers.t2.fit_t2` (the EPG model on a multi-echo spin echo), T1rho
+    mono-exponentially.
 
     Relaxation means are taken over the plate's interior voxels (see :func:`_interior`) that
     pass the fit's quality rules, so that partial volume with bone, fluid or fat at the
@@ -140,7 +143,10 @@ def _relaxation(
     if echoes[0].shape != labels.shape or not np.allclose(echoes[0].affine, labels.affine):
         raise ValueError("the echoes and the labels must share one grid")
     measured = np.isin(array, [int(s) for s in RELAXATION_STRUCTURES])
-    fitted = fit_relaxation(echoes, times=times, mask=measured)
+    if quantity == "t2":
+        fitted = fit_t2(echoes, times=times, mask=measured)
+    else:
+        fitted = fit_relaxation(echoes, times=times, mask=measured)
     result.relaxation = fitted
     values = fitted.time.array
     add = result.measurements.add

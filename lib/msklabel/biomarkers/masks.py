@@ -10,7 +10,7 @@ import numpy as np
 from scipy import ndimage
 
 from msklabel.biomarkers.knee import PLATE_BONES
-from msklabel.biomarkers.relaxometry import fit_relaxation
+from msklabel.biomarkers.t2 import fit_t2
 from msklabel.labels import BONES, CARTILAGE_PLATES, MENISCI, KneeLabel
 from msklabel.volume import Volume
 
@@ -125,17 +125,15 @@ def fragment_share(mask: np.ndarray, parts: int = 1) -> float:
 
 
 def t2_medians(labels: Volume, echoes: Sequence[Volume]) -> dict[KneeLabel, float]:
-    """Median fitted T2 (ms) of each plate's and meniscus' voxels, from ``echoes`` (all but
-    the first when there are three or more); left out where fewer than
-    :data:`MIN_T2_VOXELS` voxels fit."""
+    """Median T2 (ms) of each plate's and meniscus' voxels, fitted from ``echoes`` by
+    :func:`~msklabel.biomarkers.t2.fit_t2`; left out where fewer than :data:`MIN_T2_VOXELS`
+    voxels fit."""
     array = np.asarray(labels.array)
     chosen = sorted(echoes, key=lambda v: v.echo_time or 0.0)
-    if len(chosen) >= 3:
-        chosen = chosen[1:]
     mask = np.isin(array, [int(s) for s in T2_STRUCTURES])
     if not mask.any():
         return {}
-    fitted = fit_relaxation(chosen, mask=mask)
+    fitted = fit_t2(chosen, mask=mask)
     values = fitted.time.array
     found = {}
     for structure in T2_STRUCTURES:

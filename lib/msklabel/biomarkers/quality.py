@@ -27,9 +27,9 @@ there are several), each judged against a :class:`Band` of limits:
 ``volume_mm3``
     any structure's volume;
 ``t2_median_ms``
-    median T2 of a plate's or meniscus' voxels, fitted here from the echoes (all but the
-    first when there are three or more: the first echo of a multi-echo spin echo carries
-    no stimulated echo), judged against the limits for the field strength.
+    median T2 of a plate's or meniscus' voxels, fitted here from the echoes by
+    :func:`msklabel.biomarkers.t2.fit_t2` (the EPG model on a multi-echo spin echo), judged
+    against the limits for the field strength.
 
 An expected structure (bones, plates, menisci) that is absent fails (``empty``), one with
 fewer than ``min_voxels`` voxels fails (``tiny``), and a plate whose thickness cannot be

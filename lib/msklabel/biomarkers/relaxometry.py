@@ -39,6 +39,9 @@ class RelaxationMap:
     r_squared: Volume  #: coefficient of determination of the fit
     valid: np.ndarray  #: boolean [slice, row, column]: fitted and passing the quality rules
     noise_sigma: float  #: noise standard deviation used (signal units)
+    method: str = "mono-exponential"  #: the signal model fitted
+    #: the fitted refocusing angle in degrees (models with stimulated echoes only)
+    refocusing: Volume | None = None
 
 
 def estimate_noise_sigma(image: np.ndarray) -> float:
@@ -57,6 +60,91 @@ def estimate_noise_sigma(image: np.ndarray) -> float:
     return float(0.5 * (edges[peak] + edges[peak + 1]))
 
 
+def echo_times(echoes: Sequence[Volume], times: Sequence[float] | None = None) -> np.ndarray:
+    """The echoes' times in ms (``times``, by default the volumes' ``echo_time``), checked:
+    one per echo, increasing strictly."""
+    if times is None:
+        if any(volume.echo_time is None for volume in echoes):
+            raise ValueError("an echo has no echo time: give times explicitly")
+        times = [float(volume.echo_time) for volume in echoes]  # type: ignore[arg-type]
+    t = np.asarray(times, dtype=np.float64)
+    if t.shape != (len(echoes),):
+        raise ValueError(f"need one time per echo: {len(echoes)} echoes, times {list(times)}")
+    if not (np.isfinite(t).all() and (np.diff(t) > 0).all()):
+        raise ValueError(f"echo times must increase strictly, got {t.tolist()} ms")
+    return t
+
+
+def echo_signal(
+    echoes: Sequence[Volume], times: Sequence[float] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The echoes stacked ``[slice, row, column, echo]`` and their times (ms, by default the
+    volumes' ``echo_time``), checked: two echoes or more on one geometry, finite values,
+    times increasing strictly."""
+    if len(echoes) < 2:
+        raise ValueError(f"a relaxation fit needs at least two echoes, got {len(echoes)}")
+    first = echoes[0]
+    for volume in echoes[1:]:
+        if volume.shape != first.shape or not np.allclose(volume.affine, first.affine):
+            raise ValueError("all echoes must share one geometry")
+    t = echo_times(echoes, times)
+    signal = np.stack([np.asarray(v.array, dtype=np.float64) for v in echoes], axis=-1)
+    bad = ~np.isfinite(signal)
+    if bad.any():
+        echo = int(np.argmax(bad.any(axis=(0, 1, 2))))
+        raise ValueError(
+            f"the echoes hold {int(bad.sum())} NaN or infinite values (first in echo {echo + 1},"
+            f" TE {t[echo]:g} ms)"
+        )
+    return signal, t
+
+
+def fitted_voxels(signal: np.ndarray, mask: np.ndarray | None, sigma: float) -> np.ndarray:
+    """The voxels of ``mask`` (default: all) whose first echo lies above the noise floor."""
+    selected = np.ones(signal.shape[:-1], bool) if mask is None else np.array(mask, bool)
+    if selected.shape != signal.shape[:-1]:
+        raise ValueError(f"mask shape {selected.shape} differs from echoes {signal.shape[:-1]}")
+    return selected & (signal[..., 0] > NOISE_FLOOR * sigma)
+
+
+def noise_corrected_r_squared(s: np.ndarray, decay: np.ndarray, sigma: float) -> np.ndarray:
+    """R^2 of each row of ``s`` against the model ``sqrt(decay^2 + 2 sigma^2)``."""
+    model = np.sqrt(decay**2 + 2 * sigma**2)
+    residual = ((s - model) ** 2).sum(axis=1)
+    total = ((s - s.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
+    return 1.0 - residual / np.maximum(total, 1e-12)
+
+
+def relaxation_map(
+    first: Volume,
+    selected: np.ndarray,
+    values: dict[str, np.ndarray],
+    ok: np.ndarray,
+    sigma: float,
+    method: str,
+) -> RelaxationMap:
+    """Scatter per-voxel ``values`` ("time", "amplitude", "r_squared", optional
+    "refocusing") of the ``selected`` voxels onto ``first``'s grid; NaN elsewhere, and
+    time and refocusing NaN where not ``ok``."""
+
+    def scatter(name: str, masked: bool) -> Volume:
+        out = np.full(first.shape, np.nan, dtype=np.float32)
+        out[selected] = np.where(ok, values[name], np.nan) if masked else values[name]
+        return first.with_array(out)
+
+    valid = np.zeros(first.shape, bool)
+    valid[selected] = ok
+    return RelaxationMap(
+        time=scatter("time", True),
+        amplitude=scatter("amplitude", False),
+        r_squared=scatter("r_squared", False),
+        valid=valid,
+        noise_sigma=float(sigma),
+        method=method,
+        refocusing=scatter("refocusing", True) if "refocusing" in values else None,
+    )
+
+
 def fit_relaxation(
     echoes: Sequence[Volume],
     *,
@@ -68,52 +156,22 @@ def fit_relaxation(
 ) -> RelaxationMap:
     """Fit ``S(t) = A exp(-t/T)`` in every voxel of ``mask`` (default: all).
 
-    ``times`` are the echo times (T2) or spin-lock times (T1rho) in ms; by default the
-    volumes' ``echo_time``. All volumes must share one geometry.
+    ``times`` are the echo times (T2) or spin-lock times (T1rho) in ms, increasing; by
+    default the volumes' ``echo_time``. All volumes must share one geometry.
     """
-    if len(echoes) < 2:
-        raise ValueError("a relaxation fit needs at least two echoes")
-    first = echoes[0]
-    for volume in echoes[1:]:
-        if volume.shape != first.shape or not np.allclose(volume.affine, first.affine):
-            raise ValueError("all echoes must share one geometry")
-    if times is None:
-        if any(volume.echo_time is None for volume in echoes):
-            raise ValueError("an echo has no echo time: give times explicitly")
-        times = [float(volume.echo_time) for volume in echoes]  # type: ignore[arg-type]
-    t = np.asarray(times, dtype=np.float64)
-    if t.shape != (len(echoes),) or len(np.unique(t)) != len(t):
-        raise ValueError("need one distinct time per echo")
-    signal = np.stack([np.asarray(v.array, dtype=np.float64) for v in echoes], axis=-1)
-    sigma = estimate_noise_sigma(signal[..., np.argmin(t)]) if noise_sigma is None else noise_sigma
-    selected = np.ones(first.shape, bool) if mask is None else np.asarray(mask, bool)
-    selected &= signal[..., np.argmin(t)] > NOISE_FLOOR * sigma
+    signal, t = echo_signal(echoes, times)
+    sigma = estimate_noise_sigma(signal[..., 0]) if noise_sigma is None else noise_sigma
+    selected = fitted_voxels(signal, mask, sigma)
     s = signal[selected]
 
     amplitude, rate = _log_linear(s, t, NOISE_FLOOR * sigma)
     amplitude, rate = _refine(s, t, sigma, amplitude, rate)
-    model = np.sqrt((amplitude[:, None] * np.exp(-rate[:, None] * t)) ** 2 + 2 * sigma**2)
-    residual = ((s - model) ** 2).sum(axis=1)
-    total = ((s - s.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
-    r_squared = 1.0 - residual / np.maximum(total, 1e-12)
+    r_squared = noise_corrected_r_squared(s, amplitude[:, None] * np.exp(-rate[:, None] * t), sigma)
     with np.errstate(divide="ignore"):
         time = np.where(rate > 0, 1.0 / rate, np.inf)
     ok = (r_squared >= min_r_squared) & (time >= bounds_ms[0]) & (time <= bounds_ms[1])
-
-    def scatter(values: np.ndarray, fill: float = np.nan) -> np.ndarray:
-        out = np.full(first.shape, fill, dtype=np.float32)
-        out[selected] = values
-        return out
-
-    valid = np.zeros(first.shape, bool)
-    valid[selected] = ok
-    return RelaxationMap(
-        time=first.with_array(scatter(np.where(ok, time, np.nan))),
-        amplitude=first.with_array(scatter(amplitude)),
-        r_squared=first.with_array(scatter(r_squared)),
-        valid=valid,
-        noise_sigma=float(sigma),
-    )
+    values = {"time": time, "amplitude": amplitude, "r_squared": r_squared}
+    return relaxation_map(echoes[0], selected, values, ok, sigma, "mono-exponential")
 
 
 def _log_linear(s: np.ndarray, t: np.ndarray, floor: float) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,53 @@
+"""The T2 fit of a multi-echo series: the one place where its signal model is chosen.
+
+A series whose echo times are the first echoes of one CPMG train (``TE_k = k * spacing``,
+three echoes or more: a multi-echo spin echo) carries stimulated echoes wherever the
+refocusing angle falls short of 180 deg, and is fitted by the EPG dictionary over every echo
+(:mod:`msklabel.biomarkers.epg_t2`). Any other set of echo times is fitted mono-exponentially
+(:mod:`msklabel.biomarkers.relaxometry`) over every echo. Asked for explicitly, the
+mono-exponential fit of a CPMG train leaves out its first echo, the one without
+stimulated-echo pathways (the Osteoarthritis Initiative's practice).
+
+The refocusing angle is fitted per voxel: DICOM's FlipAngle of a spin echo is the
+excitation angle (90 deg on the sample), and no standard attribute holds the refocusing one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from msklabel.biomarkers.epg_t2 import cpmg_spacing, fit_epg_t2
+from msklabel.biomarkers.relaxometry import RelaxationMap, echo_times, fit_relaxation
+from msklabel.volume import Volume
+
+#: What ``fit_t2``'s ``method`` accepts.
+T2_METHODS = ("auto", "epg", "mono-exponential")
+
+
+def t2_method(times: Sequence[float]) -> str:
+    """ "epg" for the echo times of a CPMG train of three echoes or more, else
+    "mono-exponential"."""
+    return "epg" if len(times) >= 3 and cpmg_spacing(times) is not None else "mono-exponential"
+
+
+def fit_t2(
+    echoes: Sequence[Volume],
+    *,
+    times: Sequence[float] | None = None,
+    mask: np.ndarray | None = None,
+    method: str = "auto",
+    noise_sigma: float | None = None,
+) -> RelaxationMap:
+    """T2 map of ``echoes`` (increasing echo times, by default their ``echo_time``) in
+    ``mask``, by ``method`` (one of :data:`T2_METHODS`; "auto": :func:`t2_method`)."""
+    if method not in T2_METHODS:
+        raise ValueError(f"method must be one of {T2_METHODS}, got {method!r}")
+    t = echo_times(echoes, times)
+    chosen = t2_method(t) if method == "auto" else method
+    if chosen == "epg":
+        return fit_epg_t2(echoes, times=t, mask=mask, noise_sigma=noise_sigma)
+    if len(t) >= 3 and cpmg_spacing(t) is not None:
+        echoes, t = echoes[1:], t[1:]
+    return fit_relaxation(echoes, times=t, mask=mask, noise_sigma=noise_sigma)
