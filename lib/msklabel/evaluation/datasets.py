@@ -108,7 +108,7 @@ class PhantomDataset(Dataset):
         from msklabel.data.phantom import PhantomConfig, make_phantom
 
         phantom = make_phantom(PhantomConfig(seed=_seed(name), **self.config))
-        found = {
+        found = {  # the header save_phantom gives the same phantom
             "preset": f"phantom {phantom.config.orientation}",
             "modality": "MR",
             "scanning_sequence": "SE",
@@ -116,6 +116,7 @@ class PhantomDataset(Dataset):
             "mr_acquisition_type": "2D",
             "echo_times_ms": _echo_times(phantom.echoes),
             "field_strength_t": 3.0,
+            "manufacturer": "msklabel",
         }
         return self._case(name, list(phantom.echoes), phantom.labels, found)
 
@@ -148,6 +149,7 @@ class SimulationDataset(Dataset):
             "mr_acquisition_type": "2D",
             "echo_times_ms": _echo_times(study.echoes),
             "field_strength_t": study.preset.field_t,
+            "manufacturer": "msklabel",
         }
         return self._case(name, list(study.echoes), study.truth, found)
 
