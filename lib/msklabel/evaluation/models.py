@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from msklabel import __version__
 from msklabel.evaluation.datasets import Case, restricted
 from msklabel.evaluation.prompts import PromptMode, simulate
 from msklabel.segment import MODELS, Segmentation
@@ -44,12 +45,13 @@ class ModelSpec:
 
     def fingerprint(self, mode: PromptMode) -> dict:
         """What identifies this model's results in ``mode``: its weights file by path, size
-        and modification time."""
+        and modification time (shipped weights: by msklabel's version)."""
         weights = None
         if self.checkpoint is not None:
             stat = self.checkpoint.stat()
             weights = [str(self.checkpoint.resolve()), stat.st_size, stat.st_mtime_ns]
-        return {"model": self.model, "variant": self.variant, "weights": weights, "mode": str(mode)}
+        return {"model": self.model, "variant": self.variant, "weights": weights,
+                "software": __version__, "mode": str(mode)}  # fmt: skip
 
 
 class Predictor:

@@ -171,6 +171,7 @@ class Evaluator:
         try:
             with track_usage() as usage:
                 predicted = predictor.predict(case, mode, structures)
+            biomarkers = self._biomarkers(predicted.labels, case.echoes)
         except (ValueError, RuntimeError) as error:
             return {"error": f"{type(error).__name__}: {error}"}
         labels, reference = np.asarray(predicted.labels.array), np.asarray(case.reference.array)
@@ -193,7 +194,7 @@ class Evaluator:
             "peak_rss_mib": usage.peak_rss_mib,
             "peak_gpu_mib": usage.peak_gpu_mib,
             "structures": scores,
-            "biomarkers": self._biomarkers(predicted.labels, case.echoes),
+            "biomarkers": biomarkers,
         }
 
     def _biomarkers(self, labels: Volume, echoes: Sequence[Volume]) -> dict[str, float]:
