@@ -129,6 +129,7 @@ def _dice_figure(cases: pd.DataFrame):
 def _bland_altman_figures(biomarkers: pd.DataFrame) -> list:
     """One Bland-Altman plot per whole-structure biomarker (no region), all configurations."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     whole = biomarkers[biomarkers["region"].isna()].dropna(subset=["predicted", "reference"])
     figures = []
@@ -148,6 +149,7 @@ def _bland_altman_figures(biomarkers: pd.DataFrame) -> list:
         label = " ".join(str(v) for v in (structure, quantity, derivation) if _known(v))
         axis.set_title(f"Bland-Altman: {label}", fontsize=9)
         axis.set_xlabel("mean of predicted and reference")
+        axis.xaxis.set_major_locator(MaxNLocator(5))
         axis.set_ylabel("predicted - reference")
         axis.legend(fontsize=7)
         figure.tight_layout()
