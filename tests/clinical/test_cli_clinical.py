@@ -43,6 +43,10 @@ def test_commands_train_evaluate_predict(tmp_path: Path) -> None:
     assert _run("triage", "train", *train, "--out", str(model), "--report", str(report), *fast) == 0
     assert (report / "report.html").stat().st_size > 50_000
     assert (report / "cascade_flow.png").is_file()
+    metrics = json.loads((report / "metrics.json").read_text())
+    assert metrics["flow"][0]["n_in"] == 1000
+    for evaluation in metrics["sections"].values():
+        assert evaluation["auc"]["low"] <= evaluation["auc"]["value"] <= evaluation["auc"]["high"]
     assert _run("triage", "predict", "--model", str(model), "--data", str(cohort),
                 "--out", str(tmp_path / "pred.csv")) == 0  # fmt: skip
     predictions = pd.read_csv(tmp_path / "pred.csv")

@@ -16,9 +16,24 @@ from collections.abc import Sequence
 from msklabel import __version__
 from msklabel.errors import MsklabelError
 
-from . import bench, clinical, data, demo, detect, kneeseg, listen, measure, segment, serve, status
+from . import (
+    bench,
+    clinical,
+    data,
+    demo,
+    detect,
+    evaluate,
+    kneeseg,
+    listen,
+    measure,
+    segment,
+    serve,
+    status,
+)
 
-COMMANDS = (data, demo, segment, kneeseg, detect, measure, clinical, serve, listen, status, bench)
+COMMANDS = (
+    data, demo, segment, kneeseg, detect, measure, evaluate, clinical, serve, listen, status, bench,
+)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -46,6 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _measure(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from msklabel.io import read_echoes
     from msklabel.io.dicom import series_field_strength
     from msklabel.results.study import STEPS, measure_study, read_labels
 
@@ -61,7 +62,7 @@ def _measure(args: argparse.Namespace) -> int:
             progress.set_description_str(name)
 
         step("reading series")
-        echoes = _read_echoes(args.series, args.series_uid)
+        echoes = read_echoes(args.series, args.series_uid)
         image = _reference_echo(echoes, args.echo_time, args.series)
         step("reading labels")
         labels = read_labels(args.labels, image)
@@ -77,26 +78,6 @@ def _measure(args: argparse.Namespace) -> int:
     for path in paths.values():
         print(f"  {path.name}")
     return 0
-
-
-def _read_echoes(folder: Path, series_uid: str | None) -> list:
-    """The echoes of the one series in ``folder`` (or ``series_uid``), by echo time."""
-    from msklabel.errors import InputError
-    from msklabel.io.dicom import scan_dicom_series
-
-    groups = scan_dicom_series(folder)
-    found = sorted({group.series_instance_uid for group in groups})
-    chosen = [g for g in groups if series_uid in (None, g.series_instance_uid)]
-    if not chosen or len({g.series_instance_uid for g in chosen}) > 1:
-        problem = (
-            "several series (choose with --series-uid)" if chosen else f"no series {series_uid}"
-        )
-        raise InputError(folder, f"{problem}; found: {', '.join(found) or 'none'}")
-    echoes = sorted((g.load() for g in chosen), key=lambda v: v.echo_time or 0.0)
-    first = echoes[0]
-    if any(v.shape != first.shape or (v.affine != first.affine).any() for v in echoes):
-        raise InputError(folder, "the echoes of the series do not share one grid")
-    return echoes
 
 
 def _reference_echo(echoes: list, echo_time: float | None, folder: Path):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .cards import ModelCard
@@ -49,7 +50,9 @@ def write_report(
     flow: Sequence[StageFlow] = (),
     extra_images: Sequence[Path] = (),
 ) -> Path:
-    """Write the HTML report (images embedded) to ``path``."""
+    """Write the HTML report (images embedded) to ``path``, and beside it ``metrics.json``:
+    the same numbers for machines (each section's evaluation, the cascade flow, the card's
+    metrics)."""
     parts = [f"<h1>{html.escape(title)}</h1>"]
     parts += [f'<div class="caveat"><b>{html.escape(c)}</b></div>' for c in card.caveats]
     parts.append(
@@ -73,6 +76,13 @@ def write_report(
     )
     path = Path(path)
     path.write_text(page)
+    metrics = {
+        "title": title,
+        "sections": {section.title: section.evaluation.to_dict() for section in sections},
+        "flow": [asdict(f) for f in flow],
+        "card_metrics": card.metrics,
+    }
+    path.with_name("metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     return path
 
 

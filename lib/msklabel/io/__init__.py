@@ -23,7 +23,7 @@ from msklabel.io.dicom import (
 from msklabel.io.nifti import read_nifti
 from msklabel.volume import Volume
 
-__all__ = ["read_volume", "read_volumes"]
+__all__ = ["read_echoes", "read_volume", "read_volumes"]
 
 #: Echo times closer than this (ms) are the same echo time.
 _ECHO_TIME_TOLERANCE_MS = 1e-3
@@ -78,6 +78,26 @@ def read_volume(
     found = "; ".join(candidate.describe() for candidate in candidates)
     problem = "no volume matches" if not selected else f"{len(selected)} volumes match"
     raise InputError(source_name(path_or_paths), f"{problem} {criteria}; found: {found}")
+
+
+def read_echoes(folder: DicomSource, series_uid: str | None = None) -> list[Volume]:
+    """The echoes of the one DICOM series in ``folder`` (or of ``series_uid``), by echo time,
+    all on one grid; :class:`InputError` if there are several series, none, or grids differ."""
+    groups = scan_dicom_series(folder)
+    found = sorted({group.series_instance_uid for group in groups})
+    chosen = [g for g in groups if series_uid in (None, g.series_instance_uid)]
+    if not chosen or len({g.series_instance_uid for g in chosen}) > 1:
+        problem = (
+            "several series (choose one by its Series Instance UID)"
+            if chosen
+            else f"no series {series_uid}"
+        )
+        raise InputError(source_name(folder), f"{problem}; found: {', '.join(found) or 'none'}")
+    echoes = sorted((g.load() for g in chosen), key=lambda v: v.echo_time or 0.0)
+    first = echoes[0]
+    if any(v.shape != first.shape or (v.affine != first.affine).any() for v in echoes):
+        raise InputError(source_name(folder), "the echoes of the series do not share one grid")
+    return echoes
 
 
 def _candidates(path_or_paths: DicomSource, on_invalid: InvalidPolicy) -> list[_Candidate]:

@@ -1,0 +1,291 @@
+"""Datasets of an evaluation: cases (echoes, a reference label map, strata), loaded by name.
+
+Every dataset lists its case names cheaply (:meth:`Dataset.case_names`) and loads one case
+on demand (:meth:`Dataset.load`), so that a re-run whose results are cached reads nothing.
+Reference label maps are converted to :class:`~msklabel.labels.KneeLabel` values through the
+dataset's ``labels`` mapping (structure key -> value in the dataset's files).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from msklabel.errors import InputError
+from msklabel.labels import KneeLabel
+from msklabel.volume import Volume
+
+#: Strata every case has (None where unknown), in table order; datasets may add their own.
+STRATA = (
+    "dataset",
+    "preset",
+    "modality",
+    "scanning_sequence",
+    "sequence_variant",
+    "mr_acquisition_type",
+    "echo_times_ms",
+    "field_strength_t",
+    "manufacturer",
+    "institution",
+)
+#: DICOM keywords of the header strata.
+_HEADER_KEYWORDS = {
+    "modality": "Modality",
+    "scanning_sequence": "ScanningSequence",
+    "sequence_variant": "SequenceVariant",
+    "mr_acquisition_type": "MRAcquisitionType",
+    "field_strength_t": "MagneticFieldStrength",
+    "manufacturer": "Manufacturer",
+    "institution": "InstitutionName",
+}
+
+Stratum = str | float | None
+
+
+@dataclass(frozen=True)
+class Case:
+    """One study: its echoes (on one grid; the first is the image that is segmented), the
+    reference label map (KneeLabel values) and its strata."""
+
+    dataset: str
+    name: str
+    echoes: tuple[Volume, ...]
+    reference: Volume
+    strata: Mapping[str, Stratum]
+
+    @property
+    def image(self) -> Volume:
+        return self.echoes[0]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Dataset(ABC):
+    """A named set of cases; ``strata`` are columns the user gives every case of it."""
+
+    name: str
+    strata: Mapping[str, Stratum] = field(default_factory=dict)
+
+    @abstractmethod
+    def case_names(self) -> list[str]:
+        """Names of the cases, without reading them."""
+
+    @abstractmethod
+    def load(self, name: str) -> Case:
+        """Read (or generate) case ``name``."""
+
+    def fingerprint(self) -> str:
+        """A digest of what the cases' contents depend on: results cached under another one
+        are stale. Which cases there are (``seeds``) and the user's ``strata`` are left out,
+        so that adding a case or a column reuses the cases cached already."""
+        fields = {k: v for k, v in asdict(self).items() if k not in ("seeds", "strata")}
+        return digest({"kind": type(self).__name__, **fields})
+
+    def _case(self, name: str, echoes: list[Volume], reference: Volume, found: dict) -> Case:
+        strata = {key: None for key in STRATA} | found | {"dataset": self.name, **self.strata}
+        return Case(self.name, name, tuple(echoes), reference, strata)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PhantomDataset(Dataset):
+    """Analytic phantoms (:mod:`msklabel.data.phantom`), one per seed; ``config`` holds
+    :class:`~msklabel.data.phantom.PhantomConfig` fields other than the seed."""
+
+    seeds: tuple[int, ...]
+    config: Mapping[str, Any] = field(default_factory=dict)
+
+    def case_names(self) -> list[str]:
+        return [f"seed-{seed}" for seed in self.seeds]
+
+    def load(self, name: str) -> Case:
+        from msklabel.data.phantom import PhantomConfig, make_phantom
+
+        phantom = make_phantom(PhantomConfig(seed=_seed(name), **self.config))
+        found = {  # the header save_phantom gives the same phantom
+            "preset": f"phantom {phantom.config.orientation}",
+            "modality": "MR",
+            "scanning_sequence": "SE",
+            "sequence_variant": "NONE",
+            "mr_acquisition_type": "2D",
+            "echo_times_ms": _echo_times(phantom.echoes),
+            "field_strength_t": 3.0,
+            "manufacturer": "msklabel",
+        }
+        return self._case(name, list(phantom.echoes), phantom.labels, found)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SimulationDataset(Dataset):
+    """Held-out MR simulations (:func:`msklabel.data.simulation.simulate_study`) of one
+    preset, one per seed, optionally made smaller (``slices``, ``matrix``, ``echoes``)."""
+
+    preset: str
+    seeds: tuple[int, ...]
+    slices: int | None = None
+    matrix: int | None = None
+    echoes: int | None = None
+
+    def case_names(self) -> list[str]:
+        return [f"seed-{seed}" for seed in self.seeds]
+
+    def load(self, name: str) -> Case:
+        from msklabel.data.simulation import simulate_study
+
+        study = simulate_study(
+            self.preset, _seed(name), slices=self.slices, matrix=self.matrix, echoes=self.echoes
+        )
+        found = {  # the header write_study gives the same study
+            "preset": self.preset,
+            "modality": "MR",
+            "scanning_sequence": "SE",
+            "sequence_variant": "NONE",
+            "mr_acquisition_type": "2D",
+            "echo_times_ms": _echo_times(study.echoes),
+            "field_strength_t": study.preset.field_t,
+            "manufacturer": "msklabel",
+        }
+        return self._case(name, list(study.echoes), study.truth, found)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NiftiDataset(Dataset):
+    """A folder with ``image_dir/<case>.nii[.gz]`` and the reference ``label_dir/<case>.nii[.gz]``
+    on the same grid; ``labels`` maps structure keys to the values in the reference files
+    (default: KneeLabel values)."""
+
+    path: Path
+    image_dir: str = "images"
+    label_dir: str = "labels"
+    labels: Mapping[str, int] | None = None
+
+    def case_names(self) -> list[str]:
+        folder = self.path / self.image_dir
+        if not folder.is_dir():
+            raise InputError(folder, f"dataset {self.name!r}: no such folder")
+        names = sorted(_stem(p) for p in folder.iterdir() if _stem(p) != p.name)
+        if not names:
+            raise InputError(folder, f"dataset {self.name!r}: no NIfTI images")
+        return names
+
+    def load(self, name: str) -> Case:
+        from msklabel.results.study import read_labels
+        from msklabel.io.nifti import read_nifti
+
+        image = read_nifti(_nifti(self.path / self.image_dir, name))
+        reference_path = _nifti(self.path / self.label_dir, name)
+        reference = _to_knee(read_labels(reference_path, image), self.labels, reference_path)
+        return self._case(name, [image], reference, {"echo_times_ms": _echo_times([image])})
+
+
+@dataclass(frozen=True, kw_only=True)
+class DicomDataset(Dataset):
+    """A folder with one sub-folder per case, holding the DICOM series (``series``, one series,
+    any number of echoes) and the reference label map ``reference``: a NIfTI on the series'
+    grid or a DICOM-SEG of the series (its first echo). The layout
+    :func:`msklabel.data.simulation.write_study` writes is the default."""
+
+    path: Path
+    series: str = "dicom"
+    reference: str = "truth.nii.gz"
+    labels: Mapping[str, int] | None = None
+
+    def case_names(self) -> list[str]:
+        if not self.path.is_dir():
+            raise InputError(self.path, f"dataset {self.name!r}: no such folder")
+        names = sorted(p.name for p in self.path.iterdir() if (p / self.series).is_dir())
+        if not names:
+            raise InputError(
+                self.path, f"dataset {self.name!r}: no case folder with {self.series}/"
+            )
+        return names
+
+    def load(self, name: str) -> Case:
+        from msklabel.results.study import read_labels
+        from msklabel.io import read_echoes
+
+        folder = self.path / name
+        echoes = read_echoes(folder / self.series)
+        reference_path = folder / self.reference
+        if not reference_path.is_file():
+            raise InputError(reference_path, f"dataset {self.name!r}: no reference label map")
+        reference = _to_knee(read_labels(reference_path, echoes[0]), self.labels, reference_path)
+        found = header_strata(echoes[0]) | {"echo_times_ms": _echo_times(echoes)}
+        return self._case(name, echoes, reference, found)
+
+
+def restricted(labels: Volume, structures: Sequence[int]) -> Volume:
+    """``labels`` with every value but ``structures`` set to 0."""
+    array = np.asarray(labels.array)
+    return labels.with_array(np.where(np.isin(array, structures), array, 0).astype(array.dtype))
+
+
+def digest(document: Mapping[str, Any]) -> str:
+    """A short digest of a JSON-ready document (paths written as text)."""
+    text = json.dumps(document, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def header_strata(volume: Volume) -> dict[str, Stratum]:
+    """The strata in the DICOM header of ``volume``'s first file (none if it has no file)."""
+    if not volume.source_files:
+        return {}
+    import pydicom
+
+    header = pydicom.dcmread(volume.source_files[0], stop_before_pixels=True)
+    found: dict[str, Stratum] = {}
+    for key, keyword in _HEADER_KEYWORDS.items():
+        value = header.get(keyword)
+        if value is None or value == "":
+            continue
+        if key == "field_strength_t":
+            found[key] = float(value)
+        else:
+            found[key] = (
+                "\\".join(value) if isinstance(value, pydicom.multival.MultiValue) else str(value)
+            )
+    return found
+
+
+def _echo_times(echoes: list[Volume] | tuple[Volume, ...]) -> str | None:
+    times = [v.echo_time for v in echoes if v.echo_time is not None]
+    return "/".join(f"{t:g}" for t in times) or None
+
+
+def _seed(name: str) -> int:
+    return int(name.removeprefix("seed-"))
+
+
+def _stem(path: Path) -> str:
+    for suffix in (".nii.gz", ".nii"):
+        if path.name.lower().endswith(suffix):
+            return path.name[: -len(suffix)]
+    return path.name
+
+
+def _nifti(folder: Path, name: str) -> Path:
+    for suffix in (".nii.gz", ".nii"):
+        if (folder / f"{name}{suffix}").is_file():
+            return folder / f"{name}{suffix}"
+    raise InputError(folder, f"no {name}.nii.gz or {name}.nii")
+
+
+def _to_knee(
+    reference: Volume, labels: Mapping[str, int] | None, path: str | os.PathLike[str]
+) -> Volume:
+    """``reference`` with its values mapped to KneeLabel values (unmapped values become 0)."""
+    if labels is None:
+        return reference
+    array = np.asarray(reference.array)
+    out = np.zeros(array.shape, np.uint8)
+    for key, value in labels.items():
+        out[array == value] = KneeLabel[key.upper()]
+    if not out.any():
+        raise InputError(path, f"none of the label values {sorted(labels.values())} occurs")
+    return reference.with_array(out)

@@ -1,0 +1,95 @@
+"""Models of an evaluation: the shipped knee network or a promptable backend, and the
+segmentation of a case in one prompt mode."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from msklabel import __version__
+from msklabel.evaluation.datasets import Case, restricted
+from msklabel.evaluation.prompts import PromptMode, simulate
+from msklabel.segment import MODELS, Segmentation
+
+#: What a plan's ``model`` may name: the knee network, or a backend of msklabel.segment.
+KINDS = ("kneeseg", *MODELS)
+#: Prompt modes each kind of model accepts.
+_ACCEPTS = {"kneeseg": ("automatic",)}
+_PROMPTABLE = ("detector", "oracle-box", "clicks", "box+clicks")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model to evaluate: ``model`` is ``kneeseg`` or a backend name (``litemedsam``,
+    ``sam``, ``medsam``, ``sam2``) with weights from ``checkpoint`` (None: the shipped ones,
+    where there are) and architecture ``variant``; ``name`` labels it in the results."""
+
+    name: str
+    model: str
+    prompts: tuple[PromptMode, ...]
+    checkpoint: Path | None = None
+    variant: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.model not in KINDS:
+            raise ValueError(f"unknown model {self.model!r} (known: {', '.join(KINDS)})")
+        accepted = _ACCEPTS.get(self.model, _PROMPTABLE)
+        for mode in self.prompts:
+            if mode.kind not in accepted:
+                raise ValueError(
+                    f"{self.model} cannot be prompted by {mode} (accepts: {', '.join(accepted)})"
+                )
+
+    def fingerprint(self, mode: PromptMode) -> dict:
+        """What identifies this model's results in ``mode``: its weights file by path, size
+        and modification time (shipped weights: by msklabel's version)."""
+        weights = None
+        if self.checkpoint is not None:
+            stat = self.checkpoint.stat()
+            weights = [str(self.checkpoint.resolve()), stat.st_size, stat.st_mtime_ns]
+        return {"model": self.model, "variant": self.variant, "weights": weights,
+                "software": __version__, "mode": str(mode)}  # fmt: skip
+
+
+class Predictor:
+    """Segments cases with one model; its weights are loaded on the first call."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self.spec = spec
+        self._network = None
+        self._backend = None
+
+    def predict(self, case: Case, mode: PromptMode, structures: Sequence[int]) -> Segmentation:
+        """The label map of ``case`` for ``structures`` (other labels cleared)."""
+        if self.spec.model == "kneeseg":
+            result = self._kneeseg(case)
+        elif mode.kind == "detector":
+            from msklabel.detect import AUTOMATIC_LABELS, segment_automatic
+
+            detectable = [s for s in structures if s in AUTOMATIC_LABELS]
+            result = segment_automatic(
+                case.image, self._segmenter(), labels=detectable, progress=False
+            )
+        else:
+            session = self._segmenter().session(case.image)
+            result = simulate(session, np.asarray(case.reference.array), structures, mode)
+        return Segmentation(restricted(result.labels, structures), result.scores)
+
+    def _kneeseg(self, case: Case) -> Segmentation:
+        from msklabel.kneeseg import load_segmenter, segment_knee
+
+        if self._network is None:
+            self._network = load_segmenter(self.spec.checkpoint)
+        return segment_knee(case.echoes, self._network, progress=False)
+
+    def _segmenter(self):
+        """A segmenter with an empty embedding cache, so that every case pays its encoding
+        and run times compare across prompt modes."""
+        from msklabel.segment import Segmenter, load_backend
+
+        if self._backend is None:
+            self._backend = load_backend(self.spec.model, self.spec.checkpoint, self.spec.variant)
+        return Segmenter(self._backend)

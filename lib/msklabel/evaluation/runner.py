@@ -1,0 +1,332 @@
+"""Run a plan: every case x model x prompt mode, each result cached on disk.
+
+The cache lives in ``OUT/cache/<dataset>-<definition digest>/<case>/``: ``reference-*.json``
+(the case's strata and the biomarkers of its reference) and one ``<model>_<mode>-*.json``
+per configuration (metrics, run time, memory, biomarkers of the prediction). The digests
+cover everything the result depends on (dataset definition, weights file, prompt mode,
+structures, tolerance), so a changed plan recomputes what it changed and a re-run of the
+same plan only computes what is missing. A case that fails is reported and not cached.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from msklabel.evaluation.datasets import STRATA, Case, Dataset, digest, restricted
+from msklabel.evaluation.metrics import dice, hd95, iou, surface_dice, volume_difference
+from msklabel.evaluation.models import ModelSpec, Predictor
+from msklabel.evaluation.plan import Plan, load_plan
+from msklabel.evaluation.prompts import PromptMode
+from msklabel.evaluation.usage import track_usage
+from msklabel.volume import Volume
+
+log = logging.getLogger(__name__)
+
+#: Biomarker statistics compared: the value itself (volumes, areas) and means.
+DERIVATIONS = (None, "mean")
+#: Columns of the per-structure table before the strata.
+CASE_COLUMNS = (
+    "dataset", "case", "model", "prompt", "structure", "dice", "iou", "surface_dice", "hd95_mm",
+    "volume_difference_mm3", "reference_volume_mm3", "seconds", "peak_rss_mib", "peak_gpu_mib",
+)  # fmt: skip
+BIOMARKER_COLUMNS = (
+    "dataset", "case", "model", "prompt", "structure", "quantity", "derivation", "region",
+    "predicted", "reference",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """One model in one prompt mode."""
+
+    model: ModelSpec
+    mode: PromptMode
+
+    def cache_name(self, plan: Plan) -> str:
+        settings = {
+            **self.model.fingerprint(self.mode),
+            "structures": [int(s) for s in plan.structures],
+            "tolerance": plan.surface_tolerance_mm,
+            "biomarkers": plan.biomarkers,
+        }
+        return f"{_safe(self.model.name)}_{_safe(str(self.mode))}-{digest(settings)}.json"
+
+
+@dataclass
+class EvaluationResult:
+    """The tables, the summary and where they were written; ``computed`` and ``reused``
+    count case x configuration results made in this run and read from the cache."""
+
+    cases: pd.DataFrame
+    biomarkers: pd.DataFrame
+    summary: dict[str, Any]
+    paths: dict[str, Path]
+    computed: int = 0
+    reused: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class Evaluator:
+    """Evaluates a :class:`Plan` into ``out``; :meth:`run` does what the cache lacks and
+    writes the tables, ``summary.json`` and ``report.html``."""
+
+    def __init__(self, plan: Plan, out: str | os.PathLike[str], progress: bool = True) -> None:
+        self.plan = plan
+        self.out = Path(out)
+        self.progress = progress
+
+    @property
+    def configurations(self) -> list[Configuration]:
+        return [Configuration(model, mode) for model in self.plan.models for mode in model.prompts]
+
+    def run(self) -> EvaluationResult:
+        from msklabel.evaluation.report import write_report
+        from msklabel.evaluation.summary import summarise
+
+        predictors = {model.name: Predictor(model) for model in self.plan.models}
+        cases = [(dataset, name) for dataset in self.plan.datasets for name in dataset.case_names()]
+        records: list[dict[str, Any]] = []
+        result = EvaluationResult(pd.DataFrame(), pd.DataFrame(), {}, {})
+        total = len(cases) * len(self.configurations)
+        with tqdm(total=total, desc="evaluating", unit="result", disable=not self.progress) as bar:
+            for dataset, name in cases:
+                records += self._case_records(_LazyCase(dataset, name, bar), predictors, result)
+        strata = [*STRATA, *sorted({k for d in self.plan.datasets for k in d.strata} - set(STRATA))]
+        result.cases = _case_table(records, strata)
+        result.biomarkers = _biomarker_table(records, strata)
+        result.summary = summarise(result.cases, result.biomarkers, strata)
+        result.summary["run"] = {"plan": self.plan.source, "computed": result.computed,
+                                 "reused": result.reused, "errors": result.errors}  # fmt: skip
+        result.paths = write_tables(result.cases, result.biomarkers, self.out)
+        result.paths["summary"] = _write_json(self.out / "summary.json", result.summary)
+        result.paths["report"] = write_report(self.out, result.cases, result.biomarkers,
+                                              result.summary)  # fmt: skip
+        for error in result.errors:
+            log.warning("failed: %s", error)
+        return result
+
+    def _case_records(
+        self, case: _LazyCase, predictors: dict[str, Predictor], result: EvaluationResult
+    ) -> list[dict[str, Any]]:
+        """The records of every configuration on ``case``: cached, or computed (and cached)."""
+        dataset, name = case.dataset, case.name
+        folder = self.out / "cache" / f"{_safe(dataset.name)}-{dataset.fingerprint()}" / name
+        reference = self._reference(folder, case)
+        strata = {**reference["strata"], "dataset": dataset.name, **dataset.strata}
+        records = []
+        for configuration in self.configurations:
+            model, mode = configuration.model.name, configuration.mode
+            case.bar.set_postfix_str(f"{dataset.name}/{name} {model} {mode}")
+            path = folder / configuration.cache_name(self.plan)
+            if path.is_file():
+                record = json.loads(path.read_text())
+                result.reused += 1
+            else:
+                record = self._evaluate(case.get(), predictors[model], mode)
+                if record["error"] is None:
+                    _write_json(path, record)
+                    result.computed += 1
+                else:
+                    result.errors.append(f"{dataset.name}/{name} {model} {mode}: {record['error']}")
+            info = {"dataset": dataset.name, "case": name, "model": model, "prompt": str(mode)}
+            records.append({**info, **record, "reference": reference, "strata": strata})
+            case.bar.update()
+        return records
+
+    def _reference(self, folder: Path, case: _LazyCase) -> dict[str, Any]:
+        """The case's strata and the biomarkers of its reference, from the cache or measured
+        now; like the predictions, the reference keeps only the plan's structures (a region
+        subdivision needs e.g. both tibial plates)."""
+        structures = [int(s) for s in self.plan.structures]
+        settings = {"structures": structures, "biomarkers": self.plan.biomarkers}
+        path = folder / f"reference-{digest(settings)}.json"
+        if path.is_file():
+            return json.loads(path.read_text())
+        loaded = case.get()
+        record = {
+            "strata": dict(loaded.strata),
+            "volumes_mm3": {
+                _key(s): float((loaded.reference.array == s).sum()) * loaded.image.voxel_volume
+                for s in self.plan.structures
+            },
+            "biomarkers": self._biomarkers(restricted(loaded.reference, structures), loaded.echoes),
+        }
+        _write_json(path, record)
+        return record
+
+    def _evaluate(self, case: Case, predictor: Predictor, mode: PromptMode) -> dict[str, Any]:
+        """Segment ``case`` and score every structure the reference holds."""
+        structures = [int(s) for s in self.plan.structures]
+        try:
+            with track_usage() as usage:
+                predicted = predictor.predict(case, mode, structures)
+            biomarkers = self._biomarkers(predicted.labels, case.echoes)
+        except (ValueError, RuntimeError) as error:
+            return {"error": f"{type(error).__name__}: {error}"}
+        labels, reference = np.asarray(predicted.labels.array), np.asarray(case.reference.array)
+        spacing, voxel = case.image.spacing, case.image.voxel_volume
+        scores = {}
+        for structure in self.plan.structures:
+            a, b = labels == structure, reference == structure
+            if not b.any():
+                continue
+            scores[_key(structure)] = {
+                "dice": dice(a, b),
+                "iou": iou(a, b),
+                "surface_dice": surface_dice(a, b, spacing, self.plan.surface_tolerance_mm),
+                "hd95_mm": hd95(a, b, spacing),
+                "volume_difference_mm3": volume_difference(a, b, voxel),
+            }
+        return {
+            "error": None,
+            "seconds": usage.seconds,
+            "peak_rss_mib": usage.peak_rss_mib,
+            "peak_gpu_mib": usage.peak_gpu_mib,
+            "structures": scores,
+            "biomarkers": biomarkers,
+        }
+
+    def _biomarkers(self, labels: Volume, echoes: Sequence[Volume]) -> dict[str, float]:
+        """The biomarkers ``msklabel measure`` reports for ``labels`` (T2 from 2 or more
+        echoes), of the plan's structures; their values and means only."""
+        if not self.plan.biomarkers:
+            return {}
+        from msklabel.biomarkers.knee import measure_knee
+
+        wanted = {_key(s) for s in self.plan.structures}
+        measured = measure_knee(labels, echoes=echoes if len(echoes) >= 2 else ())
+        return {
+            "|".join((m.structure, m.quantity, m.derivation or "", m.region or "")): m.value
+            for m in measured.measurements
+            if m.structure in wanted and m.derivation in DERIVATIONS
+        }
+
+
+class _LazyCase:
+    """A case read on the first :meth:`get` (never, when every result is cached)."""
+
+    def __init__(self, dataset: Dataset, name: str, bar: tqdm) -> None:
+        self.dataset, self.name, self.bar = dataset, name, bar
+        self._case: Case | None = None
+
+    def get(self) -> Case:
+        if self._case is None:
+            self.bar.set_postfix_str(f"loading {self.dataset.name}/{self.name}")
+            self._case = self.dataset.load(self.name)
+        return self._case
+
+
+def evaluate(
+    plan: Plan | str | os.PathLike[str], out: str | os.PathLike[str], progress: bool = True
+) -> EvaluationResult:
+    """Run ``plan`` (a :class:`Plan` or the path of a TOML plan) into the folder ``out``."""
+    if not isinstance(plan, Plan):
+        plan = load_plan(plan)
+    return Evaluator(plan, out, progress).run()
+
+
+def write_tables(cases: pd.DataFrame, biomarkers: pd.DataFrame, out: Path) -> dict[str, Path]:
+    """``cases.csv`` and ``biomarkers.csv`` in ``out``, and Parquet copies where pyarrow is
+    installed."""
+    try:
+        import pyarrow  # noqa: F401
+
+        formats = ("csv", "parquet")
+    except ImportError:
+        formats = ("csv",)
+    paths = {}
+    out.mkdir(parents=True, exist_ok=True)
+    for name, table in (("cases", cases), ("biomarkers", biomarkers)):
+        for suffix in formats:
+            path = out / f"{name}.{suffix}"
+            if suffix == "csv":
+                table.to_csv(path, index=False)
+            else:
+                table.to_parquet(path, index=False)
+            paths[f"{name}.{suffix}"] = path
+    return paths
+
+
+def _case_table(records: list[dict[str, Any]], strata: list[str]) -> pd.DataFrame:
+    rows = []
+    for record in records:
+        common = {key: record.get(key) for key in ("dataset", "case", "model", "prompt", "seconds",
+                                                   "peak_rss_mib", "peak_gpu_mib")}  # fmt: skip
+        common |= {key: record["strata"].get(key) for key in strata}
+        common["error"] = record["error"]
+        volumes = record["reference"]["volumes_mm3"]
+        for structure, volume in volumes.items():
+            if volume == 0:
+                continue
+            scores = (record.get("structures") or {}).get(structure, {})
+            rows.append(
+                {**common, "structure": structure, "reference_volume_mm3": volume, **scores}
+            )
+    columns = [*CASE_COLUMNS, "error", *[s for s in strata if s != "dataset"]]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _biomarker_table(records: list[dict[str, Any]], strata: list[str]) -> pd.DataFrame:
+    rows = []
+    for record in records:
+        if record["error"] is not None:
+            continue
+        reference = record["reference"]["biomarkers"]
+        predicted = record["biomarkers"]
+        common = {key: record[key] for key in ("dataset", "case", "model", "prompt")}
+        common |= {key: record["strata"].get(key) for key in strata}
+        for key in sorted(set(reference) | set(predicted)):
+            structure, quantity, derivation, region = key.split("|")
+            rows.append({
+                **common, "structure": structure, "quantity": quantity,
+                "derivation": derivation or None, "region": region or None,
+                "predicted": predicted.get(key, np.nan), "reference": reference.get(key, np.nan),
+            })  # fmt: skip
+    columns = [*BIOMARKER_COLUMNS, *[s for s in strata if s != "dataset"]]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _key(structure: int) -> str:
+    from msklabel.labels import KneeLabel
+
+    return KneeLabel(structure).key
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", text)
+
+
+def _write_json(path: Path, document: dict[str, Any]) -> Path:
+    """Write ``document`` to ``path`` atomically (NaN as null), so that an interrupted run
+    never leaves half a result in the cache."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(_plain(document), indent=1))
+    os.replace(temporary, path)
+    return path
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with NaN and infinities as None and numpy scalars as Python ones."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (np.floating, float)):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
