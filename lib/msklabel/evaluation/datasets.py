@@ -175,8 +175,8 @@ class NiftiDataset(Dataset):
         return names
 
     def load(self, name: str) -> Case:
-        from msklabel.results.study import read_labels
         from msklabel.io.nifti import read_nifti
+        from msklabel.results.study import read_labels
 
         image = read_nifti(_nifti(self.path / self.image_dir, name))
         reference_path = _nifti(self.path / self.label_dir, name)
@@ -207,8 +207,8 @@ class DicomDataset(Dataset):
         return names
 
     def load(self, name: str) -> Case:
-        from msklabel.results.study import read_labels
         from msklabel.io import read_echoes
+        from msklabel.results.study import read_labels
 
         folder = self.path / name
         echoes = read_echoes(folder / self.series)
