@@ -140,8 +140,9 @@ def _relaxation(
     times: Sequence[float] | None,
 ) -> None:
     array = np.asarray(labels.array)
-    if echoes[0].shape != labels.shape or not np.allclose(echoes[0].affine, labels.affine):
-        raise ValueError("the echoes and the labels must share one grid")
+    problem = labels.grid_mismatch(echoes[0])
+    if problem is not None:
+        raise ValueError(f"the echoes and the labels must share one grid: {problem}")
     measured = np.isin(array, [int(s) for s in RELAXATION_STRUCTURES])
     if quantity == "t2":
         fitted = fit_t2(echoes, times=times, mask=measured)

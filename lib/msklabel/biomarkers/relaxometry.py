@@ -85,8 +85,9 @@ def echo_signal(
         raise ValueError(f"a relaxation fit needs at least two echoes, got {len(echoes)}")
     first = echoes[0]
     for volume in echoes[1:]:
-        if volume.shape != first.shape or not np.allclose(volume.affine, first.affine):
-            raise ValueError("all echoes must share one geometry")
+        problem = first.grid_mismatch(volume)
+        if problem is not None:
+            raise ValueError(f"all echoes must share one geometry: {problem}")
     t = echo_times(echoes, times)
     signal = np.stack([np.asarray(v.array, dtype=np.float64) for v in echoes], axis=-1)
     bad = ~np.isfinite(signal)

@@ -95,8 +95,10 @@ def read_echoes(folder: DicomSource, series_uid: str | None = None) -> list[Volu
         raise InputError(source_name(folder), f"{problem}; found: {', '.join(found) or 'none'}")
     echoes = sorted((g.load() for g in chosen), key=lambda v: v.echo_time or 0.0)
     first = echoes[0]
-    if any(v.shape != first.shape or (v.affine != first.affine).any() for v in echoes):
-        raise InputError(source_name(folder), "the echoes of the series do not share one grid")
+    for echo in echoes[1:]:
+        problem = first.grid_mismatch(echo)
+        if problem is not None:
+            raise InputError(source_name(folder), f"the echoes do not share one grid: {problem}")
     return echoes
 
 
