@@ -60,5 +60,10 @@ def test_the_report_page_panels_do_not_overlap_and_show_models_and_verdicts() ->
         assert "medial tibial cart.: not measured" in " ".join(a.get_title() for a in
                                                                figure.axes) + texts  # fmt: skip
         assert "FAIL" in texts and "PASS" in texts
+        cells = [c.get_text().get_text() for a in figure.axes for t in a.tables
+                 for c in t.get_celld().values()]  # fmt: skip
+        used, mask = (result.measurements.get("femoral_cartilage", q, "count")
+                      for q in ("t2_voxels", "voxels"))  # fmt: skip
+        assert any(cell.endswith(f"  n = {used:.0f} / {mask:.0f}") for cell in cells)
     finally:
         plt.close(figure)

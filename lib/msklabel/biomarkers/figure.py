@@ -27,6 +27,7 @@ from matplotlib.figure import Figure
 from scipy import ndimage
 
 from msklabel.biomarkers.knee import KneeBiomarkers
+from msklabel.biomarkers.measurement import Measurements
 from msklabel.biomarkers.quality import QualityReport, Verdict
 from msklabel.biomarkers.references import reference
 from msklabel.biomarkers.regions import KneeFrame
@@ -326,7 +327,8 @@ def _table(axis, result: KneeBiomarkers, quality: QualityReport | None) -> None:
                 continue
             found = reference(label, quantity, derivation)
             ref = f"  [{found.text()}]" if found else ""
-            cells.append("withheld" if verdict == Verdict.FAIL else value + ref)
+            counted = _voxels(m, label.key) if quantity == "t2" else ""
+            cells.append("withheld" if verdict == Verdict.FAIL else value + ref + counted)
         if any(cells[2:]):
             rows.append(cells)
             colours.append(VERDICT_COLORS.get(verdict, "black") if verdict else "black")
@@ -335,9 +337,9 @@ def _table(axis, result: KneeBiomarkers, quality: QualityReport | None) -> None:
     table = axis.table(
         cellText=rows,
         colLabels=["structure", "quality", "volume mm³ [ref]", "thickness mm [ref]",
-                   "T2 ms [ref]"],
+                   "T2 ms [ref]  n = voxels used / mask"],
         bbox=[0.0, 0.0, 1.0, 1.0],
-        colWidths=[0.27, 0.12, 0.21, 0.2, 0.2],
+        colWidths=[0.2, 0.1, 0.17, 0.17, 0.36],
         cellLoc="left",
     )  # fmt: skip
     table.auto_set_font_size(False)
@@ -348,6 +350,17 @@ def _table(axis, result: KneeBiomarkers, quality: QualityReport | None) -> None:
             cell.set_text_props(weight="bold")
         elif column == 1:
             cell.set_text_props(color=colours[row - 1], weight="bold")
+
+
+def _voxels(measurements: Measurements, key: str) -> str:
+    """ "  n = used / mask": the voxels a structure's T2 values stand on and those of its
+    mask; empty where not counted."""
+    try:
+        used = measurements.get(key, "t2_voxels", "count")
+        mask = measurements.get(key, "voxels", "count")
+    except KeyError:
+        return ""
+    return f"  n = {used:.0f} / {mask:.0f}"
 
 
 def _findings(quality: QualityReport | None) -> list[tuple[str, dict]]:

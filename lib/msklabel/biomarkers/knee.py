@@ -68,7 +68,9 @@ def measure_knee(
 
     Relaxation means are taken over the plate's interior voxels (see :func:`_interior`) that
     pass the fit's quality rules, so that partial volume with bone, fluid or fat at the
-    plate's surfaces does not bias them.
+    plate's surfaces does not bias them. Beside them come the number of those voxels
+    (``t2_voxels`` or ``t1rho_voxels``, per structure and region) and of the structure's
+    mask (``voxels``), so that a reader sees how many voxels each value stands on.
     """
     if relaxation not in ("t2", "t1rho"):
         raise ValueError(f"relaxation must be 't2' or 't1rho', got {relaxation!r}")
@@ -151,12 +153,16 @@ def _relaxation(
     result.relaxation = fitted
     values = fitted.time.array
     add = result.measurements.add
+    counted = f"{quantity}_voxels"
     for structure in RELAXATION_STRUCTURES:
-        inside = _interior(array == structure) & fitted.valid
+        mask = array == structure
+        inside = _interior(mask) & fitted.valid
         if not inside.any():
             continue
         for derivation, statistic in (("mean", np.mean), ("sd", np.std), ("median", np.median)):
             add(Measurement(structure.key, quantity, float(statistic(values[inside])), derivation))
+        add(Measurement(structure.key, counted, int(inside.sum()), "count"))
+        add(Measurement(structure.key, "voxels", int(mask.sum()), "count"))
         if structure not in result.regions:
             continue
         voxels, codes = voxel_regions(
@@ -168,3 +174,4 @@ def _relaxation(
             if chosen.any():
                 mean = float(values[tuple(voxels[chosen].T)].mean())
                 add(Measurement(structure.key, quantity, mean, "mean", region))
+                add(Measurement(structure.key, counted, int(chosen.sum()), "count", region))

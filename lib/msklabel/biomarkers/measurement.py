@@ -9,6 +9,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+#: Voxel counts (derivation "count"): ``voxels``, the voxels of a structure's mask, given
+#: beside its relaxation values; ``t2_voxels`` / ``t1rho_voxels``, the voxels the T2 / T1rho
+#: statistics of the same structure (or region) are taken over.
+COUNTS = ("voxels", "t2_voxels", "t1rho_voxels")
 #: Quantities and their UCUM units.
 UNITS = {
     "volume": "mm3",
@@ -18,9 +22,11 @@ UNITS = {
     "t1rho": "ms",
     "height": "mm",
     "cross_sectional_area": "mm2",
+    **dict.fromkeys(COUNTS, "{voxels}"),
 }
-#: Statistics a measurement may be (None: the value itself, e.g. a volume).
-DERIVATIONS = ("mean", "sd", "median", "p5", "p95", "min", "max")
+#: Statistics a measurement may be (None: the value itself, e.g. a volume; "count": a number
+#: of voxels, the derivation of :data:`COUNTS` and only of them).
+DERIVATIONS = ("mean", "sd", "median", "p5", "p95", "min", "max", "count")
 
 
 @dataclass(frozen=True)
@@ -40,12 +46,25 @@ class Measurement:
             raise ValueError(f"unknown derivation {self.derivation!r}")
         if not math.isfinite(self.value):
             raise ValueError(f"{self.structure} {self.quantity}: value {self.value} not finite")
+        if (self.quantity in COUNTS) != (self.derivation == "count"):
+            raise ValueError(
+                f"{self.quantity} with derivation {self.derivation!r}: 'count' is the derivation"
+                f" of {COUNTS} and only of them"
+            )
+        if self.derivation == "count" and (self.value < 0 or self.value % 1):
+            raise ValueError(f"{self.structure} {self.quantity}: {self.value} is not a count")
         object.__setattr__(self, "value", float(self.value))
 
     @property
     def unit(self) -> str:
         """UCUM unit of the value."""
         return UNITS[self.quantity]
+
+
+def _row(m: Measurement) -> dict:
+    """``m`` as a JSON row: its fields and unit, a count's value an integer."""
+    return {**asdict(m), "value": int(m.value) if m.derivation == "count" else m.value,
+            "unit": m.unit}  # fmt: skip
 
 
 class Measurements:
@@ -94,11 +113,12 @@ class Measurements:
         return grouped
 
     def to_json(self, source: dict | None = None, extra: Mapping[str, Any] | None = None) -> dict:
-        """A JSON-ready dict: ``{"source": ..., "measurements": [{..., "unit": ...}]}`` and
-        the top-level keys of ``extra`` (readers of the rows ignore them)."""
+        """A JSON-ready dict: ``{"source": ..., "measurements": [{..., "unit": ...}]}`` (a
+        count's value an integer) and the top-level keys of ``extra`` (readers of the rows
+        ignore them)."""
         return {
             "source": source or {},
-            "measurements": [{**asdict(m), "unit": m.unit} for m in self._items],
+            "measurements": [_row(m) for m in self._items],
             **(extra or {}),
         }
 

@@ -2,8 +2,8 @@
 
 Standard concepts come from SNOMED CT (SCT), DICOM (DCM) and UCUM, as listed in pydicom's
 bundled DICOM concept dictionary (``pydicom.sr.codedict``). Where none exists or none could
-be verified (cartilage thickness, T1rho, cross-sectional area, the S1 vertebra, the thigh
-muscle groups, subregions), msklabel's private coding scheme
+be verified (cartilage thickness, T1rho, cross-sectional area, voxel counts, the S1 vertebra,
+the thigh muscle groups, subregions), msklabel's private coding scheme
 :data:`PRIVATE_SCHEME` is used; every object using it declares it in its Coding Scheme
 Identification Sequence (:func:`private_scheme_item`).
 """
@@ -143,6 +143,9 @@ QUANTITIES: dict[str, Code] = {
     "t1rho": private("MSKL002", "T1rho"),
     "height": Code("121207", "DCM", "Height"),
     "cross_sectional_area": private("MSKL003", "Cross-sectional area"),
+    "voxels": private("MSKL004", "Number of voxels of segment"),
+    "t2_voxels": private("MSKL005", "Number of voxels of T2 statistics"),
+    "t1rho_voxels": private("MSKL006", "Number of voxels of T1rho statistics"),
 }
 
 #: UCUM units by unit string.
@@ -151,9 +154,11 @@ UNITS: dict[str, Code] = {
     "mm2": Code("mm2", "UCUM", "square millimeter"),
     "mm": Code("mm", "UCUM", "millimeter"),
     "ms": Code("ms", "UCUM", "millisecond"),
+    "{voxels}": Code("{voxels}", "UCUM", "voxels"),
 }
 
-#: Statistic (see msklabel.biomarkers.measurement.DERIVATIONS) -> Derivation concept.
+#: Statistic (see msklabel.biomarkers.measurement.DERIVATIONS) -> Derivation concept; a
+#: count ("count") has none: its concept name says what it counts.
 DERIVATIONS: dict[str, Code] = {
     "mean": Code("373098007", "SCT", "Mean"),
     "sd": Code("386136009", "SCT", "Standard Deviation"),

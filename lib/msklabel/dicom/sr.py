@@ -2,14 +2,16 @@
 
 One Volumetric ROI measurement group (TID 1411) per structure and per region, each
 referencing its segment of the SEG it was measured on, with UCUM units and a derivation
-(mean, SD...) per value. The observation context names msklabel as the device observer;
-the procedure reported is an MR imaging procedure; the source images and the SEG are the
-evidence. Results of clinical models (triage stages, risks) come as
-:class:`~msklabel.clinical.result.ModelResult` (:func:`model_result_group`): one TID 1501
-group each, naming the algorithm and its version, with the probability as a numeric item
-(UCUM ``1``), the decision threshold, and the decision as SNOMED CT Present / Absent; a
-demonstration model's group says "not for clinical use" in a TEXT qualitative evaluation
-(TID 1501 row 12: coded question, text answer).
+(mean, SD...) per value; beside each relaxation value, the number of voxels it stands on
+and of the structure's mask (private concepts, UCUM ``{voxels}``, no derivation). The
+observation context names msklabel as the device observer; the procedure reported is an MR
+imaging procedure; the source images and the SEG are the evidence. Results of clinical
+models (triage stages, risks) come as :class:`~msklabel.clinical.result.ModelResult`
+(:func:`model_result_group`): one TID 1501 group each, naming the algorithm and its
+version, with the probability as a numeric item (UCUM ``1``), the decision threshold, and
+the decision as SNOMED CT Present / Absent; a demonstration model's group says "not for
+clinical use" in a TEXT qualitative evaluation (TID 1501 row 12: coded question, text
+answer).
 
 Quality gate (:mod:`msklabel.biomarkers.quality`): every assessed structure's group carries
 its verdict as a CODE qualitative evaluation (private concepts, declared) and each reason
@@ -218,7 +220,7 @@ def _roi_group(
                 name=QUANTITIES[m.quantity],
                 value=m.value,
                 unit=UNITS[m.unit],
-                derivation=DERIVATIONS[m.derivation] if m.derivation else None,
+                derivation=DERIVATIONS.get(m.derivation),
                 algorithm_id=algorithm,
             )
             for m in items
