@@ -35,6 +35,9 @@ class Volume:
     sop_class_uid: str | None = None
     modality: str | None = None
     series_description: str | None = None
+    #: MRAcquisitionType: "2D" (slices excited one by one, each with a slice profile),
+    #: "3D", or None where unknown.
+    acquisition_type: str | None = None
     source_files: tuple[str, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
@@ -46,6 +49,10 @@ class Volume:
         if abs(np.linalg.det(affine[:3, :3])) < 1e-12:
             raise ValueError("the affine is singular")
         object.__setattr__(self, "affine", affine)
+        if self.acquisition_type not in (None, "2D", "3D"):
+            raise ValueError(
+                f"acquisition_type must be '2D', '3D' or None, got {self.acquisition_type!r}"
+            )
         if self.sop_instance_uids and len(self.sop_instance_uids) != self.array.shape[0]:
             raise ValueError(
                 f"{len(self.sop_instance_uids)} SOP Instance UIDs for {self.array.shape[0]} slices"

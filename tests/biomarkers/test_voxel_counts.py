@@ -40,11 +40,11 @@ def _study(
     return Volume(array=array, affine=affine), echoes, dead
 
 
-def _interior(mask: np.ndarray) -> np.ndarray:
-    """The voxels of ``mask`` whose six face neighbours are in it, by shifting."""
+def _interior(mask: np.ndarray, axes: tuple[int, ...] = (0, 1, 2)) -> np.ndarray:
+    """The voxels of ``mask`` whose face neighbours along ``axes`` are in it, by shifting."""
     padded = np.pad(mask, 1)
     core = padded[1:-1, 1:-1, 1:-1].copy()
-    for axis in range(3):
+    for axis in axes:
         for step in (-1, 1):
             core &= np.roll(padded, step, axis)[1:-1, 1:-1, 1:-1]
     return core
@@ -68,15 +68,27 @@ def test_counts_are_the_interior_fitted_voxels(relaxation: str) -> None:
     assert not any(row.quantity == f"{other}_voxels" for row in m)
 
 
-def test_a_plate_on_thick_slices_counts_all_its_fitted_voxels() -> None:
-    """Two 3 mm slices have no interior voxel: the statistics (and the count) fall back on
-    the whole plate, less the voxels without a fit."""
+def test_a_plate_on_thick_slices_is_eroded_in_plane_only() -> None:
+    """On 3 mm slices of 0.5 mm pixels the interior asks for no neighbour across slices:
+    two slices keep their in-plane interior (the sample's patellar cartilage kept 31 of 826
+    voxels when it did)."""
     labels, echoes, dead = _study(slice(4, 6), (3.0, 0.5, 0.5), TIMES["t2"])
     m = measure_knee(labels, echoes=echoes, times=TIMES["t2"]).measurements
     plate = np.asarray(labels.array) == PLATE
     assert not _interior(plate).any()
+    in_plane = _interior(plate, axes=(1, 2))
     assert m.get(PLATE.key, "voxels", "count") == plate.sum() == 2 * 12 * 12
-    assert m.get(PLATE.key, "t2_voxels", "count") == (plate & ~dead).sum() == 288 - 5
+    assert m.get(PLATE.key, "t2_voxels", "count") == (in_plane & ~dead).sum() == 200 - 4
+
+
+def test_a_thin_plate_falls_back_on_all_its_fitted_voxels() -> None:
+    """One slice of 1 mm voxels has no interior: the statistics (and the
+    count) fall back on the whole plate, less the voxels without a fit."""
+    labels, echoes, dead = _study(slice(4, 5), (1.0, 1.0, 1.0), TIMES["t2"])
+    m = measure_knee(labels, echoes=echoes, times=TIMES["t2"]).measurements
+    plate = np.asarray(labels.array) == PLATE
+    assert not _interior(plate).any()
+    assert m.get(PLATE.key, "t2_voxels", "count") == (plate & ~dead).sum() == 144 - 1
 
 
 def test_counts_are_not_times() -> None:

@@ -74,6 +74,25 @@ def test_volume_fields_are_filled(dicom):
     assert len(volume.sop_instance_uids) == len(volume.source_files) == volume.shape[0]
 
 
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (["2D"], "2D"),
+        (["3D"], "3D"),
+        ([" 3d"], "3D"),
+        (["2D", "3D"], None),  # images disagree: unknown
+        (["SPIRAL"], None),
+        ([None], None),
+    ],
+)
+def test_acquisition_type_is_read_where_every_image_agrees(dicom, values, expected):
+    paths = dicom.series([dicom.make_volume(shape=(3, 4, 5))])
+    for k, path in enumerate(paths):
+        dicom.edit(path, MRAcquisitionType=values[k % len(values)])
+
+    assert _only(read_dicom_series(paths)).acquisition_type == expected
+
+
 def test_slices_stepping_against_the_normal_are_reordered(dicom):
     written = dicom.make_volume("oblique", reverse=True)
     dicom.series([written])

@@ -142,7 +142,8 @@ def fit_epg_t2(
     ok = (r_squared >= min_r_squared) & (time >= bounds_ms[0]) & (time <= bounds_ms[1])
     ok &= power > 0
     values = {"time": time, "amplitude": amplitude, "r_squared": r_squared, "refocusing": angle}
-    return relaxation_map(echoes[0], selected, values, ok, sigma, "epg")
+    method = "epg" if profile is None else "epg-slice-profile"
+    return relaxation_map(echoes[0], selected, values, ok, sigma, method)
 
 
 @dataclass(frozen=True)

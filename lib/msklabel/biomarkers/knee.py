@@ -24,6 +24,11 @@ logger = logging.getLogger(__name__)
 #: Relaxation means use the plate's interior voxels when at least this many exist.
 MIN_INTERIOR_VOXELS = 10
 
+#: An axis whose spacing exceeds this multiple of the finest spacing is not eroded when the
+#: interior is taken: the partial volume of a thick slice lies inside its own voxels, and
+#: asking for neighbours 3-4 mm away kept 31 of 826 voxels of the sample's patellar cartilage.
+INTERIOR_ANISOTROPY = 2.0
+
 #: Structures whose relaxation time is measured: the cartilage plates and muscle (menisci
 #: are left out: their T2 of about 10-15 ms decays within the first echoes of a usual
 #: multi-echo series).
@@ -66,11 +71,12 @@ def measure_knee(
     :func:`~msklabel.biomarkers.t2.fit_t2` (the EPG model on a multi-echo spin echo), T1rho
     mono-exponentially.
 
-    Relaxation means are taken over the plate's interior voxels (see :func:`_interior`) that
-    pass the fit's quality rules, so that partial volume with bone, fluid or fat at the
-    plate's surfaces does not bias them. Beside them come the number of those voxels
-    (``t2_voxels`` or ``t1rho_voxels``, per structure and region) and of the structure's
-    mask (``voxels``), so that a reader sees how many voxels each value stands on.
+    Relaxation means are taken over the plate's interior voxels (see :func:`_interior`; in
+    plane only on thick slices) that pass the fit's quality rules, so that partial volume
+    with bone, fluid or fat at the plate's surfaces does not bias them. Beside them come the
+    number of those voxels (``t2_voxels`` or ``t1rho_voxels``, per structure and region) and
+    of the structure's mask (``voxels``), so that a reader sees how many voxels each value
+    stands on.
     """
     if relaxation not in ("t2", "t1rho"):
         raise ValueError(f"relaxation must be 't2' or 't1rho', got {relaxation!r}")
@@ -127,10 +133,20 @@ def _add_summary(
         measurements.add(Measurement(key, quantity, value, derivation, region))
 
 
-def _interior(mask: np.ndarray) -> np.ndarray:
-    """The voxels of ``mask`` whose six face neighbours are in it too (free of partial
-    volume with other tissues), or all of ``mask`` if fewer than ``MIN_INTERIOR_VOXELS``."""
-    core = ndimage.binary_erosion(mask)
+def _interior(mask: np.ndarray, spacing: Sequence[float]) -> np.ndarray:
+    """The voxels of ``mask`` whose face neighbours are in it too (free of partial volume
+    with other tissues), or all of ``mask`` if fewer than ``MIN_INTERIOR_VOXELS``. Only
+    neighbours along axes no coarser than ``INTERIOR_ANISOTROPY`` times the finest spacing
+    count (in-plane only on thick slices)."""
+    eroded = np.asarray(spacing) <= INTERIOR_ANISOTROPY * min(spacing)
+    structure = np.zeros((3, 3, 3), bool)
+    structure[1, 1, 1] = True
+    for axis in np.flatnonzero(eroded):
+        for end in (0, 2):
+            index = [1, 1, 1]
+            index[axis] = end
+            structure[tuple(index)] = True
+    core = ndimage.binary_erosion(mask, structure=structure)
     return core if core.sum() >= MIN_INTERIOR_VOXELS else mask
 
 
@@ -156,7 +172,7 @@ def _relaxation(
     counted = f"{quantity}_voxels"
     for structure in RELAXATION_STRUCTURES:
         mask = array == structure
-        inside = _interior(mask) & fitted.valid
+        inside = _interior(mask, labels.spacing) & fitted.valid
         if not inside.any():
             continue
         for derivation, statistic in (("mean", np.mean), ("sd", np.std), ("median", np.median)):

@@ -113,7 +113,7 @@ class PhantomDataset(Dataset):
             "modality": "MR",
             "scanning_sequence": "SE",
             "sequence_variant": "NONE",
-            "mr_acquisition_type": "2D",
+            "mr_acquisition_type": None,  # ideal decay: no slice profile to declare
             "echo_times_ms": _echo_times(phantom.echoes),
             "field_strength_t": 3.0,
             "manufacturer": "msklabel",

@@ -83,6 +83,7 @@ class _Instance:
     modality: str | None
     series_number: int | None
     series_description: str | None
+    acquisition_type: str | None
     echo_time: float | None
     rows: int | None
     columns: int | None
@@ -136,6 +137,7 @@ class DicomSeries:
             sop_class_uid=first.sop_class_uid,
             modality=first.modality,
             series_description=self.series_description,
+            acquisition_type=_shared({instance.acquisition_type for instance in ordered}),
             source_files=tuple(os.fspath(instance.path) for instance in ordered),
         )
 
@@ -269,6 +271,7 @@ def _instance_from(dataset: Dataset, path: Path, sop_class: UID) -> _Instance:
         modality=_text(dataset, "Modality"),
         series_number=None if series_number in (None, "") else int(series_number),
         series_description=_text(dataset, "SeriesDescription"),
+        acquisition_type=_acquisition_type(dataset),
         echo_time=_float(dataset, "EchoTime"),
         rows=dataset.get("Rows"),
         columns=dataset.get("Columns"),
@@ -312,6 +315,17 @@ def series_field_strength(volume: Volume) -> float | None:
 def _text(dataset: Dataset, keyword: str) -> str | None:
     value = dataset.get(keyword)
     return None if value in (None, "") else str(value)
+
+
+def _acquisition_type(dataset: Dataset) -> str | None:
+    """MRAcquisitionType as "2D" or "3D"; None where absent or anything else."""
+    value = str(dataset.get("MRAcquisitionType") or "").strip().upper()
+    return value if value in ("2D", "3D") else None
+
+
+def _shared(values: set[str | None]) -> str | None:
+    """The one value all images share, or None where they differ."""
+    return values.pop() if len(values) == 1 else None
 
 
 def _float(dataset: Dataset, keyword: str, default: float | None = None) -> float | None:

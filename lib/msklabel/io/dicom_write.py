@@ -79,6 +79,7 @@ def write_mr_series(
         for k in range(volume.shape[0]):
             instance += 1
             ds = _base_dataset(info, study_uid, series_uid, frame_uid)
+            ds.MRAcquisitionType = volume.acquisition_type or ""
             ds.InstanceNumber = instance
             ds.ImagePositionPatient = [_ds(v) for v in volume.index_to_patient([k, 0, 0])]
             ds.ImageOrientationPatient = [_ds(v) for v in (*row_cosine, *column_cosine)]
@@ -162,7 +163,6 @@ def _base_dataset(info: SeriesInfo, study_uid: str, series_uid: str, frame_uid: 
     ds.ScanningSequence = "SE"
     ds.SequenceVariant = "NONE"
     ds.ScanOptions = ""
-    ds.MRAcquisitionType = "2D"
     ds.RepetitionTime = _ds(info.repetition_time)
     ds.MagneticFieldStrength = "3"
     ds.ImagedNucleus = "1H"

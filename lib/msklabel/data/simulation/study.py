@@ -132,6 +132,7 @@ def simulate_study(
                 slice_thickness=spec.slice_thickness,
                 modality="MR",
                 series_description=f"simulated {spec.name}",
+                acquisition_type="2D",
             )
         )
     t2 = {tissue: pools[pool].t2 for tissue, pool in _MAIN_POOL.items()}
