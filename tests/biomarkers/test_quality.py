@@ -152,6 +152,45 @@ def test_t2_limits_follow_the_field_strength_and_the_site_rules(phantom) -> None
     assert (assumed.field_strength_t, assumed.field_strength_source) == (3.0, "assumed")
 
 
+def _with_fluid(phantom: Phantom, share: float) -> list:
+    """The phantom's echoes with ``share`` of the femoral cartilage's voxels (every k-th)
+    carrying joint fluid's signal (T2 300 ms) instead."""
+    plate = np.argwhere(np.asarray(phantom.labels.array) == KneeLabel.FEMORAL_CARTILAGE)
+    wet = tuple(plate[:: round(1 / share)].T)
+    echoes = []
+    for echo in phantom.echoes:
+        array = np.array(echo.array, dtype=np.float32)
+        array[wet] = 2500.0 * np.exp(-echo.echo_time / 300.0)
+        echoes.append(echo.with_array(array))
+    return echoes
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("share", "verdict"), [(0.2, Verdict.DOUBTFUL), (0.5, Verdict.FAIL)])
+def test_a_plate_that_holds_fluid_is_caught_and_its_t2_leaves_the_fluid_out(
+    phantom, share: float, verdict: Verdict
+) -> None:
+    """Fluid spread through a plate keeps its median T2 plausible at 20 % (the median rule
+    alone would pass it); the fluid share catches it, and the plate's reported T2 statistics
+    skip the fluid voxels."""
+    echoes = _with_fluid(phantom, share)
+    labels = phantom.labels
+    result = measure_knee(labels, echoes=echoes)
+    report = assess_knee(labels, result, echoes=echoes, field_strength_t=3.0)
+    quality = report.structures["femoral_cartilage"]
+    assert quality.verdict == verdict, quality
+    assert "t2_fluid_share:high" in {r.code for r in quality.reasons}
+    assert quality.evidence["t2_fluid_share"] == pytest.approx(share, abs=0.02)
+    if share < 0.5:
+        assert 20 <= quality.evidence["t2_median_ms"] <= 65
+    m = result.measurements
+    assert m.get("femoral_cartilage", "t2", "mean") == pytest.approx(40.0, rel=0.1)
+    dry = measure_knee(labels, echoes=phantom.echoes).measurements
+    kept = m.get("femoral_cartilage", "t2_voxels", "count")
+    assert kept < dry.get("femoral_cartilage", "t2_voxels", "count") * (1 - share / 2)
+    assert m.get("muscle", "t2_voxels", "count") == dry.get("muscle", "t2_voxels", "count")
+
+
 @pytest.mark.slow
 def test_failed_rows_are_withheld_from_biomarkers_json(phantom, tmp_path) -> None:
     thin = (KneeLabel.PATELLAR_CARTILAGE,)

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from msklabel.biomarkers.knee import KneeBiomarkers
-from msklabel.biomarkers.masks import MaskFigures, t2_medians
+from msklabel.biomarkers.masks import MaskFigures, t2_figures
 from msklabel.labels import CARTILAGE_PLATES, MENISCI, KneeLabel
 from msklabel.volume import Volume
 
@@ -45,7 +45,9 @@ def plausibility_violations(
     T2 (fitted here from ``echoes`` by :func:`~msklabel.biomarkers.t2.fit_t2`) out of
     range. A structure absent from the answer satisfies every criterion."""
     figures = MaskFigures(labels, criteria.near_bone_mm, between_bones_mm=20.0)
-    medians = t2_medians(labels, echoes) if len(echoes) >= 2 else {}
+    medians = (
+        {k: v.median_ms for k, v in t2_figures(labels, echoes).items()} if len(echoes) >= 2 else {}
+    )
     found: dict[str, list[str]] = {}
     for label in (KneeLabel(s) for s in structures):
         if figures.voxels(label) == 0:

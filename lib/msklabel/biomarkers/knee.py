@@ -13,7 +13,7 @@ from msklabel.biomarkers.measurement import Measurement, Measurements
 from msklabel.biomarkers.regions import KneeFrame, knee_frame, plate_regions, voxel_regions
 from msklabel.biomarkers.relaxometry import RelaxationMap, fit_relaxation
 from msklabel.biomarkers.stats import Summary
-from msklabel.biomarkers.t2 import fit_t2
+from msklabel.biomarkers.t2 import FLUID_T2_MS, fit_t2
 from msklabel.biomarkers.thickness import PlateThickness, plate_thickness, thickness_map
 from msklabel.biomarkers.volumes import label_volumes
 from msklabel.labels import CARTILAGE_PLATES, KneeLabel
@@ -72,8 +72,9 @@ def measure_knee(
     mono-exponentially.
 
     Relaxation means are taken over the plate's interior voxels (see :func:`_interior`; in
-    plane only on thick slices) that pass the fit's quality rules, so that partial volume
-    with bone, fluid or fat at the plate's surfaces does not bias them. Beside them come the
+    plane only on thick slices) that pass the fit's quality rules and, for a plate's T2, are
+    not fluid (:data:`~msklabel.biomarkers.t2.FLUID_T2_MS`), so that partial volume with
+    bone, fluid or fat at the plate's surfaces does not bias them. Beside them come the
     number of those voxels (``t2_voxels`` or ``t1rho_voxels``, per structure and region) and
     of the structure's mask (``voxels``), so that a reader sees how many voxels each value
     stands on.
@@ -173,6 +174,8 @@ def _relaxation(
     for structure in RELAXATION_STRUCTURES:
         mask = array == structure
         inside = _interior(mask, labels.spacing) & fitted.valid
+        if quantity == "t2" and structure in CARTILAGE_PLATES:
+            inside &= values <= FLUID_T2_MS
         if not inside.any():
             continue
         for derivation, statistic in (("mean", np.mean), ("sd", np.std), ("median", np.median)):

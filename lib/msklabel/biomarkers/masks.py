@@ -1,16 +1,17 @@
 """Figures of the masks of a knee label map that tell a wrong segmentation from a right one:
-box-likeness, fragments, enclosure by bone, nearness to a bone, and the median fitted T2 of
-each plate and meniscus (:mod:`msklabel.biomarkers.quality` judges them)."""
+box-likeness, fragments, enclosure by bone, nearness to a bone, and the fitted T2 of each
+plate and meniscus (median, share of fluid) (:mod:`msklabel.biomarkers.quality` judges them)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
 
 from msklabel.biomarkers.knee import PLATE_BONES
-from msklabel.biomarkers.t2 import fit_t2
+from msklabel.biomarkers.t2 import FLUID_T2_MS, fit_t2
 from msklabel.labels import BONES, CARTILAGE_PLATES, MENISCI, KneeLabel
 from msklabel.volume import Volume
 
@@ -124,8 +125,17 @@ def fragment_share(mask: np.ndarray, parts: int = 1) -> float:
     return float(sizes[parts:].sum() / sizes.sum())
 
 
-def t2_medians(labels: Volume, echoes: Sequence[Volume]) -> dict[KneeLabel, float]:
-    """Median T2 (ms) of each plate's and meniscus' voxels, fitted from ``echoes`` by
+@dataclass(frozen=True)
+class T2Figures:
+    """The fitted T2 of one structure's voxels: their median (ms) and the share of them
+    fitted longer than :data:`~msklabel.biomarkers.t2.FLUID_T2_MS` (fluid)."""
+
+    median_ms: float
+    fluid_share: float
+
+
+def t2_figures(labels: Volume, echoes: Sequence[Volume]) -> dict[KneeLabel, T2Figures]:
+    """:class:`T2Figures` of each plate's and meniscus' voxels, fitted from ``echoes`` by
     :func:`~msklabel.biomarkers.t2.fit_t2`; left out where fewer than :data:`MIN_T2_VOXELS`
     voxels fit."""
     array = np.asarray(labels.array)
@@ -137,7 +147,9 @@ def t2_medians(labels: Volume, echoes: Sequence[Volume]) -> dict[KneeLabel, floa
     values = fitted.time.array
     found = {}
     for structure in T2_STRUCTURES:
-        inside = (array == structure) & fitted.valid
-        if inside.sum() >= MIN_T2_VOXELS:
-            found[structure] = float(np.median(values[inside]))
+        inside = values[(array == structure) & fitted.valid]
+        if inside.size >= MIN_T2_VOXELS:
+            found[structure] = T2Figures(
+                float(np.median(inside)), float((inside > FLUID_T2_MS).mean())
+            )
     return found

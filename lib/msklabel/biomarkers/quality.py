@@ -29,7 +29,10 @@ there are several), each judged against a :class:`Band` of limits:
 ``t2_median_ms``
     median T2 of a plate's or meniscus' voxels, fitted here from the echoes by
     :func:`msklabel.biomarkers.t2.fit_t2` (the EPG model on a multi-echo spin echo), judged
-    against the limits for the field strength.
+    against the limits for the field strength;
+``t2_fluid_share``
+    share of those voxels fitted longer than :data:`~msklabel.biomarkers.t2.FLUID_T2_MS`:
+    a mask that takes joint fluid (its median may still look like cartilage).
 
 An expected structure (bones, plates, menisci) that is absent fails (``empty``), one with
 fewer than ``min_voxels`` voxels fails (``tiny``), and a plate whose thickness cannot be
@@ -52,8 +55,9 @@ from typing import Any
 import numpy as np
 
 from msklabel.biomarkers.knee import PLATE_BONES, KneeBiomarkers
-from msklabel.biomarkers.masks import GROUPS, MaskFigures, t2_medians
+from msklabel.biomarkers.masks import GROUPS, MaskFigures, T2Figures, t2_figures
 from msklabel.biomarkers.measurement import Measurements
+from msklabel.biomarkers.t2 import FLUID_T2_MS
 from msklabel.errors import InputError
 from msklabel.labels import BONES, CARTILAGE_PLATES, MENISCI, KneeLabel
 from msklabel.volume import Volume
@@ -155,6 +159,7 @@ DESCRIPTIONS = {
     "area_mm2": ("bone interface area", "mm2"),
     "volume_mm3": ("volume", "mm3"),
     "t2_median_ms": ("median T2 of its voxels", "ms"),
+    "t2_fluid_share": ("voxels with the T2 of fluid (> {fluid_t2_ms:g} ms)", "%"),
 }
 
 
@@ -166,6 +171,7 @@ DEFAULT_BANDS: dict[str, dict[str, Band]] = {
         "near_bone_share": Band(0.75, 0.9, 1.0, 1.0),
         "inside_bone_share": Band(0.0, 0.0, 0.0, 0.05),
         "fragment_share": Band(0.0, 0.0, 0.1, 0.3),
+        "t2_fluid_share": Band(0.0, 0.0, 0.15, 0.3),
         "thickness_mean_mm": Band(0.5, 1.0, 3.8, 5.0),
         "thickness_p95_mm": Band(0.0, 0.0, 6.0, 8.0),
         "volume_mm3": Band(100.0, 300.0, 30000.0, 60000.0),
@@ -187,6 +193,7 @@ DEFAULT_BANDS: dict[str, dict[str, Band]] = {
         "rectangularity": Band(0.0, 0.0, 0.7, 0.85),
         "inside_bone_share": Band(0.0, 0.0, 0.0, 0.05),
         "fragment_share": Band(0.0, 0.0, 0.1, 0.3),
+        "t2_fluid_share": Band(0.0, 0.0, 0.15, 0.3),
         "between_bones_share": Band(0.6, 0.9, 1.0, 1.0),
         "volume_mm3": Band(100.0, 300.0, 10000.0, 20000.0),
     },
@@ -428,7 +435,7 @@ def assess_knee(
     value, and ``field_strength_t`` from the header (None: ``rules.field_strength_t``)."""
     figures = MaskFigures(labels, rules.near_bone_mm, rules.between_bones_mm)
     strength = rules.field_strength_t if field_strength_t is None else float(field_strength_t)
-    medians = t2_medians(labels, echoes) if len(echoes) >= 2 else {}
+    t2 = t2_figures(labels, echoes) if len(echoes) >= 2 else {}
     present = figures.present
     structures: dict[str, StructureQuality] = {}
     for label in KneeLabel:
@@ -438,7 +445,7 @@ def assess_knee(
         if label in (confidence or {}):
             measured["confidence"] = float(confidence[label])  # type: ignore[index]
         structures[label.key] = _judge(
-            label, figures, measured, result.unmeasured, medians, rules, strength
+            label, figures, measured, result.unmeasured, t2, rules, strength
         )
     return QualityReport(
         structures,
@@ -466,7 +473,7 @@ def _judge(
     figures: MaskFigures,
     measured: dict[str, float],
     unmeasured: Mapping[str, str],
-    medians: Mapping[int, float],
+    t2: Mapping[int, T2Figures],
     rules: QualityRules,
     strength: float,
 ) -> StructureQuality:
@@ -476,8 +483,9 @@ def _judge(
             label.key, Verdict.FAIL, (Reason("empty", Verdict.FAIL, "not segmented: no voxel"),)
         )
     evidence = {"voxels": float(voxels), **measured, **figures.shape_figures(label)}
-    if label in medians:
-        evidence["t2_median_ms"] = medians[label]
+    if label in t2:
+        evidence["t2_median_ms"] = t2[label].median_ms
+        evidence["t2_fluid_share"] = t2[label].fluid_share
     reasons = []
     if label.key in unmeasured:
         reasons.append(Reason("unmeasurable", Verdict.FAIL, unmeasured[label.key]))
@@ -503,6 +511,7 @@ def _judge(
                 bone=KneeLabel(PLATE_BONES.get(label, KneeLabel.FEMUR)).key,
                 near_bone_mm=rules.near_bone_mm,
                 between_bones_mm=rules.between_bones_mm,
+                fluid_t2_ms=FLUID_T2_MS,
             )
             shown = f"{value:.1%}" if unit == "%" else f"{value:.3g}"
             message = f"{name}: {shown} ({band.describe(unit)}{where})"

@@ -29,6 +29,12 @@ from msklabel.volume import Volume
 #: What ``fit_t2``'s ``method`` accepts.
 T2_METHODS = ("auto", "epg", "mono-exponential")
 
+#: A cartilage or meniscus voxel fitted longer than this (ms) holds fluid: healthy
+#: cartilage stays below about 70 ms even in its superficial zone (Dardzinski et al.,
+#: Radiology 1997;205:546-550), joint fluid reads hundreds of ms. Such voxels are partial
+#: volume with fluid, or a mask that takes the joint space.
+FLUID_T2_MS = 100.0
+
 
 def t2_method(times: Sequence[float]) -> str:
     """ "epg" for the echo times of a CPMG train of three echoes or more, else
