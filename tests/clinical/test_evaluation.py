@@ -44,7 +44,7 @@ def test_nested_evaluation_recovers_the_oracle_and_apparent_is_optimistic(
     assert abs(m.calibration_intercept(y, held_out)) < 0.15
 
     # The seed paper's way: fit (stacker and calibration included) and score on the same knees.
-    apparent = StackedClassifier().fit(X, y, groups).predict_proba(X)[:, 1]
+    apparent = StackedClassifier().fit(X, y, groups=groups).predict_proba(X)[:, 1]
     print(f"apparent AUC {m.auc(y, apparent):.3f}, Brier {m.brier(y, apparent):.4f} "
           f"vs held-out {m.brier(y, held_out):.4f}")  # fmt: skip
     assert m.auc(y, apparent) > model_auc + 0.01
