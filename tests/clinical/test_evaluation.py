@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from msklabel.clinical import metrics as m
-from msklabel.clinical.cohort import oracle_column
+from msklabel.clinical.cohort import oracle_column, synthetic_triage_cohort
 from msklabel.clinical.evaluation import nested_cross_val_predict, out_of_fold_proba
 from msklabel.clinical.features import ReferenceCohort, feature_matrix, target_column
 from msklabel.clinical.stacking import StackedClassifier, grouped_splits
@@ -28,11 +28,7 @@ def test_grouped_splits_keep_subjects_together_and_stratify() -> None:
 def test_nested_evaluation_recovers_the_oracle_and_apparent_is_optimistic(
     triage_cohort: pd.DataFrame, reference: ReferenceCohort
 ) -> None:
-    X = feature_matrix(triage_cohort, reference).to_numpy()
-    y = triage_cohort[target_column("any")].to_numpy()
-    groups = triage_cohort["subject_id"].to_numpy()
-    oracle = triage_cohort[oracle_column("any")].to_numpy()
-
+    X, y, groups, oracle = _arrays(triage_cohort, reference)
     folds = nested_cross_val_predict(StackedClassifier(), X, y, groups, n_splits=3)
     held_out = out_of_fold_proba(folds, len(y))
     oracle_auc = m.bootstrap(m.auc, y, oracle, groups, n_boot=300)
@@ -44,11 +40,31 @@ def test_nested_evaluation_recovers_the_oracle_and_apparent_is_optimistic(
     assert abs(m.calibration_intercept(y, held_out)) < 0.15
 
     # The seed paper's way: fit (stacker and calibration included) and score on the same knees.
-    apparent = StackedClassifier().fit(X, y, groups).predict_proba(X)[:, 1]
+    apparent = StackedClassifier().fit(X, y, groups=groups).predict_proba(X)[:, 1]
     print(f"apparent AUC {m.auc(y, apparent):.3f}, Brier {m.brier(y, apparent):.4f} "
           f"vs held-out {m.brier(y, held_out):.4f}")  # fmt: skip
     assert m.auc(y, apparent) > model_auc + 0.01
-    # Scoring on the knees it was fitted on, it beats the generating model's own risk score,
-    # which no honest estimate can (the oracle's AUC is the best this cohort allows).
-    assert m.auc(y, apparent) > m.auc(y, oracle)
     assert m.brier(y, apparent) < m.brier(y, held_out)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 4, 13])
+def test_apparent_evaluation_beats_the_generating_model_on_every_cohort(
+    seed: int, reference: ReferenceCohort
+) -> None:
+    """Scored on the knees it was fitted on, the model beats the generating model's own risk
+    (the best any honest estimate can do): pure optimism. Measured on cohort seeds 1-13 with
+    ``StackedClassifier()``: apparent AUC above the oracle's by 0.011-0.029, apparent Brier
+    below it by 0.004-0.013; these three seeds have the smallest margins."""
+    X, y, groups, oracle = _arrays(synthetic_triage_cohort(1200, seed=seed), reference)
+    apparent = StackedClassifier().fit(X, y, groups=groups).predict_proba(X)[:, 1]
+    print(f"seed {seed}: apparent AUC {m.auc(y, apparent):.3f} vs oracle {m.auc(y, oracle):.3f}")
+    assert m.auc(y, apparent) > m.auc(y, oracle)
+    assert m.brier(y, apparent) < m.brier(y, oracle)
+
+
+def _arrays(cohort: pd.DataFrame, reference: ReferenceCohort) -> tuple[np.ndarray, ...]:
+    """Features, the "any abnormality" target, subjects and the oracle's probability."""
+    X = feature_matrix(cohort, reference).to_numpy()
+    return (X, cohort[target_column("any")].to_numpy(), cohort["subject_id"].to_numpy(),
+            cohort[oracle_column("any")].to_numpy())  # fmt: skip

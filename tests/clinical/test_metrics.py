@@ -29,6 +29,17 @@ def test_net_benefit_with_weights_counts_weighted_knees() -> None:
     assert m.net_benefit(Y, P, [0.5], weight) == pytest.approx([4 / 12])
 
 
+def test_weighted_auc_counts_weighted_pairs_by_hand() -> None:
+    # Events 0.9, 0.6, 0.3, 0.12 against non-events 0.35, 0.15, 0.05, 0.25, 0.1, 0.4:
+    # 6 + 6 + 4 + 2 = 18 of 24 pairs ordered correctly.
+    assert m.auc(Y, P) == pytest.approx(18 / 24)
+    # The event at 0.9 stands for 3 knees, the non-event at 0.4 for 2 (beaten by 0.9 and 0.6
+    # only): 3 * 7 + 7 + 4 + 2 = 34 of 6 * 7 = 42 weighted pairs.
+    weight = np.ones(10)
+    weight[0], weight[8] = 3.0, 2.0
+    assert m.auc(Y, P, weight) == pytest.approx(34 / 42)
+
+
 def test_threshold_at_specificity_is_the_lowest_that_keeps_it() -> None:
     rng = np.random.default_rng(0)
     y = rng.random(500) < 0.3

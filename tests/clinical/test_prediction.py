@@ -19,7 +19,7 @@ from msklabel.clinical.bundle import (
 from msklabel.clinical.cards import NOT_FOR_CLINICAL_USE
 from msklabel.clinical.features import BIOMARKERS, ReferenceCohort, measurement_key
 from msklabel.clinical.prediction import StudyPrediction
-from msklabel.clinical.workflow import predict_study, train_risk, train_triage
+from msklabel.clinical.workflow import predict_study, predict_triage, train_risk, train_triage
 from msklabel.errors import InputError
 
 
@@ -64,6 +64,31 @@ def test_study_prediction_has_probabilities_decisions_and_sr_items(bundles, tria
     assert [r.decision for r in results] == [p.decision for p in prediction.predictions]
     assert "demonstration" in results[0].algorithm_name
     assert "demonstration" not in results[-1].algorithm_name
+
+
+@pytest.mark.slow
+def test_a_stage_not_reached_has_no_decision_in_the_table_and_the_study_prediction(
+    bundles, triage_cohort
+) -> None:
+    table = predict_triage(bundles[0], triage_cohort.iloc[:60])
+    reached_b, reached_c = table["reached_bone_or_cartilage"], table["reached_femur"]
+    assert reached_b.equals(table["flag_any"] == 1) and 0 < reached_b.sum() < 60
+    assert reached_c.equals(reached_b & (table["flag_bone_or_cartilage"] == 1))
+    assert (table.loc[~reached_b, "flag_bone_or_cartilage"] == 0).all()
+    header = {"PatientAge": "064Y", "PatientSex": "F", "PatientWeight": 80, "PatientSize": 1.6}
+    seen = set()
+    for row in range(60):
+        decisions = [p.decision for p in predict_study(
+            _study(triage_cohort, row), [bundles[0]], header=header
+        ).predictions]  # fmt: skip
+        a, b, c = decisions[0], decisions[1], decisions[2:]
+        assert isinstance(a, bool)
+        assert (b is None) == (not a)  # stage B: decided exactly for the knees A flagged
+        assert all((d is None) == (not b) for d in c)  # stage C: for those B flagged too
+        seen.add((a, b))
+        if (False, None) in seen and len(seen) >= 2:
+            break
+    assert (False, None) in seen and len(seen) >= 2  # both a stage reached and not reached
 
 
 @pytest.mark.slow

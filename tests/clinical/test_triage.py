@@ -53,22 +53,29 @@ def test_cascade_reports_sensitivity_and_workload_per_stage_with_cis(arrays) -> 
 @pytest.mark.slow
 def test_decisions_are_gated_by_the_earlier_stages(arrays) -> None:
     X, Y, groups = arrays
-    cascade = TriageCascade(specificity=0.8, boosting=False).fit(X, Y, groups)
-    decisions = cascade.predict(X[:400])
-    a, b = decisions[:, 0], decisions[:, 1]
-    assert set(np.unique(a)) <= {0, 1}
-    assert np.all((b == -1) == (a == 0))
-    assert np.all((decisions[:, 2:] == -1).all(axis=1) == (b != 1))
+    cascade = TriageCascade(specificity=0.8, boosting=False).fit(X, Y, groups=groups)
+    decisions = cascade.decide(cascade.predict_proba(X[:400]))
+    flagged, reached = decisions.flagged, decisions.reached
+    assert reached[:, 0].all()  # every knee meets stage A
+    assert np.array_equal(reached[:, 1], flagged[:, 0])  # B: the knees A flagged
+    assert (reached[:, 2:] == (flagged[:, 0] & flagged[:, 1])[:, None]).all()  # C: A and B
+    assert 0 < reached[:, 1].sum() < 400 and 0 < reached[:, 2].sum() < reached[:, 1].sum()
+    gated = cascade.predict(X[:400])
+    assert set(np.unique(gated)) == {0, 1}  # no sentinel: a stage not reached flags nothing
+    assert np.array_equal(gated == 1, flagged & reached)
+    assert cascade.n_features_in_ == X.shape[1]
     assert 0.7 < cascade.score(X, Y) < 0.95
     with pytest.raises(ValueError, match="columns"):
-        cascade.fit(X, Y[:, :3], groups)
+        cascade.fit(X, Y[:, :3], groups=groups)
+    with pytest.raises(ValueError, match="0/1 targets"):
+        cascade.fit(X, Y * 2, groups=groups)
 
 
 @pytest.mark.slow
 def test_stage_c_thresholds_are_set_on_the_knees_stage_b_flags(arrays) -> None:
     """Stage C is trained on A's flagged knees but thresholded on those B also flags."""
     X, Y, groups = arrays
-    cascade = TriageCascade(boosting=False).fit(X, Y, groups)
+    cascade = TriageCascade(boosting=False).fit(X, Y, groups=groups)
     flow = {f.target: f for f in cascade.flow_}
     b = cascade.models_["bone_or_cartilage"]
     flagged_by_b = b.oof_proba_ >= cascade.thresholds_["bone_or_cartilage"]

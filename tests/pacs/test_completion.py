@@ -10,6 +10,7 @@ from pathlib import Path
 
 from msklabel.pacs import load_config
 from msklabel.pacs.completion import Housekeeper
+from msklabel.pacs.header import InstanceHeader
 from msklabel.pacs.queue import JobQueue
 from msklabel.pacs.status import StatusStore
 
@@ -22,7 +23,7 @@ def _setup(tmp_path: Path, inactivity: float) -> tuple[StatusStore, JobQueue, Ho
 
 
 def _arrive(status: StatusStore, sop: str, study: str = "1.2.3") -> bool:
-    header = {"modality": "MR", "echo_time": None}
+    header = InstanceHeader("MR")
     return status.record_instance(sop, study, "1.2.3.1", "1.2.840.10008.5.1.4.1.1.4",
                                   Path(f"/x/{sop}.dcm"), header)  # fmt: skip
 

@@ -28,7 +28,7 @@ def test_an_instance_is_recorded_once_and_refused_below_the_watermark(
     assert (first.status, first.new) == (SUCCESS, True)
     assert (second.status, second.new, second.message) == (SUCCESS, False, "already stored")
     (row,) = status.study_instances(study.study_uid)
-    assert row["series_uid"] == study.series_uid and Path(row["path"]).read_bytes() == data
+    assert row.series_uid == study.series_uid and Path(row.path).read_bytes() == data
 
     full = Intake(store, status, min_free_bytes=store.free_bytes() + 2**40)
     refused = full.receive(make_study().files[0].read_bytes())

@@ -8,7 +8,6 @@ from msklabel.pacs.rules import (
     DEFAULT_RULES,
     Rule,
     SeriesSummary,
-    orientation_of,
     rule_from_dict,
     select_series,
 )
@@ -51,13 +50,6 @@ def test_a_study_nothing_matches_is_skipped_with_every_reason() -> None:
 def test_the_default_rule_takes_a_knee_mr_with_or_without_body_part() -> None:
     assert select_series([_series("3.1", body_part="KNEE")], DEFAULT_RULES).series
     assert select_series([_series("3.2")], DEFAULT_RULES).series
-
-
-def test_orientation_from_image_orientation_patient() -> None:
-    assert orientation_of([0, 1, 0, 0, 0, -1]) == "sagittal"
-    assert orientation_of([1, 0, 0, 0, 0, -1]) == "coronal"
-    assert orientation_of([1, 0, 0, 0, 1, 0]) == "axial"
-    assert orientation_of(None) == "unknown"
 
 
 def test_bad_rules_are_refused() -> None:

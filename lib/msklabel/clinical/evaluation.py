@@ -19,7 +19,14 @@ from sklearn.base import BaseEstimator, clone
 from . import metrics as m
 from .landmark import LandmarkData, RiskModel
 from .stacking import grouped_splits
-from .triage import STAGE_OF, TARGET_NAMES, StageFlow, TriageCascade, cascade_flow
+from .triage import (
+    STAGE_OF,
+    TARGET_NAMES,
+    CascadeDecisions,
+    StageFlow,
+    TriageCascade,
+    cascade_flow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +161,7 @@ class CascadeEvaluation:
     stages: dict[str, BinaryEvaluation]
     flow: list[StageFlow]
     proba: np.ndarray
-    decisions: np.ndarray
+    decisions: CascadeDecisions
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -179,22 +186,26 @@ def evaluate_cascade(
     knees at its stage are all of one class is left out.
     """
     Y = np.asarray(Y).astype(int)
-    folds = nested_cross_val_predict(
-        cascade, X, Y, groups, n_splits, seed,
-        predict=lambda model, x: np.column_stack([p := model.predict_proba(x), model.decide(p)]),
-    )  # fmt: skip
-    out = np.full((len(Y), 2 * len(TARGET_NAMES)), np.nan)
+
+    def predict(model: TriageCascade, x: np.ndarray) -> np.ndarray:
+        decided = model.decide(p := model.predict_proba(x))
+        return np.column_stack([p, decided.flagged, decided.reached])
+
+    folds = nested_cross_val_predict(cascade, X, Y, groups, n_splits, seed, predict=predict)
+    n = len(TARGET_NAMES)
+    out = np.full((len(Y), 3 * n), np.nan)
     for rows, prediction in folds:
         out[rows] = prediction
-    proba, decisions = out[:, : len(TARGET_NAMES)], out[:, len(TARGET_NAMES) :].astype(int)
+    proba = out[:, :n]
+    decisions = CascadeDecisions(out[:, n : 2 * n] == 1, out[:, 2 * n :] == 1)
     stages = {}
     for j, target in enumerate(TARGET_NAMES):
-        reached = decisions[:, j] >= 0
+        reached = decisions.reached[:, j]
         if np.unique(Y[reached, j]).size < 2:
             continue
         specificity = cascade.specificity if STAGE_OF[target] == "A" else cascade.later_specificity
         stages[target] = evaluate_binary(
-            Y[reached, j], proba[reached, j], decisions[reached, j] == 1,
+            Y[reached, j], proba[reached, j], decisions.flagged[reached, j],
             np.asarray(groups)[reached], specificity, n_boot=n_boot, seed=seed,
         )  # fmt: skip
     return CascadeEvaluation(stages, cascade_flow(Y, decisions), proba, decisions)

@@ -26,11 +26,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils import Tags
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .features import KNEE, SUBJECT, VISIT, ReferenceCohort, history_feature_names, history_features
 from .metrics import threshold_at_specificity
-from .stacking import StackedClassifier
+from .stacking import StackedClassifier, binary_classes
 
 OUTCOMES = {"tkr": "knee replacement", "oa": "incident radiographic OA (KL >= 2)"}
 LANDMARKS: tuple[int, ...] = (0, 12, 24, 36, 48)
@@ -125,11 +127,12 @@ def landmark_dataset(
     )
 
 
-class RiskModel(BaseEstimator):
+class RiskModel(ClassifierMixin, BaseEstimator):
     """A landmark risk model: a stacked classifier and a high-risk threshold.
 
     The threshold keeps ``specificity`` on the (IPCW-weighted) out-of-fold training
-    predictions.
+    predictions. ``groups`` and ``sample_weight`` are routable fit parameters (see
+    :mod:`~msklabel.clinical.stacking`).
     """
 
     def __init__(
@@ -144,25 +147,38 @@ class RiskModel(BaseEstimator):
         self.boosting = boosting
         self.random_state = random_state
 
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags
+
     def fit(
         self,
         X: np.ndarray,
         y: np.ndarray,
+        *,
         groups: np.ndarray | None = None,
         sample_weight: np.ndarray | None = None,
     ) -> RiskModel:
+        """Fit on features ``X`` and a binary outcome ``y`` (the larger label is the event)."""
+        X, y = validate_data(self, X, y, dtype=float)
+        classes, event = binary_classes(y, type(self).__name__)
         self.classifier_ = StackedClassifier(
             n_splits=self.n_splits, boosting=self.boosting, random_state=self.random_state
-        ).fit(X, y, groups, sample_weight)
+        ).fit(X, event, groups=groups, sample_weight=sample_weight)
         self.threshold_ = threshold_at_specificity(
-            y, self.classifier_.oof_proba_, self.specificity, sample_weight
+            event, self.classifier_.oof_proba_, self.specificity, sample_weight
         )
-        self.n_features_in_ = self.classifier_.n_features_in_
+        self.classes_ = classes
         return self
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        return self.classifier_.predict_proba(X)
+        """Probabilities of ``classes_`` (columns in that order)."""
+        check_is_fitted(self)
+        return self.classifier_.predict_proba(validate_data(self, X, dtype=float, reset=False))
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """1 for knees at or above the high-risk threshold."""
-        return (self.predict_proba(X)[:, 1] >= self.threshold_).astype(int)
+        """The event class for knees at or above the high-risk threshold."""
+        high_risk = self.predict_proba(X)[:, 1] >= self.threshold_
+        classes = getattr(self, "classes_", np.array([0, 1]))  # models saved before it was kept
+        return classes[high_risk.astype(int)]

@@ -7,16 +7,24 @@ out-of-fold logits combines and calibrates them. The base models are then refitt
 on all the training data. ``oof_proba_`` holds the stacked predictions for the
 training rows, each from a stacker and base models that did not see that row's
 subject: thresholds and later cascade stages are chosen on them.
+
+``groups`` (the subject of each row) is a keyword of ``fit``; with scikit-learn's metadata
+routing enabled, ``set_fit_request(groups=True)`` lets a ``Pipeline`` or ``cross_validate``
+route it (see :func:`sklearn.set_config`).
 """
 
 from __future__ import annotations
 
 import numpy as np
+from sklearn import config_context
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils import Tags
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .metrics import logit
 
@@ -97,16 +105,31 @@ class StackedClassifier(ClassifierMixin, BaseEstimator):
         )
         return [linear, boosted]
 
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags
+
     def fit(
         self,
         X: np.ndarray,
         y: np.ndarray,
+        *,
         groups: np.ndarray | None = None,
         sample_weight: np.ndarray | None = None,
     ) -> StackedClassifier:
-        X, y = np.asarray(X, float), np.asarray(y).astype(int)
-        self.classes_ = np.array([0, 1])
+        """Fit on features ``X`` and a binary outcome ``y`` (two classes, any labels);
+        ``groups``: the subject of each row (rows of one subject share every fold)."""
+        X, y = validate_data(self, X, y, dtype=float)
+        self.classes_, y = binary_classes(y, type(self).__name__)
         weight = None if sample_weight is None else np.asarray(sample_weight, float)
+        with config_context(enable_metadata_routing=False):  # the inner models are ours
+            self._fit_stack(X, y, groups, weight)
+        return self
+
+    def _fit_stack(
+        self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, weight: np.ndarray | None
+    ) -> None:
         splits = grouped_splits(y, groups, self.n_splits, self.random_state)
         oof = np.zeros((len(y), len(self._base_models(splits))))
         for train, test in splits:
@@ -125,16 +148,31 @@ class StackedClassifier(ClassifierMixin, BaseEstimator):
             )
             self.oof_proba_[test] = stacker.predict_proba(logit(oof[test]))[:, 1]
         self.base_models_ = [_fit(m, X, y, weight) for m in self._base_models(splits)]
-        self.n_features_in_ = X.shape[1]
-        return self
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        X = np.asarray(X, float)
+        """Probabilities of ``classes_`` (columns in that order)."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=float, reset=False)
         base = np.column_stack([m.predict_proba(X)[:, 1] for m in self.base_models_])
         return self.stacker_.predict_proba(logit(base))
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+        positive = self.predict_proba(X)[:, 1] >= 0.5
+        return self.classes_[positive.astype(int)]
+
+
+def binary_classes(y: np.ndarray, estimator: str) -> tuple[np.ndarray, np.ndarray]:
+    """The two classes of ``y`` and ``y`` coded 0/1 (1: the larger label); ``ValueError``
+    naming ``estimator`` unless ``y`` holds exactly two classes."""
+    check_classification_targets(y)
+    classes, coded = np.unique(y, return_inverse=True)
+    if classes.size != 2:
+        shown = classes.tolist() if classes.size <= 10 else f"{classes[:10].tolist()}..."
+        raise ValueError(
+            f"{estimator}: Only binary classification is supported (an outcome of two "
+            f"classes); y has {classes.size} class(es): {shown}"
+        )
+    return classes, coded
 
 
 def _rows(weight: np.ndarray | None, rows: np.ndarray) -> np.ndarray | None:

@@ -15,6 +15,11 @@ rest on enough negatives), but its thresholds are chosen on the knees stage B fl
 the population they are applied to (see :func:`threshold_rows`). Every threshold is
 chosen on out-of-fold predictions: nothing is tuned on predictions of a model that saw
 the knee.
+
+A knee's decision for a stage B or C target means something only where the knee reached
+that stage: :meth:`TriageCascade.decide` returns the decisions with a separate ``reached``
+mask (:class:`CascadeDecisions`); :meth:`TriageCascade.predict` gives the gated 0/1 flags
+(a stage not reached flags nothing).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .metrics import auc, threshold_at_specificity
 from .stacking import StackedClassifier
@@ -54,6 +60,20 @@ class StageFlow:
         return self.n_in - self.n_flagged
 
 
+@dataclass(frozen=True)
+class CascadeDecisions:
+    """Per knee and target (columns :data:`TARGET_NAMES`): whether the knee reached the
+    target's stage, and whether the target's model flagged it (meaningful where reached)."""
+
+    flagged: np.ndarray  #: bool, the model's probability at or above its threshold
+    reached: np.ndarray  #: bool, stage A always; B where A flagged; C where A and B flagged
+
+    @property
+    def positive(self) -> np.ndarray:
+        """Flagged by a stage the knee reached: the cascade's gated decision."""
+        return self.flagged & self.reached
+
+
 class TriageCascade(BaseEstimator):
     """Stage A / B / C triage on a feature matrix.
 
@@ -81,11 +101,18 @@ class TriageCascade(BaseEstimator):
         self.boosting = boosting
         self.random_state = random_state
 
-    def fit(self, X: np.ndarray, Y: np.ndarray, groups: np.ndarray | None = None) -> TriageCascade:
-        """Fit on features ``X`` and 0/1 targets ``Y`` with columns :data:`TARGET_NAMES`."""
-        X, Y = np.asarray(X, float), np.asarray(Y).astype(int)
-        if Y.shape[1] != len(TARGET_NAMES):
+    def fit(
+        self, X: np.ndarray, Y: np.ndarray, *, groups: np.ndarray | None = None
+    ) -> TriageCascade:
+        """Fit on features ``X`` and 0/1 targets ``Y`` with columns :data:`TARGET_NAMES`;
+        ``groups``: the subject of each knee (a routable fit parameter, as for
+        :class:`StackedClassifier`)."""
+        X, Y = validate_data(self, X, Y, dtype=float, multi_output=True)
+        if Y.ndim != 2 or Y.shape[1] != len(TARGET_NAMES):
             raise ValueError(f"Y needs {len(TARGET_NAMES)} columns: {', '.join(TARGET_NAMES)}")
+        if not np.isin(Y, (0, 1)).all():
+            raise ValueError(f"Y holds 0/1 targets; found {np.unique(Y)[:10].tolist()}")
+        Y = Y.astype(int)
         groups = np.arange(len(X)) if groups is None else np.asarray(groups)
         self.models_: dict[str, StackedClassifier] = {}
         self.thresholds_: dict[str, float] = {}
@@ -100,7 +127,7 @@ class TriageCascade(BaseEstimator):
                 _check_classes(y, stage, target)
                 model = StackedClassifier(
                     n_splits=self.n_splits, boosting=self.boosting, random_state=self.random_state
-                ).fit(X[rows], y, groups[rows])
+                ).fit(X[rows], y, groups=groups[rows])
                 seen = threshold_rows(stage, y, flagged_by_b)
                 threshold = threshold_at_specificity(y[seen], model.oof_proba_[seen], specificity)
                 flagged = model.oof_proba_ >= threshold
@@ -110,7 +137,6 @@ class TriageCascade(BaseEstimator):
                     flagged_by_a = rows[flagged]
                 elif stage == "B":
                     flagged_by_b = flagged
-        self.n_features_in_ = X.shape[1]
         return self
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
@@ -118,37 +144,37 @@ class TriageCascade(BaseEstimator):
 
         The probabilities of stages B and C are conditional on reaching the stage.
         """
-        X = np.asarray(X, float)
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=float, reset=False)
         return np.column_stack([self.models_[t].predict_proba(X)[:, 1] for t in TARGET_NAMES])
 
-    def decide(self, proba: np.ndarray) -> np.ndarray:
-        """Gated decisions from :meth:`predict_proba`: 1 flagged, 0 not, -1 stage not reached."""
-        flagged = proba >= np.array([self.thresholds_[t] for t in TARGET_NAMES])
-        out = flagged.astype(int)
+    def decide(self, proba: np.ndarray) -> CascadeDecisions:
+        """Decisions and the stages reached, from :meth:`predict_proba`."""
+        check_is_fitted(self)
+        flagged = np.asarray(proba) >= np.array([self.thresholds_[t] for t in TARGET_NAMES])
         a, b = TARGET_NAMES.index("any"), TARGET_NAMES.index("bone_or_cartilage")
-        reached_b, reached_c = flagged[:, a], flagged[:, a] & flagged[:, b]
-        for j, target in enumerate(TARGET_NAMES):
-            reached = {"A": None, "B": reached_b, "C": reached_c}[STAGE_OF[target]]
-            if reached is not None:
-                out[~reached, j] = -1
-        return out
+        by_stage = {"A": np.ones(len(flagged), bool), "B": flagged[:, a],
+                    "C": flagged[:, a] & flagged[:, b]}  # fmt: skip
+        reached = np.column_stack([by_stage[STAGE_OF[t]] for t in TARGET_NAMES])
+        return CascadeDecisions(flagged, reached)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """Gated decisions (see :meth:`decide`)."""
-        return self.decide(self.predict_proba(X))
+        """Gated 0/1 decisions (columns :data:`TARGET_NAMES`): 1 where the knee reached the
+        target's stage and was flagged; :meth:`decide` tells a stage not reached apart."""
+        return self.decide(self.predict_proba(X)).positive.astype(int)
 
     def score(self, X: np.ndarray, Y: np.ndarray) -> float:
         """AUC of stage A."""
         return auc(np.asarray(Y)[:, 0], self.models_["any"].predict_proba(X)[:, 1])
 
 
-def cascade_flow(Y: np.ndarray, decisions: np.ndarray) -> list[StageFlow]:
-    """Counts per stage and target from held-out targets and gated decisions."""
-    Y, decisions = np.asarray(Y), np.asarray(decisions)
+def cascade_flow(Y: np.ndarray, decisions: CascadeDecisions) -> list[StageFlow]:
+    """Counts per stage and target from held-out targets and decisions."""
+    Y = np.asarray(Y)
     out = []
     for j, target in enumerate(TARGET_NAMES):
-        reached = decisions[:, j] >= 0
-        out.append(_flow(STAGE_OF[target], target, Y[reached, j], decisions[reached, j] == 1))
+        reached = decisions.reached[:, j]
+        out.append(_flow(STAGE_OF[target], target, Y[reached, j], decisions.flagged[reached, j]))
     return out
 
 

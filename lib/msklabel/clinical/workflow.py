@@ -135,7 +135,7 @@ def train_triage(
     evaluation = (
         evaluate_cascade(cascade, X, Y, groups, n_splits, n_boot, seed) if evaluate else None
     )
-    cascade.fit(X, Y, groups)
+    cascade.fit(X, Y, groups=groups)
     card = _card(
         name, "triage",
         "Rank knee MRI studies for reading: stage A removes knees unlikely to be abnormal from "
@@ -175,7 +175,7 @@ def train_risk(
     data = landmark_dataset(table, reference, outcome, landmarks, horizon_months)
     model = RiskModel(specificity, boosting=boosting, random_state=seed)
     evaluation = evaluate_risk(model, data, n_splits, n_boot, seed) if evaluate else None
-    model.fit(data.X, data.y, data.groups, data.weight)
+    model.fit(data.X, data.y, groups=data.groups, sample_weight=data.weight)
     card = _card(
         name or outcome, "risk",
         f"Estimate the probability of {OUTCOMES[outcome]} within {horizon_months} months of "
@@ -212,14 +212,17 @@ def _landmark_description(data: LandmarkData) -> str:
 
 
 def predict_triage(bundle: ModelBundle, table: pd.DataFrame) -> pd.DataFrame:
-    """Per knee: probability and gated decision (1, 0, -1 not reached) of every target."""
+    """Per knee and target: probability, whether the knee reached the target's stage
+    (``reached_<target>``) and the gated decision (``flag_<target>``: 1 flagged at a stage
+    reached, else 0)."""
     cascade: TriageCascade = bundle.estimator
     proba = cascade.predict_proba(feature_matrix(table, bundle.reference).to_numpy(float))
     decisions = cascade.decide(proba)
     out = table[[c for c in (SUBJECT, KNEE, VISIT) if c in table]].copy()
     for j, target in enumerate(TARGET_NAMES):
         out[f"p_{target}"] = proba[:, j]
-        out[f"flag_{target}"] = decisions[:, j]
+        out[f"reached_{target}"] = decisions.reached[:, j]
+        out[f"flag_{target}"] = decisions.positive[:, j].astype(int)
     return out
 
 
@@ -257,11 +260,11 @@ def predict_study(
         if bundle.kind == "triage":
             result = predict_triage(bundle, row).iloc[0]
             for target in TARGET_NAMES:
-                decision = int(result[f"flag_{target}"])
+                reached = bool(result[f"reached_{target}"])
                 predictions.append(StagePrediction(
                     f"triage_{STAGE_OF[target]}_{target}", TARGET_DESCRIPTIONS[target],
                     float(result[f"p_{target}"]), bundle.estimator.thresholds_[target],
-                    None if decision < 0 else bool(decision), **common,
+                    bool(result[f"flag_{target}"]) if reached else None, **common,
                 ))  # fmt: skip
         else:
             outcome = bundle.settings["outcome"]

@@ -4,7 +4,8 @@ report back to PACS.
 
 - :mod:`~msklabel.pacs.config`: the configuration (TOML or JSON).
 - :mod:`~msklabel.pacs.listener`: the Storage SCP; :mod:`~msklabel.pacs.intake`: checks and
-  records each instance; :mod:`~msklabel.pacs.storage`: durable files and the quarantine.
+  records each instance, with its :mod:`~msklabel.pacs.header`; :mod:`~msklabel.pacs.storage`:
+  durable files and the quarantine.
 - :mod:`~msklabel.pacs.completion`: study completion, late arrivals, job recovery.
 - :mod:`~msklabel.pacs.queue`: the huey queue; :mod:`~msklabel.pacs.worker`: one job's run.
 - :mod:`~msklabel.pacs.rules`: series selection; :mod:`~msklabel.pacs.pipeline`: the steps;

@@ -23,7 +23,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.pixels import get_decoder, iter_pixels
 from pydicom.uid import UID
 
-from msklabel.pacs.rules import orientation_of
+from msklabel.pacs.header import InstanceHeader
 from msklabel.pacs.status import StatusStore
 from msklabel.pacs.storage import InstanceStore, valid_uid
 
@@ -87,7 +87,7 @@ class Intake:
         series = str(dataset.SeriesInstanceUID)
         path, _ = self.store.store(data, study, series, sop)
         new = self.status.record_instance(
-            sop, study, series, str(dataset.SOPClassUID), path, header_summary(dataset)
+            sop, study, series, str(dataset.SOPClassUID), path, InstanceHeader.from_dataset(dataset)
         )
         return Outcome(SUCCESS, "stored" if new else "already stored", new)
 
@@ -116,23 +116,9 @@ class Intake:
             recorded += self.status.record_instance(
                 str(dataset.SOPInstanceUID), str(dataset.StudyInstanceUID),
                 str(dataset.SeriesInstanceUID), str(dataset.SOPClassUID), path,
-                header_summary(dataset),
+                InstanceHeader.from_dataset(dataset),
             )  # fmt: skip
         return recorded
-
-
-def header_summary(dataset: Dataset) -> dict:
-    """The header values series selection needs (nothing that identifies the patient)."""
-    echo = dataset.get("EchoTime")
-    return {
-        "modality": _text(dataset, "Modality"),
-        "body_part": _text(dataset, "BodyPartExamined"),
-        "description": _text(dataset, "SeriesDescription"),
-        "echo_time": None if echo in (None, "") else float(echo),
-        "rows": int(dataset.get("Rows") or 0),
-        "columns": int(dataset.get("Columns") or 0),
-        "orientation": orientation_of(dataset.get("ImageOrientationPatient")),
-    }
 
 
 def _decode(data: bytes) -> Dataset:

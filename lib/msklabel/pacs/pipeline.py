@@ -43,8 +43,9 @@ import pydicom
 
 from msklabel.errors import InputError, MsklabelError
 from msklabel.pacs.config import PacsConfig
+from msklabel.pacs.header import InstanceHeader
 from msklabel.pacs.rules import SeriesSummary, select_series
-from msklabel.pacs.status import Job, StatusStore
+from msklabel.pacs.status import Job, KeptAside, StatusStore, StoredInstance
 from msklabel.volume import Volume
 
 if TYPE_CHECKING:
@@ -137,7 +138,7 @@ class JobRun:
     def _select(self) -> str:
         study = self.job.study_uid
         aside = self.status.study_quarantine(study)
-        blocking = [row for row in aside if row["kind"] in BLOCKING_KINDS]
+        blocking = [row for row in aside if row.kind in BLOCKING_KINDS]
         if blocking:
             raise StepFailed(_aside_message(blocking))
         rows = self.status.study_instances(study)
@@ -149,7 +150,7 @@ class JobRun:
         if selection.series is None:
             raise Skipped(selection.skipped_reason)
         chosen = selection.series.series_instance_uid
-        files = [row["path"] for row in rows if row["series_uid"] == chosen]
+        files = [row.path for row in rows if row.series_uid == chosen]
         _write_json(self.folder / "selection.json", {
             "series_instance_uid": chosen, "rule": selection.rule, "files": files,
             "not_chosen": list(selection.reasons),
@@ -321,23 +322,12 @@ class JobRun:
         return StudyPrediction.from_dict(data).model_results()
 
 
-def _summaries(rows: Sequence[Any]) -> list[SeriesSummary]:
+def _summaries(rows: Sequence[StoredInstance]) -> list[SeriesSummary]:
     """One :class:`SeriesSummary` per series among the instance rows."""
-    grouped: dict[str, list[dict]] = {}
+    grouped: dict[str, list[InstanceHeader]] = {}
     for row in rows:
-        grouped.setdefault(row["series_uid"], []).append(json.loads(row["header"]))
-    summaries = []
-    for uid, headers in grouped.items():
-        first = headers[0]
-        per_echo: dict[Any, int] = {}
-        for header in headers:
-            per_echo[header["echo_time"]] = per_echo.get(header["echo_time"], 0) + 1
-        summaries.append(SeriesSummary(
-            uid, first["modality"] or "", first["body_part"] or "", first["description"] or "",
-            first["orientation"], len(per_echo), max(per_echo.values()), first["rows"],
-            first["columns"],
-        ))  # fmt: skip
-    return summaries
+        grouped.setdefault(row.series_uid, []).append(row.header)
+    return [SeriesSummary.of(uid, headers) for uid, headers in grouped.items()]
 
 
 def _withheld(name: str, data: dict) -> bool:
@@ -345,8 +335,8 @@ def _withheld(name: str, data: dict) -> bool:
     return any(name.startswith(f"{row['structure']}_") for row in data.get("withheld", []))
 
 
-def _aside_message(rows: Sequence[Any]) -> str:
-    items = "; ".join(f"{row['reason']} ({row['folder']})" for row in rows)
+def _aside_message(rows: Sequence[KeptAside]) -> str:
+    items = "; ".join(f"{row.reason} ({row.folder})" for row in rows)
     return f"{len(rows)} instance(s) of this study kept aside: {items}"
 
 

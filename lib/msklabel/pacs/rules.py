@@ -32,9 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-ORIENTATIONS = ("sagittal", "coronal", "axial")
+from msklabel.pacs.header import ORIENTATIONS, InstanceHeader
 
 
 @dataclass(frozen=True)
@@ -54,6 +52,18 @@ class SeriesSummary:
     @property
     def images(self) -> int:
         return self.echoes * self.slices
+
+    @classmethod
+    def of(cls, series_instance_uid: str, headers: Sequence[InstanceHeader]) -> SeriesSummary:
+        """The summary of a series from its instances' headers (the first gives the texts)."""
+        first = headers[0]
+        per_echo: dict[float | None, int] = {}
+        for header in headers:
+            per_echo[header.echo_time] = per_echo.get(header.echo_time, 0) + 1
+        return cls(
+            series_instance_uid, first.modality, first.body_part, first.description,
+            first.orientation, len(per_echo), max(per_echo.values()), first.rows, first.columns,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -157,15 +167,6 @@ def rule_from_dict(values: Mapping[str, Any]) -> Rule:
         for k, v in values.items()
     }  # fmt: skip
     return Rule(**converted)
-
-
-def orientation_of(image_orientation: Sequence[float] | None) -> str:
-    """The plane of an Image Orientation (Patient): the axis the slice normal is closest to."""
-    if image_orientation is None or len(image_orientation) != 6:
-        return "unknown"
-    row, column = np.asarray(image_orientation[:3]), np.asarray(image_orientation[3:])
-    normal = np.abs(np.cross(row, column))
-    return ("sagittal", "coronal", "axial")[int(np.argmax(normal))]
 
 
 def _search(pattern: str, value: str) -> bool:

@@ -25,6 +25,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from msklabel.pacs.header import InstanceHeader
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS studies (
     study_uid TEXT PRIMARY KEY, first_seen REAL NOT NULL, last_seen REAL NOT NULL,
@@ -63,6 +65,31 @@ class Job:
     error: str | None
 
 
+@dataclass(frozen=True)
+class StoredInstance:
+    """One recorded instance: where it is stored and its header."""
+
+    sop_uid: str
+    study_uid: str
+    series_uid: str
+    sop_class_uid: str | None
+    path: str
+    received: float
+    header: InstanceHeader
+
+
+@dataclass(frozen=True)
+class KeptAside:
+    """One instance kept aside (quarantined), and why."""
+
+    study_uid: str | None
+    sop_uid: str | None
+    kind: str
+    folder: str
+    reason: str
+    at: float
+
+
 class StatusStore:
     """The state database at ``path`` (created with its schema if absent)."""
 
@@ -97,13 +124,13 @@ class StatusStore:
     # -- arrivals ---------------------------------------------------------------------------
 
     def record_instance(
-        self, sop: str, study: str, series: str, sop_class: str, path: Path, header: dict
+        self, sop: str, study: str, series: str, sop_class: str, path: Path, header: InstanceHeader
     ) -> bool:
         """Record a stored instance; True if it is new (a re-sent one changes nothing)."""
         with self._transaction() as db:
             inserted = db.execute(
                 "INSERT OR IGNORE INTO instances VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (sop, study, series, sop_class, os.fspath(path), time.time(), json.dumps(header)),
+                (sop, study, series, sop_class, os.fspath(path), time.time(), header.to_json()),
             ).rowcount
             if inserted:
                 _touch_study(db, study)
@@ -130,13 +157,21 @@ class StatusStore:
     def known_paths(self) -> set[str]:
         return {row["path"] for row in self._query("SELECT path FROM instances")}
 
-    def study_instances(self, study: str) -> list[sqlite3.Row]:
-        return self._query(
+    def study_instances(self, study: str) -> list[StoredInstance]:
+        """The study's recorded instances, by series and SOP Instance UID."""
+        rows = self._query(
             "SELECT * FROM instances WHERE study_uid = ? ORDER BY series_uid, sop_uid", study
         )
+        return [_stored_instance(row) for row in rows]
 
-    def study_quarantine(self, study: str) -> list[sqlite3.Row]:
-        return self._query("SELECT * FROM quarantined WHERE study_uid = ? ORDER BY id", study)
+    def study_quarantine(self, study: str) -> list[KeptAside]:
+        """The study's instances kept aside, in arrival order."""
+        rows = self._query(
+            "SELECT study_uid, sop_uid, kind, folder, reason, at FROM quarantined "
+            "WHERE study_uid = ? ORDER BY id",
+            study,
+        )
+        return [KeptAside(*row) for row in rows]
 
     # -- completion and jobs ----------------------------------------------------------------
 
@@ -302,6 +337,17 @@ def _touch_study(db: sqlite3.Connection, study: str, count: int = 1) -> None:
         "revision = revision + (state = 'complete'), state = 'receiving'",
         (study, now, now, count),
     )
+
+
+def _stored_instance(row: sqlite3.Row) -> StoredInstance:
+    try:
+        header = InstanceHeader.from_json(row["header"])
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"{row['sop_uid']}: stored instance header cannot be read ({error})"
+        ) from None
+    return StoredInstance(row["sop_uid"], row["study_uid"], row["series_uid"],
+                          row["sop_class_uid"], row["path"], row["received"], header)  # fmt: skip
 
 
 def _job(row: sqlite3.Row) -> Job:
