@@ -18,13 +18,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("plan", type=Path, metavar="PLAN", help="plan file (TOML)")
     parser.add_argument("--out", type=Path, required=True, help="output folder (created)")
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run each case x configuration as a task on Dask: tcp://HOST:PORT of a running "
+        "scheduler (OUT must be a folder every worker sees at the same path), or 'local' for "
+        "a local cluster of --workers processes (default: this process only)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=2, help="worker processes of --scheduler local"
+    )
     parser.set_defaults(handler=_evaluate)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
     from msklabel.evaluation.runner import evaluate
 
-    result = evaluate(args.plan, args.out)
+    if args.scheduler is None:
+        result = evaluate(args.plan, args.out)
+    else:
+        from msklabel.evaluation.cluster import connect
+
+        with connect(args.scheduler, args.workers) as client:
+            print(f"Dask scheduler {client.scheduler.address}")
+            result = evaluate(args.plan, args.out, client=client)
     overall = [e for e in result.summary["segmentation"] if e["stratum"] == "all"]
     for entry in overall:
         dice = entry["dice"]

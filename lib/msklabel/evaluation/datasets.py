@@ -105,15 +105,16 @@ class PhantomDataset(Dataset):
         return [f"seed-{seed}" for seed in self.seeds]
 
     def load(self, name: str) -> Case:
-        from msklabel.data.phantom import PhantomConfig, make_phantom
+        from msklabel.data.phantom import SEQUENCES, PhantomConfig, make_phantom
 
         phantom = make_phantom(PhantomConfig(seed=_seed(name), **self.config))
+        sequence = SEQUENCES[phantom.config.sequence]
         found = {  # the header save_phantom gives the same phantom
             "preset": f"phantom {phantom.config.orientation}",
             "modality": "MR",
-            "scanning_sequence": "SE",
-            "sequence_variant": "NONE",
-            "mr_acquisition_type": None,  # ideal decay: no slice profile to declare
+            "scanning_sequence": sequence.scanning_sequence,
+            "sequence_variant": sequence.sequence_variant,
+            "mr_acquisition_type": sequence.acquisition_type,
             "echo_times_ms": _echo_times(phantom.echoes),
             "field_strength_t": 3.0,
             "manufacturer": "msklabel",
