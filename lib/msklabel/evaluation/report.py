@@ -1,5 +1,6 @@
 """The HTML report of an evaluation: tables overall and per stratum, flags, and plots (Dice
-per structure and configuration, Bland-Altman per biomarker)."""
+per structure and configuration, a forest plot of Dice per stratum, Bland-Altman per
+biomarker)."""
 
 from __future__ import annotations
 
@@ -53,6 +54,7 @@ def write_report(
         if len({e["level"] for e in entries}) > 1:
             parts.append(f"<h2>Segmentation per {_text(stratum)}</h2>")
             parts.append(_segmentation_table(entries, level=True))
+            parts.append(_image(_forest_figure(entries, stratum, flags)))
     agreement = [e for e in summary["biomarkers"] if e["stratum"] == "all"]
     if agreement:
         parts.append("<h2>Biomarker agreement, all cases</h2>" + _agreement_table(agreement))
@@ -122,6 +124,35 @@ def _dice_figure(cases: pd.DataFrame):
         axis.set_title(structure, fontsize=9)
         axis.set_ylim(0, 1.02)
     axes[0][0].set_ylabel("Dice")
+    figure.tight_layout()
+    return figure
+
+
+def _forest_figure(entries: Sequence[dict[str, Any]], stratum: str, flags: Sequence[dict]):
+    """Mean Dice with its 95 % CI per level of ``stratum``: one row per model, prompt mode,
+    structure and level; a configuration flagged for this stratum is marked."""
+    import matplotlib.pyplot as plt
+
+    flagged = {(f["model"], f["prompt"], f["structure"]) for f in flags
+               if f["stratum"] == stratum and f["metric"] == "dice"}  # fmt: skip
+    levels = sorted({str(e["level"]) for e in entries})
+    colours = {level: f"C{i % 10}" for i, level in enumerate(levels)}
+    rows = sorted(entries, key=lambda e: (e["model"], e["prompt"], e["structure"], str(e["level"])))
+    figure, axis = plt.subplots(figsize=(6.4, 0.9 + 0.22 * len(rows)))
+    labels = []
+    for y, e in enumerate(reversed(rows)):
+        d = e["dice"]
+        if _known(d["low"]):
+            axis.plot([d["low"], d["high"]], [y, y], color=colours[str(e["level"])], lw=1.5)
+        axis.plot(d["value"], y, "o", color=colours[str(e["level"])], ms=4)
+        mark = " *" if (e["model"], e["prompt"], e["structure"]) in flagged else ""
+        labels.append(f"{e['model']} {e['prompt']} {e['structure']}{mark}")
+    axis.set_yticks(range(len(rows)), labels, fontsize=7)
+    axis.set_xlim(0, 1)
+    axis.set_xlabel("Dice (mean, 95 % CI)")
+    axis.set_title(f"Dice per {stratum} (* differs beyond its CI)", fontsize=9)
+    handles = [plt.Line2D([], [], color=colours[v], marker="o", label=v) for v in levels]
+    axis.legend(handles=handles, fontsize=7, title=stratum, title_fontsize=7, loc="lower left")
     figure.tight_layout()
     return figure
 
