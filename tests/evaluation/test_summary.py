@@ -59,3 +59,7 @@ def test_report_shows_the_flag_and_plots(tmp_path):
     assert "Segmentation per scanning_sequence" in page
     # Dice per structure, the forest plot of the sequences, one Bland-Altman plot
     assert page.count("<img") == 3
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == [
+        "bland-altman-femoral_cartilage-thickness-mean.png", "dice.png",
+        "forest-scanning_sequence.png",
+    ]  # fmt: skip
