@@ -7,6 +7,7 @@ from msklabel.errors import InputError
 from msklabel.evaluation.datasets import (
     DicomDataset,
     DicomWebDataset,
+    MonaiLabelDataset,
     NiftiDataset,
     PhantomDataset,
 )
@@ -81,3 +82,25 @@ def test_a_dicomweb_dataset_reads_studies_with_a_seg_from_orthanc(tmp_path, orth
     assert case.strata["echo_times_ms"] == "10/40"
     with pytest.raises(InputError, match="0 SEG series, need one"):
         dataset.load(str(instances[-1].StudyInstanceUID))
+
+
+@pytest.mark.slow
+def test_a_monai_label_datastore_gives_its_images_with_a_final_label(tmp_path):
+    from monailabel.datastore.local import LocalDatastore
+
+    case = PhantomDataset(name="gen", seeds=(0,), config=CONFIG).load("seed-0")
+    studies = tmp_path / "studies"
+    studies.mkdir()
+    for name in ("knee1", "knee2"):
+        write_nifti(case.image, studies / f"{name}.nii.gz")
+    write_nifti(case.reference, tmp_path / "corrected.nii.gz")
+    store = LocalDatastore(str(studies), extensions=("*.nii.gz",), auto_reload=False)
+    store.save_label("knee2", str(tmp_path / "corrected.nii.gz"), "final", {})
+
+    dataset = MonaiLabelDataset(name="annotated", path=studies)
+    assert dataset.case_names() == ["knee2"]  # knee1 has no final label yet
+    loaded = dataset.load("knee2")
+    np.testing.assert_array_equal(loaded.reference.array, case.reference.array)
+    np.testing.assert_allclose(loaded.image.array, case.image.array)
+    with pytest.raises(InputError, match="no image has a final label"):
+        MonaiLabelDataset(name="empty", path=tmp_path, image_dir=".").case_names()

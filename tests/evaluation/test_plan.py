@@ -6,6 +6,7 @@ from msklabel.errors import InputError
 from msklabel.evaluation.datasets import (
     DicomDataset,
     DicomWebDataset,
+    MonaiLabelDataset,
     PhantomDataset,
     SimulationDataset,
 )
@@ -42,6 +43,11 @@ name = "pacs"
 kind = "dicomweb"
 url = "http://pacs:8042/dicom-web/"
 
+[[datasets]]
+name = "annotated"
+kind = "monailabel"
+path = "studies"
+
 [[models]]
 model = "kneeseg"
 
@@ -62,13 +68,15 @@ def test_a_plan_becomes_typed_datasets_and_models(tmp_path):
     plan = load_plan(_write(tmp_path, GOOD))
     assert plan.structures == (KneeLabel.FEMUR, KneeLabel.FEMORAL_CARTILAGE)
     assert plan.surface_tolerance_mm == 2.0
-    phantoms, sim, site, pacs = plan.datasets
+    phantoms, sim, site, pacs, annotated = plan.datasets
     assert isinstance(phantoms, PhantomDataset) and phantoms.case_names() == ["seed-0", "seed-1"]
     assert phantoms.config["spacing"] == (6.0, 1.5, 1.5) and phantoms.strata == {"site": "A"}
     assert isinstance(sim, SimulationDataset) and (sim.preset, sim.slices) == ("pd-fatsat", 8)
     assert isinstance(site, DicomDataset) and site.path == tmp_path / "site-b"
     assert site.labels == {"femur": 7}
     assert isinstance(pacs, DicomWebDataset) and pacs.url == "http://pacs:8042/dicom-web"
+    assert isinstance(annotated, MonaiLabelDataset) and annotated.path == tmp_path / "studies"
+    assert annotated.label_dir == "labels/final"
     kneeseg, lite = plan.models
     assert (kneeseg.name, kneeseg.prompts) == ("kneeseg", (PromptMode("automatic"),))
     assert [str(mode) for mode in lite.prompts] == [

@@ -49,6 +49,7 @@ _HEADER_KEYWORDS = {
 }
 
 Stratum = str | float | None
+_NIFTI = (".nii.gz", ".nii")
 
 
 @dataclass(frozen=True)
@@ -184,6 +185,25 @@ class NiftiDataset(Dataset):
         reference_path = _nifti(self.path / self.label_dir, name)
         reference = _to_knee(read_labels(reference_path, image), self.labels, reference_path)
         return self._case(name, [image], reference, {"echo_times_ms": _echo_times([image])})
+
+
+@dataclass(frozen=True, kw_only=True)
+class MonaiLabelDataset(NiftiDataset):
+    """A MONAI Label local datastore (the folder ``monailabel start_server --studies`` names):
+    its NIfTI images that annotators have saved a final label for (``labels/final/``)."""
+
+    image_dir: str = "."
+    label_dir: str = "labels/final"
+
+    def case_names(self) -> list[str]:
+        labelled = [
+            name
+            for name in super().case_names()
+            if any((self.path / self.label_dir / f"{name}{s}").is_file() for s in _NIFTI)
+        ]
+        if not labelled:
+            raise InputError(self.path, f"dataset {self.name!r}: no image has a final label")
+        return labelled
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -345,14 +365,14 @@ def _seed(name: str) -> int:
 
 
 def _stem(path: Path) -> str:
-    for suffix in (".nii.gz", ".nii"):
+    for suffix in _NIFTI:
         if path.name.lower().endswith(suffix):
             return path.name[: -len(suffix)]
     return path.name
 
 
 def _nifti(folder: Path, name: str) -> Path:
-    for suffix in (".nii.gz", ".nii"):
+    for suffix in _NIFTI:
         if (folder / f"{name}{suffix}").is_file():
             return folder / f"{name}{suffix}"
     raise InputError(folder, f"no {name}.nii.gz or {name}.nii")

@@ -7,7 +7,7 @@ A plan file (see docs/evaluation.md)::
 
     [[datasets]]
     name = "phantoms"
-    kind = "phantom"            # phantom | simulation | nifti | dicom | dicomweb
+    kind = "phantom"            # phantom | simulation | nifti | dicom | dicomweb | monailabel
     seeds = [0, 1]
     config = { spacing = [6.0, 1.5, 1.5], echo_times = [10.0, 40.0] }
     strata = { site = "A" }     # columns of your own
@@ -35,6 +35,7 @@ from msklabel.evaluation.datasets import (
     Dataset,
     DicomDataset,
     DicomWebDataset,
+    MonaiLabelDataset,
     NiftiDataset,
     PhantomDataset,
     SimulationDataset,
@@ -51,6 +52,7 @@ DATASET_KEYS = {
     "nifti": ("path", "image_dir", "label_dir", "labels"),
     "dicom": ("path", "series", "reference", "labels"),
     "dicomweb": ("url",),
+    "monailabel": ("path", "labels"),
 }
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _REQUIRED = object()
@@ -199,7 +201,9 @@ def _dataset(table: _Table, base: Path) -> Dataset:
     else:
         folder = base / table.get("path", str, _REQUIRED)
         labels = _labels(table)
-        if kind == "nifti":
+        if kind == "monailabel":
+            dataset = MonaiLabelDataset(**common, path=folder, labels=labels)
+        elif kind == "nifti":
             dataset = NiftiDataset(
                 **common, path=folder, labels=labels,
                 image_dir=table.get("image_dir", str, "images"),
