@@ -160,7 +160,7 @@ class Evaluator:
                 bar.update()
         return outcomes
 
-    def case_folder(self, dataset: Dataset, name: str) -> Path:
+    def _case_folder(self, dataset: Dataset, name: str) -> Path:
         """Where the results of case ``name`` of ``dataset`` are cached."""
         return self.out / "cache" / f"{_safe(dataset.name)}-{dataset.fingerprint()}" / name
 
@@ -170,7 +170,7 @@ class Evaluator:
         plan's structures (a region subdivision needs e.g. both tibial plates)."""
         structures = [int(s) for s in self.plan.structures]
         settings = {"structures": structures, "biomarkers": self.plan.biomarkers}
-        path = self.case_folder(dataset, name) / f"reference-{digest(settings)}.json"
+        path = self._case_folder(dataset, name) / f"reference-{digest(settings)}.json"
         if path.is_file():
             return json.loads(path.read_text())
         loaded = load()
@@ -210,7 +210,7 @@ class Evaluator:
         return Outcome(json.loads(path.read_text()), "reused") if path.is_file() else None
 
     def _result_path(self, dataset: Dataset, name: str, configuration: Configuration) -> Path:
-        return self.case_folder(dataset, name) / configuration.cache_name(self.plan)
+        return self._case_folder(dataset, name) / configuration.cache_name(self.plan)
 
     def completed(
         self,
