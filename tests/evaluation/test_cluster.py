@@ -138,7 +138,7 @@ def test_two_dask_workers_give_the_single_process_table_though_one_is_killed(
     cases = distributed.cases
     assert len(cases) == total and cases["dice"].notna().all()
     assert set(cases["scanning_sequence"]) == {"SE", "GR"}
-    assert set(cases["mr_acquisition_type"]) == {"2D", "3D"}
+    assert set(cases["sequence_variant"]) == {"NONE", "SS"}
     assert (cases[cases["prompt"] == "oracle-box"]["dice"] > 0.5).all()
 
     single = Evaluator(plan, tmp_path / "single", progress=False).run()
