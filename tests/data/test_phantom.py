@@ -8,6 +8,7 @@ import math
 from typing import Any
 
 import numpy as np
+import pydicom
 import pytest
 
 from msklabel.data import _sdf
@@ -173,6 +174,30 @@ def test_evenly_spaced_echoes() -> None:
         PhantomConfig.evenly_spaced_echoes(0)
 
 
+def test_a_gradient_echo_phantom_darkens_fat_and_says_so_in_its_header(tmp_path) -> None:
+    coarse = {"spacing": (6.0, 2.0, 2.0), "echo_times": (6.0,), "supersampling": 1,
+              "fov_mm": 140}  # fmt: skip
+    spin_echo = make_phantom(PhantomConfig(**coarse))
+    gradient_echo = make_phantom(PhantomConfig(**coarse, sequence="gre"))
+    labels = gradient_echo.labels.array
+    np.testing.assert_array_equal(labels, spin_echo.labels.array)  # the same anatomy
+
+    def mean(phantom: Phantom, label: KneeLabel) -> float:
+        return float(phantom.echoes[0].array[labels == label].mean())
+
+    # water excitation: fat and fatty marrow go dark, cartilage stays bright
+    for darker in (KneeLabel.FAT, KneeLabel.FEMUR):
+        assert mean(gradient_echo, darker) < mean(gradient_echo, KneeLabel.FEMORAL_CARTILAGE)
+        assert mean(spin_echo, darker) > mean(spin_echo, KneeLabel.FEMORAL_CARTILAGE)
+    files = save_phantom(gradient_echo, tmp_path)
+    header = pydicom.dcmread(next(files.dicom_dir.iterdir()), stop_before_pixels=True)
+    assert (header.ScanningSequence, header.SequenceVariant, header.MRAcquisitionType) == (
+        "GR", "SS", "3D"
+    )  # fmt: skip
+    assert float(header.RepetitionTime) == 16.0
+    assert json.loads(files.truth.read_text())["sequence"] == "gre"
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
@@ -191,6 +216,7 @@ def test_evenly_spaced_echoes() -> None:
         ({"noise_sigma": math.nan}, "noise_sigma must be finite"),
         ({"supersampling": 0}, "supersampling must be an integer 1..8"),
         ({"regional_thickness": "yes"}, "regional_thickness must be a bool"),
+        ({"sequence": "flair"}, "sequence must be one of"),
         ({"cartilage_thickness_mm": {"meniscus": 2.0}}, "unknown plates"),
         ({"cartilage_thickness_mm": {"femoral_cartilage": 0.5}}, r"must be 1.0..3.5 mm"),
         ({"cartilage_thickness_mm": {"femoral_cartilage": "x"}}, "must be numbers"),

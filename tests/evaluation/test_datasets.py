@@ -1,9 +1,16 @@
 import numpy as np
+import pydicom
 import pytest
 
 from msklabel.data.phantom import PhantomConfig, make_phantom, save_phantom
 from msklabel.errors import InputError
-from msklabel.evaluation.datasets import DicomDataset, NiftiDataset, PhantomDataset
+from msklabel.evaluation.datasets import (
+    DicomDataset,
+    DicomWebDataset,
+    MonaiLabelDataset,
+    NiftiDataset,
+    PhantomDataset,
+)
 from msklabel.io.nifti import write_nifti
 from msklabel.labels import KneeLabel
 
@@ -44,3 +51,56 @@ def test_phantom_dicom_and_nifti_datasets_give_the_same_case(tmp_path):
         NiftiDataset(name="n", path=tmp_path / "nifti", labels={"tibia": 3}).load("knee1")
     with pytest.raises(InputError, match="no such folder"):
         NiftiDataset(name="n", path=tmp_path / "missing").case_names()
+
+
+@pytest.mark.slow
+def test_a_dicomweb_dataset_reads_studies_with_a_seg_from_orthanc(tmp_path, orthanc):
+    from dicomweb_client.api import DICOMwebClient
+
+    from msklabel.dicom.seg import make_segmentation, read_source_images
+    from msklabel.io import read_echoes
+
+    phantom = make_phantom(PhantomConfig(seed=0, **CONFIG))
+    files = save_phantom(phantom, tmp_path / "with-seg")
+    echoes = read_echoes(files.dicom_dir)
+    seg = make_segmentation(echoes[0].with_array(phantom.labels.array),
+                            read_source_images(echoes[0]))  # fmt: skip
+    unlabelled = save_phantom(make_phantom(PhantomConfig(seed=1, **CONFIG)), tmp_path / "none")
+    paths = sorted(files.dicom_dir.rglob("*.dcm")) + sorted(unlabelled.dicom_dir.rglob("*.dcm"))
+    instances = [pydicom.dcmread(path) for path in paths]
+    DICOMwebClient(url=orthanc.dicomweb_url).store_instances([*instances, seg])
+
+    dataset = DicomWebDataset(name="pacs", url=orthanc.dicomweb_url, strata={"site": "B"})
+    study = str(instances[0].StudyInstanceUID)
+    assert dataset.case_names() == [study]  # the study without a SEG is no case
+    case = dataset.load(study)
+    assert [v.echo_time for v in case.echoes] == [10.0, 40.0]
+    for read, generated in zip(case.echoes, phantom.echoes, strict=True):
+        np.testing.assert_array_equal(read.array, generated.array)
+    np.testing.assert_array_equal(case.reference.array, phantom.labels.array)
+    assert case.strata["scanning_sequence"] == "SE" and case.strata["site"] == "B"
+    assert case.strata["echo_times_ms"] == "10/40"
+    with pytest.raises(InputError, match="0 SEG series, need one"):
+        dataset.load(str(instances[-1].StudyInstanceUID))
+
+
+@pytest.mark.slow
+def test_a_monai_label_datastore_gives_its_images_with_a_final_label(tmp_path):
+    from monailabel.datastore.local import LocalDatastore
+
+    case = PhantomDataset(name="gen", seeds=(0,), config=CONFIG).load("seed-0")
+    studies = tmp_path / "studies"
+    studies.mkdir()
+    for name in ("knee1", "knee2"):
+        write_nifti(case.image, studies / f"{name}.nii.gz")
+    write_nifti(case.reference, tmp_path / "corrected.nii.gz")
+    store = LocalDatastore(str(studies), extensions=("*.nii.gz",), auto_reload=False)
+    store.save_label("knee2", str(tmp_path / "corrected.nii.gz"), "final", {})
+
+    dataset = MonaiLabelDataset(name="annotated", path=studies)
+    assert dataset.case_names() == ["knee2"]  # knee1 has no final label yet
+    loaded = dataset.load("knee2")
+    np.testing.assert_array_equal(loaded.reference.array, case.reference.array)
+    np.testing.assert_allclose(loaded.image.array, case.image.array)
+    with pytest.raises(InputError, match="no image has a final label"):
+        MonaiLabelDataset(name="empty", path=tmp_path, image_dir=".").case_names()

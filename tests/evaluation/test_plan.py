@@ -3,7 +3,13 @@ from pathlib import Path
 import pytest
 
 from msklabel.errors import InputError
-from msklabel.evaluation.datasets import DicomDataset, PhantomDataset, SimulationDataset
+from msklabel.evaluation.datasets import (
+    DicomDataset,
+    DicomWebDataset,
+    MonaiLabelDataset,
+    PhantomDataset,
+    SimulationDataset,
+)
 from msklabel.evaluation.plan import PlanError, load_plan, plan_from_dict
 from msklabel.evaluation.prompts import PromptMode
 from msklabel.labels import KneeLabel
@@ -32,6 +38,16 @@ kind = "dicom"
 path = "site-b"
 labels = { femur = 7 }
 
+[[datasets]]
+name = "pacs"
+kind = "dicomweb"
+url = "http://pacs:8042/dicom-web/"
+
+[[datasets]]
+name = "annotated"
+kind = "monailabel"
+path = "studies"
+
 [[models]]
 model = "kneeseg"
 
@@ -52,12 +68,15 @@ def test_a_plan_becomes_typed_datasets_and_models(tmp_path):
     plan = load_plan(_write(tmp_path, GOOD))
     assert plan.structures == (KneeLabel.FEMUR, KneeLabel.FEMORAL_CARTILAGE)
     assert plan.surface_tolerance_mm == 2.0
-    phantoms, sim, site = plan.datasets
+    phantoms, sim, site, pacs, annotated = plan.datasets
     assert isinstance(phantoms, PhantomDataset) and phantoms.case_names() == ["seed-0", "seed-1"]
     assert phantoms.config["spacing"] == (6.0, 1.5, 1.5) and phantoms.strata == {"site": "A"}
     assert isinstance(sim, SimulationDataset) and (sim.preset, sim.slices) == ("pd-fatsat", 8)
     assert isinstance(site, DicomDataset) and site.path == tmp_path / "site-b"
     assert site.labels == {"femur": 7}
+    assert isinstance(pacs, DicomWebDataset) and pacs.url == "http://pacs:8042/dicom-web"
+    assert isinstance(annotated, MonaiLabelDataset) and annotated.path == tmp_path / "studies"
+    assert annotated.label_dir == "labels/final"
     kneeseg, lite = plan.models
     assert (kneeseg.name, kneeseg.prompts) == ("kneeseg", (PromptMode("automatic"),))
     assert [str(mode) for mode in lite.prompts] == [
@@ -101,6 +120,7 @@ def test_a_plan_becomes_typed_datasets_and_models(tmp_path):
         ),
         (("slices = 8", "slices = 8\nsizes = 2"), r"datasets\[1\]: unknown keys \['sizes'\]"),
         (("seeds = [3]", 'seeds = "3"'), r"datasets\[1\]\.seeds: must be a list, got '3'"),
+        (('url = "http://', 'url = "'), r"datasets\[3\]\.url: must be an http\(s\) URL"),
     ],
 )
 def test_a_bad_plan_names_its_file_and_key(tmp_path, change, message):

@@ -5,11 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from msklabel.evaluation.datasets import PhantomDataset, restricted
-from msklabel.evaluation.models import Predictor
 from msklabel.evaluation.plan import plan_from_dict
 from msklabel.evaluation.runner import Evaluator
-from msklabel.segment import Segmentation
 
 #: Two echoes, 10 mm slices of 2 mm pixels: about 15 slices of 70 x 70.
 CONFIG = {"spacing": [10.0, 2.0, 2.0], "echo_times": [10.0, 40.0], "supersampling": 1,
@@ -25,28 +22,6 @@ def _plan(seeds=(0, 1), models=None):
         "models": models or [{"model": "kneeseg"},
                              {"model": "litemedsam", "prompts": ["oracle-box"]}],
     })  # fmt: skip
-
-
-@pytest.fixture
-def perfect(monkeypatch):
-    """Every model returns the reference (failing on cases named in ``fail``); ``calls``
-    counts the predictions and ``loads`` the cases read."""
-    calls, loads, fail = [], [], set()
-    load = PhantomDataset.load
-
-    def predict(self, case, mode, structures):
-        calls.append((case.name, self.spec.name, str(mode)))
-        if case.name in fail:
-            raise ValueError("no knee found")
-        return Segmentation(restricted(case.reference, structures), {})
-
-    def counted_load(self, name):
-        loads.append(name)
-        return load(self, name)
-
-    monkeypatch.setattr(Predictor, "predict", predict)
-    monkeypatch.setattr(PhantomDataset, "load", counted_load)
-    return calls, loads, fail
 
 
 @pytest.mark.slow

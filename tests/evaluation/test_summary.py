@@ -57,4 +57,9 @@ def test_report_shows_the_flag_and_plots(tmp_path):
     page = write_report(tmp_path, cases, _biomarkers(), summary).read_text()
     assert "dice differs between scanning_sequence" in page
     assert "Segmentation per scanning_sequence" in page
-    assert page.count("<img") == 2  # Dice per structure, one Bland-Altman plot
+    # Dice per structure, the forest plot of the sequences, one Bland-Altman plot
+    assert page.count("<img") == 3
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == [
+        "bland-altman-femoral_cartilage-thickness-mean.png", "dice.png",
+        "forest-scanning_sequence.png",
+    ]  # fmt: skip

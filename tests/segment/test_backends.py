@@ -15,6 +15,7 @@ from msklabel.labels import KneeLabel
 from msklabel.segment import Box, LabelPrompt, Point, Segmenter, load_backend
 from msklabel.segment.backends.base import TrackingBackend
 from msklabel.segment.backends.sam2 import config_file
+from msklabel.testing.checkpoints import random_checkpoints
 from msklabel.volume import Volume
 
 AFFINE = np.array([[0.0, 0, 3, -40], [0.5, 0, 0, -16], [0, -0.5, 0, 16], [0, 0, 0, 1]])
@@ -23,15 +24,8 @@ AFFINE = np.array([[0.0, 0, 3, -40], [0.5, 0, 0, -16], [0, -0.5, 0, 16], [0, 0, 
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory) -> dict[str, str]:
     """Randomly initialised SAM ``vit_b`` and SAM2.1 ``hiera_t`` saved as checkpoint files."""
-    from segment_anything import sam_model_registry
-
-    from msklabel.segment.backends.sam2 import build_network
-
-    folder = tmp_path_factory.mktemp("checkpoints")
-    torch.manual_seed(0)
-    torch.save(sam_model_registry["vit_b"]().state_dict(), folder / "sam.pth")
-    torch.save({"model": build_network("hiera_t").state_dict()}, folder / "sam2.pt")
-    return {"sam": str(folder / "sam.pth"), "sam2": str(folder / "sam2.pt")}
+    paths = random_checkpoints(tmp_path_factory.mktemp("checkpoints"))
+    return {model: str(path) for model, path in paths.items()}
 
 
 def _volume(slices: int) -> Volume:

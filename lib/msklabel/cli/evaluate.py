@@ -18,13 +18,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("plan", type=Path, metavar="PLAN", help="plan file (TOML)")
     parser.add_argument("--out", type=Path, required=True, help="output folder (created)")
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run each case x configuration as a task on Dask: tcp://HOST:PORT of a running "
+        "scheduler (OUT must be a folder every worker sees at the same path), or 'local' for "
+        "a local cluster of --workers processes (default: this process only)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=2, help="worker processes of --scheduler local"
+    )
     parser.set_defaults(handler=_evaluate)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
     from msklabel.evaluation.runner import evaluate
 
-    result = evaluate(args.plan, args.out)
+    if args.scheduler is None:
+        result = evaluate(args.plan, args.out)
+    else:
+        from msklabel.evaluation.cluster import connect
+
+        with connect(args.scheduler, args.workers) as client:
+            print(f"Dask scheduler {client.scheduler.address}")
+            result = evaluate(args.plan, args.out, client=client)
     overall = [e for e in result.summary["segmentation"] if e["stratum"] == "all"]
     for entry in overall:
         dice = entry["dice"]
@@ -32,10 +49,11 @@ def _evaluate(args: argparse.Namespace) -> int:
             f"{entry['model']} {entry['prompt']} {entry['structure']}: Dice {dice['value']:.3f} "
             f"(95% CI {dice['low']:.3f}-{dice['high']:.3f}, n={entry['n']})"
         )
-    for flag in result.summary["flags"]:
+    for flag, same in _distinct_flags(result.summary["flags"]):
+        also = f" (the same split: {', '.join(same)})" if same else ""
         print(
             f"FLAG: {flag['model']} {flag['prompt']} {flag['structure']} {flag['metric']} "
-            f"differs between {flag['stratum']} {flag['levels'][0]} and {flag['levels'][1]}"
+            f"differs between {flag['stratum']} {flag['levels'][0]} and {flag['levels'][1]}{also}"
         )
     print(f"{result.computed} results computed, {result.reused} reused from the cache")
     for error in result.errors:
@@ -43,3 +61,18 @@ def _evaluate(args: argparse.Namespace) -> int:
     for path in result.paths.values():
         print(f"  {path}")
     return 1 if result.errors else 0
+
+
+def _distinct_flags(flags: list[dict]) -> list[tuple[dict, list[str]]]:
+    """The flags with one entry per split of the cases: strata that separate the same
+    cases (e.g. sequence, acquisition type and echo times of two sequences) give equal
+    means, and are named together after the first."""
+    distinct: dict[tuple, tuple[dict, list[str]]] = {}
+    for flag in flags:
+        key = (flag["model"], flag["prompt"], flag["structure"], flag["metric"],
+               tuple(sorted(flag["means"])))  # fmt: skip
+        if key in distinct:
+            distinct[key][1].append(flag["stratum"])
+        else:
+            distinct[key] = (flag, [])
+    return list(distinct.values())

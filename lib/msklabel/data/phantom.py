@@ -1,11 +1,14 @@
-"""A synthetic knee MR study (multi-echo spin echo) with analytic ground truth.
+"""A synthetic knee MR study (multi-echo spin echo, or a DESS-like gradient echo) with
+analytic ground truth.
 
 A right knee (medial = patient left) is built from signed-distance primitives
 (:mod:`msklabel.data._sdf`) in a knee frame, posed in the scanner with a slight rotation
 (:data:`POSE_DEG`), and sampled on an axial, sagittal or oblique grid. Voxels that a
 surface may cross are supersampled, which gives every voxel its partial-volume fractions:
 the label map takes the tissue with the largest fraction, and echo ``TE`` has the signal
-``sum(fraction * PD * exp(-TE / T2))`` plus Rician noise drawn from ``seed``.
+``sum(fraction * PD * exp(-TE / T2))`` plus Rician noise drawn from ``seed``. The ``gre``
+sequence weights each tissue's term by its water-excited steady-state gradient-echo signal
+(:data:`SEQUENCES`): cartilage stays bright, fat and fatty marrow go dark, as in DESS.
 
 Precedence (the first solid holding a point gives its tissue): outside the limb
 (background), femur, tibia, patella, the four cartilage plates, the two menisci, the joint
@@ -46,11 +49,13 @@ __all__ = [
     "CARTILAGE_THICKNESS_MM",
     "ORIENTATIONS",
     "POSE_DEG",
+    "SEQUENCES",
     "THICKNESS_RANGE_MM",
     "TISSUES",
     "Phantom",
     "PhantomConfig",
     "PhantomFiles",
+    "SequenceKind",
     "Tissue",
     "grid_geometry",
     "make_phantom",
@@ -70,24 +75,59 @@ _R = TypeVar("_R")
 
 @dataclass(frozen=True)
 class Tissue:
-    """MR properties of a tissue at 3 T: proton density (signal units at TE = 0) and T2."""
+    """MR properties of a tissue at 3 T: proton density (signal units at TE = 0), T2, T1
+    and the share of its signal from water (what a water-excited sequence keeps)."""
 
     pd: float
     t2_ms: float
+    t1_ms: float
+    water: float
 
 
-TISSUES: dict[KneeLabel, Tissue] = {
-    KneeLabel.FEMUR: Tissue(2700.0, 50.0),
-    KneeLabel.TIBIA: Tissue(2700.0, 50.0),
-    KneeLabel.PATELLA: Tissue(2700.0, 50.0),
-    KneeLabel.FEMORAL_CARTILAGE: Tissue(2200.0, 40.0),
-    KneeLabel.MEDIAL_TIBIAL_CARTILAGE: Tissue(2200.0, 36.0),
-    KneeLabel.LATERAL_TIBIAL_CARTILAGE: Tissue(2200.0, 38.0),
-    KneeLabel.PATELLAR_CARTILAGE: Tissue(2300.0, 44.0),
-    KneeLabel.MEDIAL_MENISCUS: Tissue(1400.0, 13.0),
-    KneeLabel.LATERAL_MENISCUS: Tissue(1400.0, 14.0),
-    KneeLabel.MUSCLE: Tissue(1800.0, 32.0),
-    KneeLabel.FAT: Tissue(3000.0, 70.0),
+TISSUES: dict[KneeLabel, Tissue] = {  # bone: fatty marrow
+    KneeLabel.FEMUR: Tissue(2700.0, 50.0, 370.0, 0.15),
+    KneeLabel.TIBIA: Tissue(2700.0, 50.0, 370.0, 0.15),
+    KneeLabel.PATELLA: Tissue(2700.0, 50.0, 370.0, 0.15),
+    KneeLabel.FEMORAL_CARTILAGE: Tissue(2200.0, 40.0, 1240.0, 1.0),
+    KneeLabel.MEDIAL_TIBIAL_CARTILAGE: Tissue(2200.0, 36.0, 1240.0, 1.0),
+    KneeLabel.LATERAL_TIBIAL_CARTILAGE: Tissue(2200.0, 38.0, 1240.0, 1.0),
+    KneeLabel.PATELLAR_CARTILAGE: Tissue(2300.0, 44.0, 1240.0, 1.0),
+    KneeLabel.MEDIAL_MENISCUS: Tissue(1400.0, 13.0, 1000.0, 1.0),
+    KneeLabel.LATERAL_MENISCUS: Tissue(1400.0, 14.0, 1000.0, 1.0),
+    KneeLabel.MUSCLE: Tissue(1800.0, 32.0, 1420.0, 1.0),
+    KneeLabel.FAT: Tissue(3000.0, 70.0, 380.0, 0.05),
+}
+
+
+@dataclass(frozen=True)
+class SequenceKind:
+    """A pulse sequence the phantom imitates: its DICOM header values (``acquisition_type``
+    that of its echo volumes: None for the spin echo, whose ideal decay has no slice profile
+    to declare) and, for a gradient
+    echo (``flip_deg`` set), the steady state that weights each tissue by
+    ``gain * water * sin(a) (1 - E1) / (1 - cos(a) E1)``, ``E1 = exp(-TR / T1)``."""
+
+    scanning_sequence: str
+    sequence_variant: str
+    acquisition_type: str | None
+    repetition_time_ms: float
+    description: str
+    flip_deg: float | None = None
+    gain: float = 1.0
+
+    def weight(self, tissue: Tissue) -> float:
+        """The factor on the tissue's ``PD * exp(-TE / T2)`` (1 for a spin echo)."""
+        if self.flip_deg is None:
+            return 1.0
+        flip, e1 = math.radians(self.flip_deg), math.exp(-self.repetition_time_ms / tissue.t1_ms)
+        return self.gain * tissue.water * math.sin(flip) * (1 - e1) / (1 - math.cos(flip) * e1)
+
+
+#: ``mese``: the 2D multi-echo spin echo of T2 mapping; ``gre``: a DESS-like water-excited
+#: 3D gradient echo (TR 16 ms, 25 degrees; the gain keeps cartilage near its spin-echo level).
+SEQUENCES: dict[str, SequenceKind] = {
+    "mese": SequenceKind("SE", "NONE", None, 2000.0, "multi-echo"),
+    "gre": SequenceKind("GR", "SS", "3D", 16.0, "DESS-like gradient echo", 25.0, 20.0),
 }
 
 #: Relative amplitude of the regional thickness profile (thicker centre, thinner rim).
@@ -345,7 +385,8 @@ class PhantomConfig:
     ``cartilage_thickness_mm`` sets the nominal thickness of plates by label key (e.g.
     ``{"femoral_cartilage": 1.5}``), within :data:`THICKNESS_RANGE_MM`; the others keep
     :data:`CARTILAGE_THICKNESS_MM`. The femoral and a tibial plate must stay clear of each
-    other across the joint gap, regional variation included.
+    other across the joint gap, regional variation included. ``sequence`` names the pulse
+    sequence imitated (:data:`SEQUENCES`).
     """
 
     seed: int = 0
@@ -357,8 +398,13 @@ class PhantomConfig:
     supersampling: int = 2
     regional_thickness: bool = False
     cartilage_thickness_mm: Mapping[str, float] | None = None
+    sequence: str = "mese"
 
     def __post_init__(self) -> None:
+        _require(
+            self.sequence in SEQUENCES,
+            f"sequence must be one of {tuple(SEQUENCES)}, got {self.sequence!r}",
+        )
         _require(
             isinstance(self.seed, (int, np.integer)) and not isinstance(self.seed, bool),
             "seed must be an integer",
@@ -679,11 +725,13 @@ def _band_fractions(
     return counts.reshape(n, _N_LABELS) / np.float32(s)
 
 
-def _signal_table(echo_times: tuple[float, ...]) -> np.ndarray:
+def _signal_table(config: PhantomConfig) -> np.ndarray:
     """Noise-free signal (n_labels, n_echoes) of a voxel filled by each label (0: none)."""
-    table = np.zeros((_N_LABELS, len(echo_times)))
+    sequence = SEQUENCES[config.sequence]
+    table = np.zeros((_N_LABELS, len(config.echo_times)))
     for label, tissue in TISSUES.items():
-        table[label] = tissue.pd * np.exp(-np.array(echo_times) / tissue.t2_ms)
+        decay = np.exp(-np.array(config.echo_times) / tissue.t2_ms)
+        table[label] = sequence.weight(tissue) * tissue.pd * decay
     return table
 
 
@@ -694,7 +742,7 @@ def _echo_arrays(sampled: _Sampled, config: PhantomConfig) -> list[np.ndarray]:
     special case, Rayleigh noise, drawn directly (it is cheaper). Each echo draws from
     its own stream spawned from ``config.seed``.
     """
-    table = _signal_table(config.echo_times).astype(np.float32)
+    table = _signal_table(config).astype(np.float32)
     band_signal = sampled.fractions @ table
     labels = sampled.labels.reshape(-1)
     silent = labels == 0
@@ -743,9 +791,17 @@ def make_phantom(config: PhantomConfig | None = None) -> Phantom:
     to_knee = np.eye(4)
     to_knee[:3, :3] = _pose().T
     sampled = _sample(anatomy.regions, config, to_knee @ affine, shape)
-    description = f"phantom {config.orientation} multi-echo"
+    sequence = SEQUENCES[config.sequence]
+    description = f"phantom {config.orientation} {sequence.description}"
     echoes = tuple(
-        Volume(array, affine, echo_time=te, modality="MR", series_description=description)
+        Volume(
+            array,
+            affine,
+            echo_time=te,
+            modality="MR",
+            series_description=description,
+            acquisition_type=sequence.acquisition_type,
+        )
         for array, te in zip(_echo_arrays(sampled, config), config.echo_times, strict=True)
     )
     labels = Volume(sampled.labels, affine, series_description="phantom labels")
@@ -811,8 +867,11 @@ def _truth(
         ),
         "echo_times_ms": list(config.echo_times),
         "noise_sigma": config.noise_sigma,
+        "sequence": config.sequence,
         "signal_model": (
-            "S(TE) = sum over tissues of fraction * pd * exp(-TE / t2_ms); then Rician noise "
+            "S(TE) = sum over tissues of fraction * w * pd * exp(-TE / t2_ms), w = 1 for a spin "
+            "echo, w = gain * water * sin(flip) (1 - E1) / (1 - cos(flip) E1), E1 = "
+            "exp(-TR / t1_ms) for a gradient echo; then Rician noise "
             "(magnitude of S plus complex Gaussian noise of noise_sigma per channel; where S is "
             "0 its Rayleigh case), rounded and clipped to 0..65535; pd is the signal at TE = 0"
         ),
@@ -827,6 +886,8 @@ def _truth(
                 "label": int(label),
                 "volume_mm3": float(volumes[label]),
                 "t2_ms": tissue.t2_ms,
+                "t1_ms": tissue.t1_ms,
+                "water": tissue.water,
                 "pd": tissue.pd,
             }
             for label, tissue in TISSUES.items()
@@ -858,20 +919,24 @@ def save_phantom(
     dicom_dir = out / "dicom"
     study, frame = generate_uid(), generate_uid()
     description = phantom.echoes[0].series_description or "phantom"
+    sequence = SEQUENCES[phantom.config.sequence]
+    common = {
+        "study_instance_uid": study,
+        "frame_of_reference_uid": frame,
+        "repetition_time": sequence.repetition_time_ms,
+        "scanning_sequence": sequence.scanning_sequence,
+        "sequence_variant": sequence.sequence_variant,
+    }
     if series_per_echo:
         for number, echo in enumerate(phantom.echoes, start=1):
             info = SeriesInfo(
-                study_instance_uid=study,
-                frame_of_reference_uid=frame,
-                series_number=number,
-                series_description=f"{description} echo {number}",
+                **common, series_number=number, series_description=f"{description} echo {number}"
             )
             write_mr_series([echo], dicom_dir / f"echo{number:02d}", info=info)
     else:
-        info = SeriesInfo(
-            study_instance_uid=study, frame_of_reference_uid=frame, series_description=description
+        write_mr_series(
+            phantom.echoes, dicom_dir, info=SeriesInfo(**common, series_description=description)
         )
-        write_mr_series(phantom.echoes, dicom_dir, info=info)
     labels_path, truth_path = out / "labels.nii.gz", out / "truth.json"
     write_nifti(phantom.labels, labels_path)
     truth_path.write_text(json.dumps(phantom.truth, indent=2) + "\n")

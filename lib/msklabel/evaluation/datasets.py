@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -48,6 +49,7 @@ _HEADER_KEYWORDS = {
 }
 
 Stratum = str | float | None
+_NIFTI = (".nii.gz", ".nii")
 
 
 @dataclass(frozen=True)
@@ -105,15 +107,16 @@ class PhantomDataset(Dataset):
         return [f"seed-{seed}" for seed in self.seeds]
 
     def load(self, name: str) -> Case:
-        from msklabel.data.phantom import PhantomConfig, make_phantom
+        from msklabel.data.phantom import SEQUENCES, PhantomConfig, make_phantom
 
         phantom = make_phantom(PhantomConfig(seed=_seed(name), **self.config))
+        sequence = SEQUENCES[phantom.config.sequence]
         found = {  # the header save_phantom gives the same phantom
             "preset": f"phantom {phantom.config.orientation}",
             "modality": "MR",
-            "scanning_sequence": "SE",
-            "sequence_variant": "NONE",
-            "mr_acquisition_type": None,  # ideal decay: no slice profile to declare
+            "scanning_sequence": sequence.scanning_sequence,
+            "sequence_variant": sequence.sequence_variant,
+            "mr_acquisition_type": sequence.acquisition_type,
             "echo_times_ms": _echo_times(phantom.echoes),
             "field_strength_t": 3.0,
             "manufacturer": "msklabel",
@@ -185,6 +188,25 @@ class NiftiDataset(Dataset):
 
 
 @dataclass(frozen=True, kw_only=True)
+class MonaiLabelDataset(NiftiDataset):
+    """A MONAI Label local datastore (the folder ``monailabel start_server --studies`` names):
+    its NIfTI images that annotators have saved a final label for (``labels/final/``)."""
+
+    image_dir: str = "."
+    label_dir: str = "labels/final"
+
+    def case_names(self) -> list[str]:
+        labelled = [
+            name
+            for name in super().case_names()
+            if any((self.path / self.label_dir / f"{name}{s}").is_file() for s in _NIFTI)
+        ]
+        if not labelled:
+            raise InputError(self.path, f"dataset {self.name!r}: no image has a final label")
+        return labelled
+
+
+@dataclass(frozen=True, kw_only=True)
 class DicomDataset(Dataset):
     """A folder with one sub-folder per case, holding the DICOM series (``series``, one series,
     any number of echoes) and the reference label map ``reference``: a NIfTI on the series'
@@ -220,6 +242,65 @@ class DicomDataset(Dataset):
         return self._case(name, echoes, reference, found)
 
 
+@dataclass(frozen=True, kw_only=True)
+class DicomWebDataset(Dataset):
+    """The studies of a DICOMweb server (QIDO-RS and WADO-RS at ``url``) that hold a DICOM-SEG:
+    one case per study, named by its Study Instance UID, whose reference is the SEG and whose
+    image is the series the SEG segments (all its echoes). The study has to hold exactly one
+    SEG. Retrieved files are kept in a temporary folder of this process (removed when it
+    ends), where the detector reads e.g. the laterality from their headers."""
+
+    url: str
+
+    def case_names(self) -> list[str]:
+        found = self._search({"Modality": "SEG"})
+        names = sorted({_value(item, "StudyInstanceUID") for item in found})
+        if not names:
+            raise InputError(self.url, f"dataset {self.name!r}: no study with a DICOM-SEG")
+        return names
+
+    def load(self, name: str) -> Case:
+        from msklabel.io import read_echoes
+        from msklabel.results.study import read_labels
+
+        where = f"{self.url} study {name}"
+        segs = self._search({"Modality": "SEG"}, study=name)
+        if len(segs) != 1:
+            raise InputError(where, f"dataset {self.name!r}: {len(segs)} SEG series, need one")
+        client = self._client()
+        seg_series = _value(segs[0], "SeriesInstanceUID")
+        seg = client.retrieve_series(name, seg_series)
+        if len(seg) != 1:
+            raise InputError(where, f"SEG series {seg_series}: {len(seg)} instances, need one")
+        (referenced,) = {item.SeriesInstanceUID for item in seg[0].ReferencedSeriesSequence}
+        folder = Path(tempfile.mkdtemp(prefix=f"{_safe_uid(name)}-", dir=_download_folder()))
+        for number, dataset in enumerate(client.retrieve_series(name, referenced)):
+            dataset.save_as(folder / f"{number:05d}.dcm", enforce_file_format=True)
+        seg_path = folder / "reference.seg.dcm"
+        seg[0].save_as(seg_path, enforce_file_format=True)
+        echoes = read_echoes([p for p in sorted(folder.glob("*.dcm")) if p != seg_path])
+        reference = read_labels(seg_path, echoes[0])
+        found = header_strata(echoes[0]) | {"echo_times_ms": _echo_times(echoes)}
+        return self._case(name, echoes, reference, found)
+
+    def _client(self):
+        from dicomweb_client.api import DICOMwebClient
+
+        return DICOMwebClient(url=self.url)
+
+    def _search(self, filters: dict[str, str], study: str | None = None) -> list[dict]:
+        """Series matching ``filters`` (in ``study``), as DICOM JSON."""
+        import requests
+
+        try:
+            return self._client().search_for_series(
+                study_instance_uid=study, search_filters=filters
+            )
+        except requests.RequestException as error:
+            raise InputError(self.url, f"dataset {self.name!r}: DICOMweb search failed "
+                                       f"({error})") from None  # fmt: skip
+
+
 def restricted(labels: Volume, structures: Sequence[int]) -> Volume:
     """``labels`` with every value but ``structures`` set to 0."""
     array = np.asarray(labels.array)
@@ -253,6 +334,27 @@ def header_strata(volume: Volume) -> dict[str, Stratum]:
     return found
 
 
+def _value(item: Mapping[str, Any], keyword: str) -> str:
+    """A text attribute of a DICOM JSON ``item`` (a QIDO-RS result)."""
+    from pydicom.datadict import tag_for_keyword
+
+    return str(item[f"{tag_for_keyword(keyword):08X}"]["Value"][0])
+
+
+def _safe_uid(uid: str) -> str:
+    return uid.replace(".", "_")[-40:]
+
+
+_downloads: list[tempfile.TemporaryDirectory] = []
+
+
+def _download_folder() -> str:
+    """This process's folder for retrieved DICOM files (removed when the process ends)."""
+    if not _downloads:
+        _downloads.append(tempfile.TemporaryDirectory(prefix="msklabel-dicomweb-"))
+    return _downloads[0].name
+
+
 def _echo_times(echoes: list[Volume] | tuple[Volume, ...]) -> str | None:
     times = [v.echo_time for v in echoes if v.echo_time is not None]
     return "/".join(f"{t:g}" for t in times) or None
@@ -263,14 +365,14 @@ def _seed(name: str) -> int:
 
 
 def _stem(path: Path) -> str:
-    for suffix in (".nii.gz", ".nii"):
+    for suffix in _NIFTI:
         if path.name.lower().endswith(suffix):
             return path.name[: -len(suffix)]
     return path.name
 
 
 def _nifti(folder: Path, name: str) -> Path:
-    for suffix in (".nii.gz", ".nii"):
+    for suffix in _NIFTI:
         if (folder / f"{name}{suffix}").is_file():
             return folder / f"{name}{suffix}"
     raise InputError(folder, f"no {name}.nii.gz or {name}.nii")

@@ -7,7 +7,7 @@ A plan file (see docs/evaluation.md)::
 
     [[datasets]]
     name = "phantoms"
-    kind = "phantom"            # phantom | simulation | nifti | dicom
+    kind = "phantom"            # phantom | simulation | nifti | dicom | dicomweb | monailabel
     seeds = [0, 1]
     config = { spacing = [6.0, 1.5, 1.5], echo_times = [10.0, 40.0] }
     strata = { site = "A" }     # columns of your own
@@ -34,6 +34,8 @@ from msklabel.errors import InputError
 from msklabel.evaluation.datasets import (
     Dataset,
     DicomDataset,
+    DicomWebDataset,
+    MonaiLabelDataset,
     NiftiDataset,
     PhantomDataset,
     SimulationDataset,
@@ -49,6 +51,8 @@ DATASET_KEYS = {
     "simulation": ("preset", "seeds", "slices", "matrix", "echoes"),
     "nifti": ("path", "image_dir", "label_dir", "labels"),
     "dicom": ("path", "series", "reference", "labels"),
+    "dicomweb": ("url",),
+    "monailabel": ("path", "labels"),
 }
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _REQUIRED = object()
@@ -189,10 +193,17 @@ def _dataset(table: _Table, base: Path) -> Dataset:
         dataset: Dataset = _phantom(table, common)
     elif kind == "simulation":
         dataset = _simulation(table, common)
+    elif kind == "dicomweb":
+        url = table.get("url", str, _REQUIRED)
+        if not url.startswith(("http://", "https://")):
+            raise table.error("url", f"must be an http(s) URL of a DICOMweb root, got {url!r}")
+        dataset = DicomWebDataset(**common, url=url.rstrip("/"))
     else:
         folder = base / table.get("path", str, _REQUIRED)
         labels = _labels(table)
-        if kind == "nifti":
+        if kind == "monailabel":
+            dataset = MonaiLabelDataset(**common, path=folder, labels=labels)
+        elif kind == "nifti":
             dataset = NiftiDataset(
                 **common, path=folder, labels=labels,
                 image_dir=table.get("image_dir", str, "images"),

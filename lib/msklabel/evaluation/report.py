@@ -1,11 +1,13 @@
 """The HTML report of an evaluation: tables overall and per stratum, flags, and plots (Dice
-per structure and configuration, Bland-Altman per biomarker)."""
+per structure and configuration, a forest plot of Dice per stratum, Bland-Altman per
+biomarker)."""
 
 from __future__ import annotations
 
 import base64
 import html
 import io
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,8 @@ img { max-width: 100%; border: 1px solid #ddd; margin: 0.5em 0; }
 def write_report(
     out: Path, cases: pd.DataFrame, biomarkers: pd.DataFrame, summary: dict[str, Any]
 ) -> Path:
-    """Write ``report.html`` (plots embedded) into ``out``."""
+    """Write ``report.html`` (plots embedded, and as PNG files in ``out/plots``) into
+    ``out``."""
     run = summary.get("run", {})
     parts = [
         "<h1>msklabel evaluation</h1>",
@@ -47,16 +50,22 @@ def write_report(
     ] or ["<p>No model's Dice or surface Dice differs between strata beyond its CI.</p>"]
     parts.append("<h2>Segmentation, all cases</h2>")
     parts.append(_segmentation_table([e for e in segmentation if e["stratum"] == "all"]))
-    parts.append(_image(_dice_figure(cases)))
+    plots = Path(out) / "plots"
+    parts.append(_image(_dice_figure(cases), plots / "dice.png"))
     for stratum in dict.fromkeys(e["stratum"] for e in segmentation if e["stratum"] != "all"):
         entries = [e for e in segmentation if e["stratum"] == stratum]
         if len({e["level"] for e in entries}) > 1:
             parts.append(f"<h2>Segmentation per {_text(stratum)}</h2>")
             parts.append(_segmentation_table(entries, level=True))
+            figure = _forest_figure(entries, stratum, flags)
+            parts.append(_image(figure, plots / f"forest-{_file_name(stratum)}.png"))
     agreement = [e for e in summary["biomarkers"] if e["stratum"] == "all"]
     if agreement:
         parts.append("<h2>Biomarker agreement, all cases</h2>" + _agreement_table(agreement))
-        parts += [_image(figure) for figure in _bland_altman_figures(biomarkers)]
+        parts += [
+            _image(figure, plots / f"bland-altman-{_file_name(name)}.png")
+            for name, figure in _bland_altman_figures(biomarkers)
+        ]
     page = (
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>msklabel evaluation</title>"
         f"<style>{_STYLE}</style></head><body>{''.join(parts)}</body></html>"
@@ -126,8 +135,39 @@ def _dice_figure(cases: pd.DataFrame):
     return figure
 
 
-def _bland_altman_figures(biomarkers: pd.DataFrame) -> list:
-    """One Bland-Altman plot per whole-structure biomarker (no region), all configurations."""
+def _forest_figure(entries: Sequence[dict[str, Any]], stratum: str, flags: Sequence[dict]):
+    """Mean Dice with its 95 % CI per level of ``stratum``: one row per model, prompt mode,
+    structure and level; a configuration flagged for this stratum is marked."""
+    import matplotlib.pyplot as plt
+
+    flagged = {(f["model"], f["prompt"], f["structure"]) for f in flags
+               if f["stratum"] == stratum and f["metric"] == "dice"}  # fmt: skip
+    levels = sorted({str(e["level"]) for e in entries})
+    colours = {level: f"C{i % 10}" for i, level in enumerate(levels)}
+    rows = sorted(entries, key=lambda e: (e["model"], e["prompt"], e["structure"], str(e["level"])))
+    figure, axis = plt.subplots(figsize=(7.5, 1.2 + 0.22 * len(rows)))
+    labels = []
+    for y, e in enumerate(reversed(rows)):
+        d = e["dice"]
+        if _known(d["low"]):
+            axis.plot([d["low"], d["high"]], [y, y], color=colours[str(e["level"])], lw=1.5)
+        axis.plot(d["value"], y, "o", color=colours[str(e["level"])], ms=4)
+        mark = " *" if (e["model"], e["prompt"], e["structure"]) in flagged else ""
+        labels.append(f"{e['model']} {e['prompt']} {e['structure']}{mark}")
+    axis.set_yticks(range(len(rows)), labels, fontsize=7)
+    axis.set_xlim(0, 1)
+    axis.set_xlabel("Dice (mean, 95 % CI)")
+    axis.set_title(f"Dice per {stratum} (* differs beyond its CI)", fontsize=9)
+    handles = [plt.Line2D([], [], color=colours[v], marker="o", label=v) for v in levels]
+    axis.legend(handles=handles, fontsize=7, title=stratum, title_fontsize=7,
+                loc="center left", bbox_to_anchor=(1.01, 0.5))  # fmt: skip
+    figure.tight_layout()
+    return figure
+
+
+def _bland_altman_figures(biomarkers: pd.DataFrame) -> list[tuple[str, Any]]:
+    """One Bland-Altman plot per whole-structure biomarker (no region), all configurations,
+    with its name."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
@@ -153,18 +193,25 @@ def _bland_altman_figures(biomarkers: pd.DataFrame) -> list:
         axis.set_ylabel("predicted - reference")
         axis.legend(fontsize=7)
         figure.tight_layout()
-        figures.append(figure)
+        figures.append((label, figure))
     return figures
 
 
-def _image(figure) -> str:
+def _image(figure, path: Path) -> str:
+    """``figure`` saved as the PNG ``path`` and embedded in the page."""
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=90)
     plt.close(figure)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(buffer.getvalue())
     data = base64.b64encode(buffer.getvalue()).decode()
-    return f'<img alt="plot" src="data:image/png;base64,{data}">'
+    return f'<img alt="{_text(path.stem)}" src="data:image/png;base64,{data}">'
+
+
+def _file_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", text)
 
 
 def _estimate(e: dict[str, float]) -> str:

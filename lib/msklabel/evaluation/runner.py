@@ -14,10 +14,11 @@ import json
 import logging
 import os
 import re
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,9 @@ from msklabel.evaluation.plan import Plan, load_plan
 from msklabel.evaluation.prompts import PromptMode
 from msklabel.evaluation.usage import track_usage
 from msklabel.volume import Volume
+
+if TYPE_CHECKING:
+    from dask.distributed import Client
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +67,15 @@ class Configuration:
         return f"{_safe(self.model.name)}_{_safe(str(self.mode))}-{digest(settings)}.json"
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """The record of one case x configuration and how it came: ``computed``, ``reused``
+    (from the cache) or ``failed`` (its ``error`` says why)."""
+
+    record: dict[str, Any]
+    status: Literal["computed", "reused", "failed"]
+
+
 @dataclass
 class EvaluationResult:
     """The tables, the summary and where they were written; ``computed`` and ``reused``
@@ -78,8 +91,9 @@ class EvaluationResult:
 
 
 class Evaluator:
-    """Evaluates a :class:`Plan` into ``out``; :meth:`run` does what the cache lacks and
-    writes the tables, ``summary.json`` and ``report.html``."""
+    """Evaluates a :class:`Plan` into ``out``; :meth:`run` does what the cache lacks (here,
+    or as Dask tasks on a cluster) and writes the tables, ``summary.json`` and
+    ``report.html``."""
 
     def __init__(self, plan: Plan, out: str | os.PathLike[str], progress: bool = True) -> None:
         self.plan = plan
@@ -90,18 +104,33 @@ class Evaluator:
     def configurations(self) -> list[Configuration]:
         return [Configuration(model, mode) for model in self.plan.models for mode in model.prompts]
 
-    def run(self) -> EvaluationResult:
+    def run(self, client: Client | None = None) -> EvaluationResult:
+        """Evaluate every case x configuration: in this process, or with a Dask ``client``
+        one task per case x configuration (see :mod:`msklabel.evaluation.cluster`)."""
         from msklabel.evaluation.report import write_report
         from msklabel.evaluation.summary import summarise
 
-        predictors = {model.name: Predictor(model) for model in self.plan.models}
         cases = [(dataset, name) for dataset in self.plan.datasets for name in dataset.case_names()]
-        records: list[dict[str, Any]] = []
         result = EvaluationResult(pd.DataFrame(), pd.DataFrame(), {}, {})
         total = len(cases) * len(self.configurations)
         with tqdm(total=total, desc="evaluating", unit="result", disable=not self.progress) as bar:
-            for dataset, name in cases:
-                records += self._case_records(_LazyCase(dataset, name, bar), predictors, result)
+            if client is None:
+                outcomes = self._run_here(cases, bar)
+            else:
+                from msklabel.evaluation.cluster import run_on_cluster
+
+                outcomes = run_on_cluster(self, cases, client, bar)
+        records = []
+        for outcome in outcomes:
+            records.append(outcome.record)
+            if outcome.status == "computed":
+                result.computed += 1
+            elif outcome.status == "reused":
+                result.reused += 1
+            else:
+                record = outcome.record
+                result.errors.append(f"{record['dataset']}/{record['case']} {record['model']} "
+                                     f"{record['prompt']}: {record['error']}")  # fmt: skip
         strata = [*STRATA, *sorted({k for d in self.plan.datasets for k in d.strata} - set(STRATA))]
         result.cases = _case_table(records, strata)
         result.biomarkers = _biomarker_table(records, strata)
@@ -116,44 +145,35 @@ class Evaluator:
             log.warning("failed: %s", error)
         return result
 
-    def _case_records(
-        self, case: _LazyCase, predictors: dict[str, Predictor], result: EvaluationResult
-    ) -> list[dict[str, Any]]:
-        """The records of every configuration on ``case``: cached, or computed (and cached)."""
-        dataset, name = case.dataset, case.name
-        folder = self.out / "cache" / f"{_safe(dataset.name)}-{dataset.fingerprint()}" / name
-        reference = self._reference(folder, case)
-        strata = {**reference["strata"], "dataset": dataset.name, **dataset.strata}
-        records = []
-        for configuration in self.configurations:
-            model, mode = configuration.model.name, configuration.mode
-            case.bar.set_postfix_str(f"{dataset.name}/{name} {model} {mode}")
-            path = folder / configuration.cache_name(self.plan)
-            if path.is_file():
-                record = json.loads(path.read_text())
-                result.reused += 1
-            else:
-                record = self._evaluate(case.get(), predictors[model], mode)
-                if record["error"] is None:
-                    _write_json(path, record)
-                    result.computed += 1
-                else:
-                    result.errors.append(f"{dataset.name}/{name} {model} {mode}: {record['error']}")
-            info = {"dataset": dataset.name, "case": name, "model": model, "prompt": str(mode)}
-            records.append({**info, **record, "reference": reference, "strata": strata})
-            case.bar.update()
-        return records
+    def _run_here(self, cases: list[tuple[Dataset, str]], bar: tqdm) -> list[Outcome]:
+        """Every case x configuration in this process, each case read at most once."""
+        predictors = {model.name: Predictor(model) for model in self.plan.models}
+        outcomes = []
+        for dataset, name in cases:
+            case = _LazyCase(dataset, name, bar)
+            reference = self.reference(dataset, name, case.get)
+            for configuration in self.configurations:
+                model, mode = configuration.model.name, configuration.mode
+                bar.set_postfix_str(f"{dataset.name}/{name} {model} {mode}")
+                outcome = self.result(dataset, name, configuration, case.get, predictors[model])
+                outcomes.append(self.completed(dataset, name, configuration, outcome, reference))
+                bar.update()
+        return outcomes
 
-    def _reference(self, folder: Path, case: _LazyCase) -> dict[str, Any]:
+    def _case_folder(self, dataset: Dataset, name: str) -> Path:
+        """Where the results of case ``name`` of ``dataset`` are cached."""
+        return self.out / "cache" / f"{_safe(dataset.name)}-{dataset.fingerprint()}" / name
+
+    def reference(self, dataset: Dataset, name: str, load: Callable[[], Case]) -> dict[str, Any]:
         """The case's strata and the biomarkers of its reference, from the cache or measured
-        now; like the predictions, the reference keeps only the plan's structures (a region
-        subdivision needs e.g. both tibial plates)."""
+        now (the case from ``load``); like the predictions, the reference keeps only the
+        plan's structures (a region subdivision needs e.g. both tibial plates)."""
         structures = [int(s) for s in self.plan.structures]
         settings = {"structures": structures, "biomarkers": self.plan.biomarkers}
-        path = folder / f"reference-{digest(settings)}.json"
+        path = self._case_folder(dataset, name) / f"reference-{digest(settings)}.json"
         if path.is_file():
             return json.loads(path.read_text())
-        loaded = case.get()
+        loaded = load()
         record = {
             "strata": dict(loaded.strata),
             "volumes_mm3": {
@@ -164,6 +184,49 @@ class Evaluator:
         }
         _write_json(path, record)
         return record
+
+    def result(
+        self,
+        dataset: Dataset,
+        name: str,
+        configuration: Configuration,
+        load: Callable[[], Case],
+        predictor: Predictor,
+    ) -> Outcome:
+        """The result of ``configuration`` on a case: cached, or computed now (the case from
+        ``load``) and cached unless it failed."""
+        cached = self.cached(dataset, name, configuration)
+        if cached is not None:
+            return cached
+        record = self._evaluate(load(), predictor, configuration.mode)
+        if record["error"] is not None:
+            return Outcome(record, "failed")
+        _write_json(self._result_path(dataset, name, configuration), record)
+        return Outcome(record, "computed")
+
+    def cached(self, dataset: Dataset, name: str, configuration: Configuration) -> Outcome | None:
+        """The cached result of ``configuration`` on a case, if there is one."""
+        path = self._result_path(dataset, name, configuration)
+        return Outcome(json.loads(path.read_text()), "reused") if path.is_file() else None
+
+    def _result_path(self, dataset: Dataset, name: str, configuration: Configuration) -> Path:
+        return self._case_folder(dataset, name) / configuration.cache_name(self.plan)
+
+    def completed(
+        self,
+        dataset: Dataset,
+        name: str,
+        configuration: Configuration,
+        outcome: Outcome,
+        reference: dict[str, Any],
+    ) -> Outcome:
+        """``outcome`` with the case, the configuration, the reference and the strata
+        added to its record: a row source of the tables."""
+        info = {"dataset": dataset.name, "case": name, "model": configuration.model.name,
+                "prompt": str(configuration.mode)}  # fmt: skip
+        strata = {**reference["strata"], "dataset": dataset.name, **dataset.strata}
+        record = {**info, **outcome.record, "reference": reference, "strata": strata}
+        return Outcome(record, outcome.status)
 
     def _evaluate(self, case: Case, predictor: Predictor, mode: PromptMode) -> dict[str, Any]:
         """Segment ``case`` and score every structure the reference holds."""
@@ -228,12 +291,16 @@ class _LazyCase:
 
 
 def evaluate(
-    plan: Plan | str | os.PathLike[str], out: str | os.PathLike[str], progress: bool = True
+    plan: Plan | str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    progress: bool = True,
+    client: Client | None = None,
 ) -> EvaluationResult:
-    """Run ``plan`` (a :class:`Plan` or the path of a TOML plan) into the folder ``out``."""
+    """Run ``plan`` (a :class:`Plan` or the path of a TOML plan) into the folder ``out``,
+    in this process or on the Dask cluster of ``client``."""
     if not isinstance(plan, Plan):
         plan = load_plan(plan)
-    return Evaluator(plan, out, progress).run()
+    return Evaluator(plan, out, progress).run(client)
 
 
 def write_tables(cases: pd.DataFrame, biomarkers: pd.DataFrame, out: Path) -> dict[str, Path]:
@@ -309,10 +376,12 @@ def _safe(text: str) -> str:
 
 def _write_json(path: Path, document: dict[str, Any]) -> Path:
     """Write ``document`` to ``path`` atomically (NaN as null), so that an interrupted run
-    never leaves half a result in the cache."""
+    never leaves half a result in the cache, and two processes writing it at once (two
+    Dask workers on one case) leave one whole copy."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(_plain(document), indent=1))
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(handle, "w") as file:
+        file.write(json.dumps(_plain(document), indent=1))
     os.replace(temporary, path)
     return path
 

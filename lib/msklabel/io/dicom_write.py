@@ -39,6 +39,8 @@ class SeriesInfo:
     frame_of_reference_uid: str | None = None
     body_part_examined: str = "KNEE"
     repetition_time: float = 2000.0
+    scanning_sequence: str = "SE"
+    sequence_variant: str = "NONE"
     manufacturer: str = "msklabel"
     date: dt.date = dt.date(2026, 1, 1)
 
@@ -160,8 +162,8 @@ def _base_dataset(info: SeriesInfo, study_uid: str, series_uid: str, frame_uid: 
     ds.SoftwareVersions = f"msklabel {__version__}"
     ds.ImageType = ["DERIVED", "SECONDARY", "OTHER"]
     ds.AcquisitionNumber = 1
-    ds.ScanningSequence = "SE"
-    ds.SequenceVariant = "NONE"
+    ds.ScanningSequence = info.scanning_sequence
+    ds.SequenceVariant = info.sequence_variant
     ds.ScanOptions = ""
     ds.RepetitionTime = _ds(info.repetition_time)
     ds.MagneticFieldStrength = "3"
