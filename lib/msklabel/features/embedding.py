@@ -51,11 +51,12 @@ def pool_study(slices: np.ndarray) -> np.ndarray:
     slices = np.asarray(slices, np.float64)
     if slices.ndim != 2 or not len(slices):
         raise ValueError(f"need slice vectors [n, d] with n >= 1, got shape {slices.shape}")
-    mean = _unit(_unit(slices).mean(axis=0))
+    mean = unit(unit(slices).mean(axis=0))
     return mean.astype(np.float32)
 
 
-def _unit(vectors: np.ndarray) -> np.ndarray:
+def unit(vectors: np.ndarray) -> np.ndarray:
+    """Vectors along the last axis scaled to unit length (zero vectors left as they are)."""
     norm = np.linalg.norm(vectors, axis=-1, keepdims=True)
     return vectors / np.where(norm > 0, norm, 1.0)
 
