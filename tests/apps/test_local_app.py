@@ -215,7 +215,7 @@ def test_diverse_strategy_picks_the_image_least_like_the_labeled_one(client):
     assert choice["id"] == max(distance, key=distance.get)
     assert choice["distance"] == pytest.approx(distance[choice["id"]], abs=1e-4)
     assert f"nearest labeled image, {PHANTOM}" in choice["explanation"]
-    assert recorded[KNEE]["slices"] == [6, 12, 18] and len(recorded[KNEE]["study"]) == 256
+    assert recorded[KNEE]["slices"] == [6, 12, 18] and len(recorded[KNEE]["study"]) == 1024
     digest = recorded[KNEE]["weights_sha256"]
     assert digest[:16] in recorded[KNEE]["model_id"]  # the fine-tuned weights now served
 

@@ -42,10 +42,8 @@ def test_embed_adds_to_an_index_and_similar_finds_the_nearest(sample, tmp_path, 
     assert found["similar"][0]["embedding"] == str(tmp_path / "near")
 
 
-def test_similar_reports_a_damaged_embedding_folder(tmp_path, capsys):
-    (tmp_path / "index").mkdir()
-    (tmp_path / "index" / "stray.txt").write_text("x")
+def test_similar_names_the_missing_part_of_an_embedding_folder(tmp_path, capsys):
     (tmp_path / "e").mkdir()
     (tmp_path / "e" / "embedding.json").write_text("{}")
     assert main(["similar", str(tmp_path / "e"), "--index", str(tmp_path / "index")]) == 2
-    assert "not a readable saved embedding" in capsys.readouterr().err
+    assert f"{tmp_path / 'e' / 'embedding.npz'}: no saved embedding" in capsys.readouterr().err

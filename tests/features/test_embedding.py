@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from msklabel.features import Embedder, load_embedder, pool_study
-from msklabel.features.embedding import spatial_mean
+from msklabel.features.embedding import cell_means
 from msklabel.io import read_volumes
 from msklabel.segment import Box, EmbeddingCache, LabelPrompt, Segmenter
 from msklabel.segment.backends.base import file_digest
@@ -53,14 +53,16 @@ def test_embedding_a_segmented_study_costs_no_encoder_pass(litemedsam, encoder_c
     embedder = load_embedder(segmenter=segmenter)
     found = embedder.embed(slab)
     assert sum(encoder_calls) == 3, "embedding after segmentation ran the encoder again"
-    assert found.slices.shape == (3, 256) and found.indices.tolist() == [0, 1, 2]
+    assert found.slices.shape == (3, 1024) and found.indices.tolist() == [0, 1, 2]
     assert found.weights_sha256 == file_digest(packaged_checkpoint())
     assert found.model_id == litemedsam.model_id
     np.testing.assert_allclose(np.linalg.norm(found.study), 1.0, rtol=1e-5)
 
     direct = litemedsam.encode(segmenter.session(slab).images[[1]])[0]
     assert sum(encoder_calls) == 4  # the counter sees a pass outside the cache
-    np.testing.assert_allclose(found.slices[1], spatial_mean(direct), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(found.slices[1], cell_means(direct), rtol=1e-5, atol=1e-6)
+    top_right = direct[:, :32, 32:].mean(dim=(1, 2)).numpy()
+    np.testing.assert_allclose(found.slices[1][256:512], top_right, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.slow

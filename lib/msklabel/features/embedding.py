@@ -2,9 +2,15 @@
 
 The embeddings come from the segmenter's own embedding cache
 (:class:`~msklabel.segment.Session`), so a study that was just segmented is embedded without
-running the encoder again. A slice's vector is the encoder's feature map averaged over its
-spatial positions (LiteMedSAM: 256 channels of a 64 x 64 map); the study vector is
-:data:`POOLING`.
+running the encoder again. A slice's vector is the encoder's feature map averaged over each
+quarter of the network input, 2 x 2 cells concatenated (LiteMedSAM: 4 x 256 channels of a
+64 x 64 map; their mean is the global average); the study vector is :data:`POOLING`.
+
+Why 2 x 2 cells and not the global average: on a development pool of simulated knees
+(seeds 100-119 of ``clinical-3t``, 4 echoes, disjoint from the test pool of
+``tests/features/test_pool.py``), a knee's own anatomy at the other contrast was among the 5
+nearest for 41 % of queries with the global average and 94 % with 2 x 2 cells: the global
+average keeps the contrast and loses where the anatomy lies.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from tqdm import tqdm
 
 from msklabel.segment import Segmenter, Session, load_backend
@@ -25,9 +32,12 @@ from msklabel.volume import Volume
 EMBEDDING_MODELS = ("litemedsam",)
 #: How slice vectors become the study vector (also written beside every stored embedding).
 POOLING = (
-    "slice: encoder feature map averaged over its spatial positions; study: mean of the "
-    "L2-normalised slice vectors over the embedded slices, L2-normalised again"
+    "slice: encoder feature map averaged over each of 2 x 2 cells of the network input, "
+    "concatenated cell by cell (row-major); study: mean of the L2-normalised slice vectors "
+    "over the embedded slices, L2-normalised again"
 )
+#: Cells per side of the network input that a slice's feature map is averaged over.
+GRID = 2
 
 
 @dataclass(frozen=True)
@@ -61,11 +71,13 @@ def unit(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.where(norm > 0, norm, 1.0)
 
 
-def spatial_mean(embedding: torch.Tensor) -> np.ndarray:
-    """A ``[channels, rows, columns]`` feature map averaged over rows and columns."""
+def cell_means(embedding: torch.Tensor, grid: int = GRID) -> np.ndarray:
+    """A ``[channels, rows, columns]`` feature map averaged over ``grid`` x ``grid`` cells:
+    ``[grid * grid * channels]``, cell by cell in row-major order."""
     if not isinstance(embedding, torch.Tensor) or embedding.ndim != 3:
         raise TypeError("the encoder gives no [channels, rows, columns] feature map per slice")
-    return embedding.float().mean(dim=(1, 2)).numpy()
+    cells = F.adaptive_avg_pool2d(embedding.float(), grid)  # [channels, grid, grid]
+    return cells.permute(1, 2, 0).reshape(-1).numpy()
 
 
 class Embedder:
@@ -100,7 +112,7 @@ class Embedder:
         if not len(indices) or indices.min() < 0 or indices.max() >= total:
             raise ValueError(f"slices must be 0..{total - 1}, got {indices.tolist()}")
         vectors = [
-            spatial_mean(session.embeddings([int(k)])[0])
+            cell_means(session.embeddings([int(k)])[0])
             for k in tqdm(indices, desc="embedding slices", unit="slice", disable=not progress)
         ]
         return StudyEmbedding(
