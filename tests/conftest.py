@@ -16,6 +16,14 @@ def sample() -> SampleFiles:
     return fetch_sample()
 
 
+@pytest.fixture(scope="session")
+def litemedsam():
+    """The LiteMedSAM backend with its packaged weights (loaded once)."""
+    from msklabel.segment import load_backend
+
+    return load_backend("litemedsam")
+
+
 @pytest.fixture
 def orthanc() -> Iterator[OrthancServer]:
     """A fresh Orthanc on high loopback ports, stopped after the test."""

@@ -16,7 +16,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "io security ports",
         "data",
         "segment",
-        "detect kneeseg",
+        "detect kneeseg features",
         "biomarkers",
         "clinical",
         "dicom",

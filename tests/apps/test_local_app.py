@@ -202,6 +202,24 @@ def test_least_sure_strategy_explains_its_choice(client):
     assert first["id"] == KNEE and "first" in first["explanation"]
 
 
+def test_diverse_strategy_picks_the_image_least_like_the_labeled_one(client):
+    """Runs after the training test: the phantom is labeled, the two knee images are not."""
+    choice = client.next_sample("diverse", {})
+    objects = client.datastore()["objects"]
+    recorded = {
+        image: objects[image]["image"]["info"]["msklabel_embedding"]
+        for image in (KNEE, SLAB, PHANTOM)
+    }
+    vectors = {image: np.array(record["study"]) for image, record in recorded.items()}
+    distance = {image: 1.0 - vectors[image] @ vectors[PHANTOM] for image in (KNEE, SLAB)}
+    assert choice["id"] == max(distance, key=distance.get)
+    assert choice["distance"] == pytest.approx(distance[choice["id"]], abs=1e-4)
+    assert f"nearest labeled image, {PHANTOM}" in choice["explanation"]
+    assert recorded[KNEE]["slices"] == [6, 12, 18] and len(recorded[KNEE]["study"]) == 1024
+    digest = recorded[KNEE]["weights_sha256"]
+    assert digest[:16] in recorded[KNEE]["model_id"]  # the fine-tuned weights now served
+
+
 def test_detector_training_uses_the_final_labels_with_their_images(client, studies):
     """Runs last: the published detector replaces the shipped one for the automatic infer."""
     client.train_start("detector", {"max_steps": 20, "batch_size": 2})

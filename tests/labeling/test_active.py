@@ -9,10 +9,12 @@ import pytest
 
 from msklabel.labeling.active import (
     Uncertainty,
+    choose_diverse,
     choose_first,
     choose_least_sure,
     choose_random,
     measure_uncertainty,
+    picks_to_cover,
     sample_slices,
 )
 from msklabel.segment import Segmentation
@@ -70,3 +72,27 @@ def test_choices_name_an_unlabeled_image_and_say_why():
     assert "mean predicted IoU 0.400" in choice.explanation
     assert "next is sure at 0.100" in choice.explanation
     assert choose_least_sure({}) is None
+
+
+def test_diverse_picks_the_image_farthest_from_every_labeled_one():
+    vectors = {
+        "a": np.array([1.0, 0.0, 0.0]),
+        "a2": np.array([0.98, 0.2, 0.0]),
+        "b": np.array([0.0, 1.0, 0.0]),
+        "c": np.array([0.0, 0.0, 5.0]),
+    }
+    first = choose_diverse(vectors, [])
+    assert first.image == "a2" and "nothing labeled" in first.explanation
+    choice = choose_diverse(vectors, ["a", "b"])
+    assert choice.image == "c" and choice.distance == pytest.approx(1.0)
+    assert "cosine distance 1.0000" in choice.explanation and "next is a2" in choice.explanation
+    assert choose_diverse(vectors, ["a", "b", "c"]).image == "a2"
+    assert choose_diverse(vectors, list(vectors)) is None
+
+
+def test_picks_to_cover_counts_until_every_group_is_labeled():
+    groups = {"a": 1, "a2": 1, "b": 2, "c": 3}
+    order = iter(["a2", "b", "c"])
+    assert picks_to_cover(groups, lambda labeled: next(order), "a") == 4
+    with pytest.raises(ValueError, match="labeled already"):
+        picks_to_cover(groups, lambda labeled: "a", "a")

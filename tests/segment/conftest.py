@@ -8,14 +8,8 @@ import pytest
 from msklabel.data.phantom import Phantom, PhantomConfig, make_phantom
 from msklabel.data.sample import fetch_sample
 from msklabel.io import read_volumes
-from msklabel.segment import Box, EmbeddingCache, Segmenter, load_backend
+from msklabel.segment import Box, EmbeddingCache, Segmenter
 from msklabel.volume import Volume
-
-
-@pytest.fixture(scope="session")
-def litemedsam():
-    """The LiteMedSAM backend with its packaged weights (loaded once)."""
-    return load_backend("litemedsam")
 
 
 @pytest.fixture(scope="session")

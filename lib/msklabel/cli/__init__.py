@@ -23,6 +23,7 @@ from . import (
     demo,
     detect,
     evaluate,
+    features,
     kneeseg,
     listen,
     measure,
@@ -32,7 +33,8 @@ from . import (
 )
 
 COMMANDS = (
-    data, demo, segment, kneeseg, detect, measure, evaluate, clinical, serve, listen, status, bench,
+    data, demo, segment, features, kneeseg, detect, measure, evaluate, clinical, serve, listen,
+    status, bench,
 )  # fmt: skip
 
 

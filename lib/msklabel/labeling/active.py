@@ -2,17 +2,20 @@
 
 The uncertainty of an image is one minus the model's mean predicted IoU over the structures
 it segments automatically on a few evenly spaced slices near the middle of the volume (where
-the joint is). Each choice comes with a sentence saying why that image was chosen.
+the joint is). The diverse choice is one step of k-centre greedy over study embeddings
+(:mod:`msklabel.features`): the unlabeled image farthest from every labeled one. Each choice
+comes with a sentence saying why that image was chosen.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from msklabel.features.embedding import Embedder, StudyEmbedding, unit
 from msklabel.segment import Segmentation
 from msklabel.volume import Volume
 
@@ -34,6 +37,7 @@ class Choice:
     image: str
     explanation: str
     uncertainty: float | None = None
+    distance: float | None = None
 
 
 def sampled_indices(total: int, count: int = 3) -> np.ndarray:
@@ -51,6 +55,12 @@ def sample_slices(volume: Volume, count: int = 3) -> Volume:
         affine[:3, 0] *= indices[1] - indices[0]
     affine[:3, 3] = volume.index_to_patient(np.array([indices[0], 0, 0]))
     return Volume(np.ascontiguousarray(volume.array[indices]), affine)
+
+
+def embed_sampled(embedder: Embedder, volume: Volume, count: int = 3) -> StudyEmbedding:
+    """The study embedding of ``volume`` on its :func:`sample_slices`: the slices the
+    uncertainty is measured on, so that one encoder pass serves both."""
+    return embedder.embed(sample_slices(volume, count))
 
 
 def measure_uncertainty(
@@ -100,3 +110,54 @@ def choose_least_sure(uncertainties: Mapping[str, Uncertainty]) -> Choice | None
         runner, second = ranked[1]
         explanation += f"; next is {runner} at {second.score:.3f}"
     return Choice(image, explanation, worst.score)
+
+
+def choose_diverse(vectors: Mapping[str, np.ndarray], labeled: Collection[str]) -> Choice | None:
+    """The unlabeled image whose cosine distance to its nearest labeled image is largest (one
+    step of k-centre greedy); with nothing labeled, the image nearest the mean of all.
+
+    ``vectors`` holds a study vector for every image, labeled or not.
+    """
+    labeled = [image for image in sorted(labeled) if image in vectors]
+    unlabeled = sorted(set(vectors) - set(labeled))
+    if not unlabeled:
+        return None
+    candidates = unit(np.stack([vectors[image] for image in unlabeled]))
+    if not labeled:
+        centre = unit(candidates.mean(axis=0))
+        best = int(np.argmax(candidates @ centre))
+        return Choice(
+            unlabeled[best],
+            f"nothing labeled yet: the most typical of {len(unlabeled)} images (nearest the "
+            "mean study embedding)",
+        )
+    reference = unit(np.stack([vectors[image] for image in labeled]))
+    distances = 1.0 - candidates @ reference.T
+    nearest = distances.argmin(axis=1)
+    gap = distances[np.arange(len(unlabeled)), nearest]
+    ranked = np.lexsort((unlabeled, -gap))
+    best = int(ranked[0])
+    explanation = (
+        f"least like the {len(labeled)} labeled images among {len(unlabeled)} unlabeled: "
+        f"cosine distance {gap[best]:.4f} of its study embedding to the nearest labeled "
+        f"image, {labeled[nearest[best]]}"
+    )
+    if len(ranked) > 1:
+        runner = int(ranked[1])
+        explanation += f"; next is {unlabeled[runner]} at {gap[runner]:.4f}"
+    return Choice(unlabeled[best], explanation, distance=float(gap[best]))
+
+
+def picks_to_cover(
+    groups: Mapping[str, object], choose: Callable[[set[str]], str], start: str
+) -> int:
+    """How many images are labeled, ``start`` first and then as ``choose(labeled)`` picks,
+    until every group of ``groups`` (image to group) has a labeled member."""
+    labeled = {start}
+    wanted = set(groups.values())
+    while {groups[image] for image in labeled} != wanted:
+        image = choose(labeled)
+        if image in labeled:
+            raise ValueError(f"the strategy picked {image}, which is labeled already")
+        labeled.add(image)
+    return len(labeled)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from msklabel.detect import Detector, load_detector
+from msklabel.features import Embedder, load_embedder
 from msklabel.kneeseg import KneeSegmenter, load_segmenter
 from msklabel.labeling.series import series_volume
 from msklabel.segment import EmbeddingCache, Segmenter, Session, load_backend
@@ -88,19 +89,34 @@ class ModelStore(Published):
         self.spec = spec
         self.cache = EmbeddingCache()
         self._segmenter: Segmenter | None = None
+        self._embedder: Embedder | None = None
+        self._checkpoint: str | os.PathLike[str] | None = None
         self._loaded: int | None = None
         self._sessions: OrderedDict[tuple[str, int, str], Session] = OrderedDict()
 
     def segmenter(self) -> Segmenter:
         """The segmenter on the newest weights, reloaded if a checkpoint was published since."""
         with self._lock:
-            stamp = self.stamp()
-            if self._segmenter is None or stamp != self._loaded:
-                checkpoint = self.spec.checkpoint if stamp is None else self.published
-                backend = load_backend(self.spec.model, checkpoint, self.spec.variant)
-                self._segmenter = Segmenter(backend, cache=self.cache)
-                self._loaded = stamp
-            return self._segmenter
+            return self._current()
+
+    def embedder(self) -> Embedder:
+        """An embedder on the current segmenter's encoder, sharing its embedding cache."""
+        with self._lock:
+            segmenter = self._current()
+            if self._embedder is None:
+                self._embedder = load_embedder(self.spec.model, self._checkpoint, segmenter)
+            return self._embedder
+
+    def _current(self) -> Segmenter:
+        """The segmenter on the newest weights (call with the lock held)."""
+        stamp = self.stamp()
+        if self._segmenter is None or stamp != self._loaded:
+            self._checkpoint = self.spec.checkpoint if stamp is None else self.published
+            backend = load_backend(self.spec.model, self._checkpoint, self.spec.variant)
+            self._segmenter = Segmenter(backend, cache=self.cache)
+            self._embedder = None
+            self._loaded = stamp
+        return self._segmenter
 
     def session(self, image: str | os.PathLike[str]) -> Session:
         """A session of the current model on an image file or DICOM folder.

@@ -12,7 +12,8 @@ folder's defaults (a relative ``checkpoint`` or ``model_dir`` is taken from the 
 - ``model_dir``: where fine-tuned checkpoints are published; default ``<app>/model``.
 - ``dicomweb_filter``: QIDO search of a DICOMweb datastore, JSON; default
   ``{"Modality": "MR"}``.
-- ``scoring_slices``: slices sampled per image by the uncertainty scoring; default 3.
+- ``scoring_slices``: slices sampled per image by the uncertainty scoring and the diverse
+  strategy's study embedding; default 3.
 - ``auto_update_scoring``: rescore all images after training and next-sample requests
   (MONAI Label's habit); default ``false``.
 """

@@ -13,8 +13,9 @@ from monailabel.interfaces.tasks.train import TrainTask
 from lib.infers.automatic import AutomaticInfer, automatic
 from lib.infers.interactive import InteractiveInfer
 from lib.scoring.uncertainty import UncertaintyScoring
-from lib.strategies.choices import First, LeastSure, Random
+from lib.strategies.choices import Diverse, First, LeastSure, Random
 from lib.trainers.finetune import FinetuneTrain
+from msklabel.features import EMBEDDING_MODELS
 from msklabel.labeling.models import DetectorStore, ModelStore
 from msklabel.labeling.options import AppOptions
 
@@ -62,6 +63,8 @@ class SegmenterConfig(TaskConfig):
         if not self.primary:
             return None
         found: dict[str, Strategy] = {"first": First(), "random": Random()}
+        if self.store.spec.model in EMBEDDING_MODELS:
+            found["diverse"] = Diverse(self.store, self.options.scoring_slices)
         if self.scoring is not None:
             found["least_sure"] = LeastSure(self.scoring)
         return found
