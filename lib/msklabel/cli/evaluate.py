@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from msklabel.cli.device import add_device_option, device_of
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -18,13 +20,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("plan", type=Path, metavar="PLAN", help="plan file (TOML)")
     parser.add_argument("--out", type=Path, required=True, help="output folder (created)")
+    add_device_option(parser)
     parser.set_defaults(handler=_evaluate)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
     from msklabel.evaluation.runner import evaluate
 
-    result = evaluate(args.plan, args.out)
+    result = evaluate(args.plan, args.out, device=device_of(args))
     overall = [e for e in result.summary["segmentation"] if e["stratum"] == "all"]
     for entry in overall:
         dice = entry["dice"]

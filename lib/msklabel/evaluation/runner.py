@@ -21,8 +21,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 from tqdm import tqdm
 
+from msklabel.device import resolve_device
 from msklabel.evaluation.datasets import STRATA, Case, Dataset, digest, restricted
 from msklabel.evaluation.metrics import dice, hd95, iou, surface_dice, volume_difference
 from msklabel.evaluation.models import ModelSpec, Predictor
@@ -81,10 +83,17 @@ class Evaluator:
     """Evaluates a :class:`Plan` into ``out``; :meth:`run` does what the cache lacks and
     writes the tables, ``summary.json`` and ``report.html``."""
 
-    def __init__(self, plan: Plan, out: str | os.PathLike[str], progress: bool = True) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        out: str | os.PathLike[str],
+        progress: bool = True,
+        device: str | torch.device = "auto",
+    ) -> None:
         self.plan = plan
         self.out = Path(out)
         self.progress = progress
+        self.device = resolve_device(device)
 
     @property
     def configurations(self) -> list[Configuration]:
@@ -94,7 +103,7 @@ class Evaluator:
         from msklabel.evaluation.report import write_report
         from msklabel.evaluation.summary import summarise
 
-        predictors = {model.name: Predictor(model) for model in self.plan.models}
+        predictors = {model.name: Predictor(model, self.device) for model in self.plan.models}
         cases = [(dataset, name) for dataset in self.plan.datasets for name in dataset.case_names()]
         records: list[dict[str, Any]] = []
         result = EvaluationResult(pd.DataFrame(), pd.DataFrame(), {}, {})
@@ -228,12 +237,16 @@ class _LazyCase:
 
 
 def evaluate(
-    plan: Plan | str | os.PathLike[str], out: str | os.PathLike[str], progress: bool = True
+    plan: Plan | str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    progress: bool = True,
+    device: str | torch.device = "auto",
 ) -> EvaluationResult:
-    """Run ``plan`` (a :class:`Plan` or the path of a TOML plan) into the folder ``out``."""
+    """Run ``plan`` (a :class:`Plan` or the path of a TOML plan) into the folder ``out``, the
+    models on ``device``."""
     if not isinstance(plan, Plan):
         plan = load_plan(plan)
-    return Evaluator(plan, out, progress).run()
+    return Evaluator(plan, out, progress, device).run()
 
 
 def write_tables(cases: pd.DataFrame, biomarkers: pd.DataFrame, out: Path) -> dict[str, Path]:
