@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -9,6 +10,10 @@ import torch
 
 from msklabel.data.sample import SampleFiles, fetch_sample
 from msklabel.testing.orthanc import OrthancServer
+
+# The suite runs on the CPU on every machine ("auto" means the CPU); tests marked gpu name
+# the GPU. MSKLABEL_DEVICE=auto runs every test on the GPU where there is one.
+os.environ.setdefault("MSKLABEL_DEVICE", "cpu")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

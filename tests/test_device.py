@@ -5,16 +5,30 @@ from __future__ import annotations
 import pytest
 import torch
 
-from msklabel.device import mixed_precision, resolve_device
+from msklabel.device import ENVIRONMENT, mixed_precision, resolve_device
 from msklabel.errors import DeviceError, MsklabelError
 
 NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
 
 
 @NO_CUDA
-def test_auto_is_the_cpu_where_torch_sees_no_gpu():
+def test_auto_is_the_cpu_where_torch_sees_no_gpu(monkeypatch):
+    monkeypatch.delenv(ENVIRONMENT)  # the suite's own setting
     assert resolve_device() == resolve_device("auto") == torch.device("cpu")
     assert resolve_device(" CPU ") == torch.device("cpu")
+
+
+def test_the_environment_names_what_auto_stands_for(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # no GPU here: simulated
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setenv(ENVIRONMENT, "cpu")
+    assert resolve_device("auto") == torch.device("cpu")
+    assert resolve_device("cuda") == torch.device("cuda", 0)  # an explicit choice wins
+    monkeypatch.setenv(ENVIRONMENT, "auto")
+    assert resolve_device("auto") == torch.device("cuda", 0)
+    monkeypatch.setenv(ENVIRONMENT, "gpu")
+    with pytest.raises(DeviceError, match="MSKLABEL_DEVICE='gpu': device 'gpu': unknown"):
+        resolve_device()
 
 
 @NO_CUDA
@@ -35,6 +49,7 @@ def test_cuda_indices_are_checked_against_the_gpus_there_are(monkeypatch):
     # no GPU here: torch's answers for a machine with two are simulated
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.delenv(ENVIRONMENT)
     assert resolve_device("auto") == resolve_device("cuda") == torch.device("cuda", 0)
     assert resolve_device("cuda:1") == torch.device("cuda", 1)
     with pytest.raises(DeviceError, match=r"'cuda:2': this machine has 2 CUDA device\(s\)"):

@@ -1,8 +1,9 @@
 """The one device choice of the library: where models run and their tensors live.
 
 ``auto`` (the default of every command and loader) is the first CUDA GPU when torch sees
-one, else the CPU; ``cpu``, ``cuda`` and ``cuda:N`` name a device explicitly. Inputs and
-outputs of the library stay NumPy arrays on the CPU whatever the device.
+one, else the CPU, unless the environment variable ``MSKLABEL_DEVICE`` names a device for
+it; ``cpu``, ``cuda`` and ``cuda:N`` name a device explicitly. Inputs and outputs of the
+library stay NumPy arrays on the CPU whatever the device.
 
 >>> resolve_device("cpu")
 device(type='cpu')
@@ -11,6 +12,7 @@ device(type='cpu')
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from collections.abc import Iterator
 
@@ -20,6 +22,8 @@ from msklabel.errors import DeviceError
 
 #: The default choice: a CUDA GPU where there is one, else the CPU.
 AUTO = "auto"
+#: The environment variable that names the device ``auto`` stands for (e.g. ``cpu``).
+ENVIRONMENT = "MSKLABEL_DEVICE"
 #: What a device choice may say (for help texts and error messages).
 CHOICES = "auto, cpu, cuda or cuda:N"
 #: Arithmetic of mixed precision: fp32 (none), bf16 (CPU or CUDA), fp16 (CUDA only).
@@ -31,11 +35,18 @@ _CUDA = re.compile(r"cuda(?::(\d+))?")
 def resolve_device(choice: str | torch.device = AUTO) -> torch.device:
     """The device ``choice`` names; :class:`DeviceError` naming the choice if it cannot be used.
 
-    ``auto``: ``cuda:0`` when ``torch.cuda.is_available()``, else ``cpu``. ``cuda`` is
-    ``cuda:0``; ``cuda:N`` must be below the number of CUDA devices.
+    ``auto``: the device ``$MSKLABEL_DEVICE`` names if set, else ``cuda:0`` when
+    ``torch.cuda.is_available()``, else ``cpu``. ``cuda`` is ``cuda:0``; ``cuda:N`` must be
+    below the number of CUDA devices.
     """
     text = str(choice).strip().lower()
     if text == AUTO:
+        configured = os.environ.get(ENVIRONMENT, AUTO)
+        if configured.strip().lower() != AUTO:
+            try:
+                return resolve_device(configured)
+            except DeviceError as error:
+                raise DeviceError(f"{ENVIRONMENT}={configured!r}: {error}") from None
         text = "cuda" if torch.cuda.is_available() else "cpu"
     if text == "cpu":
         return torch.device("cpu")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from msklabel.data.phantom import Phantom, PhantomConfig, make_phantom
 from msklabel.data.sample import fetch_sample
@@ -67,3 +68,17 @@ def truth_box():
 def dice():
     """``dice(a, b)``: the Dice coefficient of two boolean arrays."""
     return _dice
+
+
+@pytest.fixture(scope="session")
+def checkpoints(tmp_path_factory) -> dict[str, str]:
+    """Randomly initialised SAM ``vit_b`` and SAM2.1 ``hiera_t`` saved as checkpoint files."""
+    from segment_anything import sam_model_registry
+
+    from msklabel.segment.backends.sam2 import build_network
+
+    folder = tmp_path_factory.mktemp("checkpoints")
+    torch.manual_seed(0)
+    torch.save(sam_model_registry["vit_b"]().state_dict(), folder / "sam.pth")
+    torch.save({"model": build_network("hiera_t").state_dict()}, folder / "sam2.pt")
+    return {"sam": str(folder / "sam.pth"), "sam2": str(folder / "sam2.pt")}

@@ -20,20 +20,6 @@ from msklabel.volume import Volume
 AFFINE = np.array([[0.0, 0, 3, -40], [0.5, 0, 0, -16], [0, -0.5, 0, 16], [0, 0, 0, 1]])
 
 
-@pytest.fixture(scope="module")
-def checkpoints(tmp_path_factory) -> dict[str, str]:
-    """Randomly initialised SAM ``vit_b`` and SAM2.1 ``hiera_t`` saved as checkpoint files."""
-    from segment_anything import sam_model_registry
-
-    from msklabel.segment.backends.sam2 import build_network
-
-    folder = tmp_path_factory.mktemp("checkpoints")
-    torch.manual_seed(0)
-    torch.save(sam_model_registry["vit_b"]().state_dict(), folder / "sam.pth")
-    torch.save({"model": build_network("hiera_t").state_dict()}, folder / "sam2.pt")
-    return {"sam": str(folder / "sam.pth"), "sam2": str(folder / "sam2.pt")}
-
-
 def _volume(slices: int) -> Volume:
     image = np.random.default_rng(0).normal(100, 20, (slices, 64, 64)).astype(np.float32)
     image[:, 20:44, 16:40] += 150
