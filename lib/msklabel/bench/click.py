@@ -110,7 +110,7 @@ def rest_rows(context: BenchContext) -> list[Row]:
     count = context.settings.rest_clicks
     index = context.sample.shape[0] // 2
     clicks = [p.coordinates[0] for p in femur_clicks(index, count + 1, seed=1)]
-    conf = {"model_dir": str(context.workdir / "models")}
+    conf = {"model_dir": str(context.workdir / "models"), "device": "cpu"}
     with MonaiLabelServer(studies, conf=conf) as server:
         url = f"{server.url}/infer/litemedsam_interactive?image={image}&output=image"
 

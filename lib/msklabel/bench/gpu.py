@@ -16,6 +16,7 @@ from msklabel.bench.click import decoder_limits, femur_clicks, latency_rows
 from msklabel.bench.context import BenchContext
 from msklabel.bench.measure import count_flops, matmul_rate, timings
 from msklabel.bench.row import Goal, Row
+from msklabel.segment.backends.sam import SamFamilyBackend
 
 FAMILY = "gpu"
 #: Side of the matmul that measures the GPU's rate (large enough to fill an H100).
@@ -62,12 +63,11 @@ def encoder_rows(context: BenchContext, device: torch.device, rates: dict[str, f
     images = np.concatenate([images] * -(-BATCH // len(images)))[:BATCH]
     flops = context.encoder_flops
     fp32 = load_backend("litemedsam", device=device)
-    single = copy.copy(fp32)
-    single.batch_size = 1
+    bf16 = load_backend("litemedsam", precision="bf16", device=device)
     runs = (
-        ("fp32", 1, single),
-        ("fp32", BATCH, _batched(fp32)),
-        ("bf16", BATCH, _batched(load_backend("litemedsam", "bf16", device=device))),
+        ("fp32", 1, _batches_of(fp32, 1)),
+        ("fp32", BATCH, _batches_of(fp32, BATCH)),
+        ("bf16", BATCH, _batches_of(bf16, BATCH)),
     )
     rows = []
     for (name, unit), (precision, batch, backend) in zip(ITEMS[:3], runs, strict=True):
@@ -89,9 +89,10 @@ def encoder_rows(context: BenchContext, device: torch.device, rates: dict[str, f
     return rows
 
 
-def _batched(backend):
+def _batches_of(backend: SamFamilyBackend, size: int) -> SamFamilyBackend:
+    """``backend`` (its network shared) encoding ``size`` slices per batch."""
     twin = copy.copy(backend)
-    twin.batch_size = BATCH
+    twin.batch_size = size
     return twin
 
 
