@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
+import torch
 
 from msklabel.data.sample import SampleFiles, fetch_sample
 from msklabel.testing.orthanc import OrthancServer
+
+# The suite runs on the CPU on every machine ("auto" means the CPU); tests marked gpu name
+# the GPU. MSKLABEL_DEVICE=auto runs every test on the GPU where there is one.
+os.environ.setdefault("MSKLABEL_DEVICE", "cpu")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``gpu`` are skipped, with the reason, where torch sees no CUDA GPU."""
+    if torch.cuda.is_available():
+        return
+    reason = f"needs a CUDA GPU; torch {torch.__version__} sees none on this machine"
+    for item in items:
+        if item.get_closest_marker("gpu") is not None:
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @pytest.fixture(scope="session")

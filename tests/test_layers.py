@@ -12,7 +12,7 @@ LIBRARY = Path(__file__).resolve().parents[1] / "lib" / "msklabel"
 LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(layer.split())
     for layer in (
-        "__init__ errors labels volume compat",
+        "__init__ errors labels volume compat device",
         "io security ports",
         "data",
         "segment",

@@ -34,7 +34,7 @@ class MyApp(MONAILabelApp):
     def __init__(self, app_dir: str, studies: str, conf: dict[str, str]) -> None:
         self.options = AppOptions.from_conf(conf, app_dir)
         model_dir = str(self.options.model_dir)
-        detectors = DetectorStore(model_dir)
+        detectors = DetectorStore(model_dir, device=self.options.device)
         self.configs: dict[str, TaskConfig] = {}
         for number, spec in enumerate(self.options.models):
             config = SegmenterConfig()
@@ -50,8 +50,9 @@ class MyApp(MONAILabelApp):
             )
             self.configs["kneeseg"] = KneeSegConfig()
             self.configs["kneeseg"].init(
-                "kneeseg", model_dir, conf, None, labelset=self.options.labelset
-            )
+                "kneeseg", model_dir, conf, None, labelset=self.options.labelset,
+                device=self.options.device,
+            )  # fmt: skip
         super().__init__(
             app_dir=app_dir,
             studies=studies,

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from msklabel import __version__
 from msklabel.biomarkers.quality import (
@@ -56,10 +57,11 @@ def run_demo(
     out_dir: str | os.PathLike[str],
     segmenter: KneeSegmenter | None = None,
     rules: QualityRules = DEFAULT_RULES,
+    device: str | torch.device = "auto",
 ) -> DemoOutputs:
     """Fetch the sample study, segment it automatically, measure it, judge it with the
     quality gate's ``rules`` and write the outputs into ``out_dir``; ``segmenter`` defaults
-    to the shipped knee network."""
+    to the shipped knee network on ``device``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     sample = fetch_sample()
@@ -71,7 +73,7 @@ def run_demo(
     )  # fmt: skip
 
     started = time.perf_counter()
-    segmenter = segmenter or load_segmenter()
+    segmenter = segmenter or load_segmenter(device=device)
     result = segment_knee(echoes, segmenter)
     seconds = time.perf_counter() - started
     report = measure_study(

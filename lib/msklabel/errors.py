@@ -24,3 +24,7 @@ class InputError(MsklabelError, ValueError):
 
 class DataUnavailableError(MsklabelError, RuntimeError):
     """Data or weights that msklabel needs could not be obtained or failed verification."""
+
+
+class DeviceError(MsklabelError, ValueError):
+    """A compute device cannot be used: an unknown name, or a GPU this machine lacks."""

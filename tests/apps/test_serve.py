@@ -70,9 +70,16 @@ def test_serve_options_are_parsed():
 
 
 @pytest.mark.slow
-def test_a_bad_option_stops_the_server_with_a_clear_message(tmp_path):
-    server = MonaiLabelServer(tmp_path, conf={"labels": "femur,femur"})
-    with pytest.raises(RuntimeError, match="-c labels: a label is named twice"):
+@pytest.mark.parametrize(
+    ("conf", "message"),
+    [
+        ({"labels": "femur,femur"}, "-c labels: a label is named twice"),
+        ({"device": "cuda:99"}, "-c device: device 'cuda:99'"),
+    ],
+)
+def test_a_bad_option_stops_the_server_with_a_clear_message(tmp_path, conf, message):
+    server = MonaiLabelServer(tmp_path, conf=conf)
+    with pytest.raises(RuntimeError, match=message):
         server.start()
     assert server.log_text() == "", "the log is removed with the stopped server"
 

@@ -49,6 +49,6 @@ def test_quick_subset_gives_every_row_a_reference_and_ratio_or_a_reason(tmp_path
 
 def test_unknown_family_is_refused(capsys):
     with pytest.raises(SystemExit):
-        main(["bench", "--only", "gpu"])
+        main(["bench", "--only", "tpu"])
     assert "invalid choice" in capsys.readouterr().err
     assert "encoder" in FAMILIES

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from msklabel.errors import DeviceError
 from msklabel.io.nifti import write_nifti
 from msklabel.labeling.models import ModelSpec, ModelStore
 from msklabel.volume import Volume
@@ -49,3 +50,12 @@ def test_sessions_are_kept_per_image_while_file_and_weights_stay(tmp_path):
     write_nifti(volume.with_array(volume.array * 2), tmp_path / "a.nii.gz")
     os.utime(tmp_path / "a.nii.gz", ns=(1, 10**18))
     assert store.session(tmp_path / "a.nii.gz") is not first, "a changed file is read again"
+
+
+def test_a_store_serves_on_its_device_and_on_the_one_a_request_names(tmp_path):
+    store = ModelStore(ModelSpec("litemedsam"), tmp_path, "litemedsam", device="cpu")
+    segmenter = store.segmenter()
+    assert store.device == segmenter.backend.device == torch.device("cpu")
+    assert store.segmenter("cpu") is segmenter, "one model per device, loaded once"
+    with pytest.raises(DeviceError, match="device 'gpu': unknown"):
+        store.segmenter("gpu")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from msklabel.labeling.labelset import KNEE_STRUCTURES
 from msklabel.labeling.options import AppOptions
@@ -17,6 +18,7 @@ def test_defaults_serve_litemedsam_on_the_knee_set(tmp_path):
     assert options.labelset.names == list(KNEE_STRUCTURES)
     assert options.model_dir == Path(tmp_path) / "model"
     assert options.dicomweb_filter == {"Modality": "MR"}
+    assert options.device == torch.device("cpu")  # auto: the suite's MSKLABEL_DEVICE
 
 
 def test_options_are_read(tmp_path):
@@ -33,6 +35,7 @@ def test_options_are_read(tmp_path):
     assert (second.model, second.checkpoint) == ("medsam", None)
     assert options.labelset.values == {"quadriceps": 2, "hamstrings": 3}  # thigh label values
     assert options.dicomweb_filter["BodyPartExamined"] == "KNEE"
+    assert AppOptions.from_conf({"device": "cpu"}, tmp_path).device == torch.device("cpu")
 
 
 @pytest.mark.parametrize(
@@ -42,6 +45,8 @@ def test_options_are_read(tmp_path):
         ({"checkpoint": "/no/such/file.pth"}, "-c checkpoint"),
         ({"labels": "femur,femur"}, "-c labels"),
         ({"dicomweb_filter": "{Modality"}, "-c dicomweb_filter"),
+        ({"device": "gpu"}, "-c device: device 'gpu': unknown"),
+        ({"device": "cuda:99"}, "-c device: device 'cuda:99'"),
     ],
 )
 def test_bad_options_name_their_key(conf, problem, tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from msklabel.errors import InputError
 from msklabel.pacs.config import STEPS, load_config
@@ -16,6 +17,14 @@ def test_defaults_are_the_embedded_setup(tmp_path: Path) -> None:
     assert config.queue.url == "" and config.queue.workers == 1  # SQLite, one worker
     assert config.pipeline.steps == STEPS and config.pipeline.segmentation == "automatic"
     assert config.destinations == () and config.listener.port == 11112
+    assert config.pipeline.device == "auto"  # a CUDA GPU where there is one, else the CPU
+
+
+def test_the_device_key_is_read_and_listen_overrides_it(tmp_path: Path) -> None:
+    path = tmp_path / "routing.toml"
+    path.write_text('[pipeline]\ndevice = "cpu"\n')
+    assert load_config(path).pipeline.device == "cpu"
+    assert load_config(path, pipeline={"device": "auto"}).pipeline.device == "auto"
 
 
 def test_a_toml_file_with_overrides(tmp_path: Path) -> None:
@@ -42,6 +51,13 @@ def test_a_toml_file_with_overrides(tmp_path: Path) -> None:
         ("[listener\n", "not valid toml"),
         ('[listener]\ntls_certificate = "c.pem"\n', "tls_certificate and tls_key go together"),
         ('[listener]\ntls_client_ca = "ca.pem"\n', "tls_client_ca needs tls_certificate"),
+        ('[pipeline]\ndevice = "gpu"\n', "[pipeline] device: device 'gpu': unknown"),
+        ("[pipeline]\ndevice = 0\n", "[pipeline] device: device '0': unknown"),
+        pytest.param(
+            '[pipeline]\ndevice = "cuda"\n',
+            "[pipeline] device: device 'cuda': torch sees no CUDA GPU",
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA GPU is here"),
+        ),
     ],
 )
 def test_a_bad_file_is_named_with_the_problem(tmp_path: Path, text: str, message: str) -> None:

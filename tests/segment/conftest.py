@@ -9,6 +9,7 @@ from msklabel.data.phantom import Phantom, PhantomConfig, make_phantom
 from msklabel.data.sample import fetch_sample
 from msklabel.io import read_volumes
 from msklabel.segment import Box, EmbeddingCache, Segmenter
+from msklabel.testing.checkpoints import random_checkpoints
 from msklabel.volume import Volume
 
 
@@ -61,3 +62,10 @@ def truth_box():
 def dice():
     """``dice(a, b)``: the Dice coefficient of two boolean arrays."""
     return _dice
+
+
+@pytest.fixture(scope="session")
+def checkpoints(tmp_path_factory) -> dict[str, str]:
+    """Randomly initialised SAM ``vit_b`` and SAM2.1 ``hiera_t`` saved as checkpoint files."""
+    paths = random_checkpoints(tmp_path_factory.mktemp("checkpoints"))
+    return {model: str(path) for model, path in paths.items()}

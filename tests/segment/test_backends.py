@@ -15,17 +15,9 @@ from msklabel.labels import KneeLabel
 from msklabel.segment import Box, LabelPrompt, Point, Segmenter, load_backend
 from msklabel.segment.backends.base import TrackingBackend
 from msklabel.segment.backends.sam2 import config_file
-from msklabel.testing.checkpoints import random_checkpoints
 from msklabel.volume import Volume
 
 AFFINE = np.array([[0.0, 0, 3, -40], [0.5, 0, 0, -16], [0, -0.5, 0, 16], [0, 0, 0, 1]])
-
-
-@pytest.fixture(scope="module")
-def checkpoints(tmp_path_factory) -> dict[str, str]:
-    """Randomly initialised SAM ``vit_b`` and SAM2.1 ``hiera_t`` saved as checkpoint files."""
-    paths = random_checkpoints(tmp_path_factory.mktemp("checkpoints"))
-    return {model: str(path) for model, path in paths.items()}
 
 
 def _volume(slices: int) -> Volume:

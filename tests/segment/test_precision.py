@@ -53,5 +53,7 @@ def test_bf16_embeddings_are_fp32_tensors_under_their_own_cache_key(
 
 
 def test_an_unknown_precision_is_refused():
-    with pytest.raises(ValueError, match="fp16"):
-        load_backend("litemedsam", precision="fp16")
+    with pytest.raises(ValueError, match="unknown precision 'fp8'"):
+        load_backend("litemedsam", precision="fp8", device="cpu")
+    with pytest.raises(ValueError, match="'fp16' runs on CUDA only"):
+        load_backend("litemedsam", precision="fp16", device="cpu")

@@ -7,5 +7,6 @@ in the same run (a compute limit or a peer tool) and the ratio of the two.
 This module stays light: the rows import torch and the model when they run.
 """
 
-#: The row families, in the order they run (memory last: it reports the others' processes).
-FAMILIES = ("encoder", "click", "automatic", "listener", "arrival", "dicom", "memory")
+#: The row families, in the order they run (memory last: it reports the others' processes;
+#: gpu rows are measured only where torch sees a CUDA GPU, else each says why it is absent).
+FAMILIES = ("encoder", "click", "automatic", "listener", "arrival", "dicom", "gpu", "memory")

@@ -41,6 +41,7 @@ def arrival_rows(context: BenchContext) -> list[Row]:
             storage.with_suffix(".json"), storage, port,
             listener={"allowed_calling_aes": [orthanc.aet]},
             completion={"inactivity_s": INACTIVITY_S, "check_every_s": 0.2},
+            pipeline={"device": "cpu"},  # the CPU rows; the gpu family measures the GPU
             destinations=[{"type": "dicom", "ae_title": orthanc.aet, "host": "127.0.0.1",
                            "port": orthanc.dicom_port}],
         )  # fmt: skip

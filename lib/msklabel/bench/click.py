@@ -54,35 +54,41 @@ def in_process_rows(context: BenchContext) -> list[Row]:
         session.predict_slice(index, prompts[0])  # warm-up
         calls = iter(prompts)
         seconds = timings(lambda c=calls: session.predict_slice(index, next(c)), count, warmup=0)
-        rows += _latency_rows(
+        rows += latency_rows(
             f"{kind}-to-mask p{{q}}, in-process",
             seconds,
-            _decoder_limits(session, index, prompts, rate),
+            decoder_limits(session, index, prompts, rate),
             f"{count} prompts on an encoded 256x256 slice (LiteMedSAM)",
             Goal("value", "<", 60.0) if kind == "click" else None,
         )
     return rows
 
 
-def _decoder_limits(
+def decoder_limits(
     session: Session, index: int, prompts: list[SlicePrompt], rate: float
 ) -> list[float]:
     """Seconds each prompt's decoding would take at ``rate`` FLOP/s."""
     return [count_flops(lambda p=p: session.predict_slice(index, p)) / rate for p in prompts]
 
 
-def _latency_rows(
-    name: str, seconds: np.ndarray, limits: list[float], note: str, goal_p95: Goal | None = None
+def latency_rows(
+    name: str,
+    seconds: np.ndarray,
+    limits: list[float],
+    note: str,
+    goal_p95: Goal | None = None,
+    family: str = FAMILY,
+    rate_name: str = "fp32 matmul rate",
 ) -> list[Row]:
-    """Median and 95th-percentile rows of ``seconds`` against the same of ``limits``; ``name``
-    holds ``{q}`` for the percentile."""
+    """Median and 95th-percentile rows of ``seconds`` against the same of ``limits`` (the
+    decoder's FLOPs at ``rate_name``); ``name`` holds ``{q}`` for the percentile."""
     return [
         Row(
-            FAMILY,
+            family,
             name.format(q=q),
             "ms",
             float(np.percentile(seconds, q)) * 1e3,
-            "decoder FLOPs at fp32 matmul rate",
+            f"decoder FLOPs at {rate_name}",
             float(np.percentile(limits, q)) * 1e3,
             goal_p95 if q == 95 else None,
             note=note,
@@ -104,7 +110,7 @@ def rest_rows(context: BenchContext) -> list[Row]:
     count = context.settings.rest_clicks
     index = context.sample.shape[0] // 2
     clicks = [p.coordinates[0] for p in femur_clicks(index, count + 1, seed=1)]
-    conf = {"model_dir": str(context.workdir / "models")}
+    conf = {"model_dir": str(context.workdir / "models"), "device": "cpu"}
     with MonaiLabelServer(studies, conf=conf) as server:
         url = f"{server.url}/infer/litemedsam_interactive?image={image}&output=image"
 
@@ -118,9 +124,9 @@ def rest_rows(context: BenchContext) -> list[Row]:
         seconds = np.array([_timed(click, *xy) for xy in clicks[1:]])
         context.server_peak_rss = peak_rss(_server_pid(server.port))
     prompts = femur_clicks(index, count + 1, seed=1)[1:]
-    limits = _decoder_limits(context.sample_session, index, prompts, context.matmul_rates["fp32"])
+    limits = decoder_limits(context.sample_session, index, prompts, context.matmul_rates["fp32"])
     note = f"{count} clicks, POST /infer/litemedsam_interactive, the mask file returned"
-    return _latency_rows("click-to-mask p{q}, REST", seconds, limits, note)
+    return latency_rows("click-to-mask p{q}, REST", seconds, limits, note)
 
 
 def _timed(call: Callable[..., object], *args: object) -> float:

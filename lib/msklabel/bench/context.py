@@ -56,10 +56,11 @@ class BenchContext:
 
     @functools.cached_property
     def backend(self) -> SamFamilyBackend:
-        """LiteMedSAM in fp32 (loading it also tunes the allocator, as in production)."""
+        """LiteMedSAM in fp32 on the CPU (loading it also tunes the allocator, as in
+        production)."""
         from msklabel.segment import load_backend
 
-        return load_backend("litemedsam")
+        return load_backend("litemedsam", device="cpu")
 
     @functools.cached_property
     def sample(self) -> Volume:
@@ -116,6 +117,7 @@ class BenchContext:
             "torch_threads": torch.get_num_threads(),
             "torch": torch.__version__,
             "cpu": _cpu_name(),
+            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
             "matmul_gflops": [{k: v / 1e9 for k, v in r.items()} for r in self.measured_rates],
         }
 

@@ -1,5 +1,5 @@
-"""Row family 1: LiteMedSAM image-encoder time per slice, fp32 and bf16, against the compute
-limit (the encoder's FLOPs at the dense matmul rate of the same run)."""
+"""Row family 1: LiteMedSAM image-encoder time per slice on the CPU, fp32 and bf16, against the
+compute limit (the encoder's FLOPs at the dense matmul rate of the same run)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,11 @@ def encoder_rows(context: BenchContext) -> list[Row]:
     flops = context.encoder_flops
     rows = []
     for precision in ("fp32", "bf16"):
-        backend = fp32 if precision == "fp32" else load_backend("litemedsam", precision="bf16")
+        backend = (
+            fp32
+            if precision == "fp32"
+            else load_backend("litemedsam", precision="bf16", device="cpu")
+        )
         backend.encode(images[:1])  # warm-up
         repeats = 2 if len(images) < 8 else 1
         seconds = timings(lambda b=backend: b.encode(images), repeats, warmup=0)

@@ -11,14 +11,22 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 
-def timings(call: Callable[[], object], repeats: int, warmup: int = 1) -> np.ndarray:
-    """Wall-clock seconds of ``repeats`` calls of ``call``, after ``warmup`` untimed calls."""
+def timings(
+    call: Callable[[], object], repeats: int, warmup: int = 1, device: torch.device | None = None
+) -> np.ndarray:
+    """Wall-clock seconds of ``repeats`` calls of ``call``, after ``warmup`` untimed calls;
+    on a CUDA ``device`` each call ends when the GPU has finished its work."""
+    finish = torch.cuda.synchronize if device is not None and device.type == "cuda" else None
     for _ in range(warmup):
         call()
     seconds = np.empty(repeats)
     for index in range(repeats):
+        if finish is not None:
+            finish(device)
         start = time.perf_counter()
         call()
+        if finish is not None:
+            finish(device)
         seconds[index] = time.perf_counter() - start
     return seconds
 
@@ -30,17 +38,23 @@ def count_flops(call: Callable[[], object]) -> int:
     return int(counter.get_total_flops())
 
 
-def matmul_rate(dtype: torch.dtype = torch.float32, size: int = 2048, repeats: int = 5) -> float:
-    """The best FLOP/s of a dense ``size`` x ``size`` matmul on this process's torch threads.
+def matmul_rate(
+    dtype: torch.dtype = torch.float32,
+    size: int = 2048,
+    repeats: int = 5,
+    device: torch.device | None = None,
+) -> float:
+    """The best FLOP/s of a dense ``size`` x ``size`` matmul on this process's torch threads
+    (or on ``device``, a GPU).
 
     This is the compute limit the rows compare with: what the machine's BLAS reaches on
     the densest kernel there is, in the same run, on the same threads as the model.
     """
     generator = torch.Generator().manual_seed(0)
-    a = torch.randn(size, size, generator=generator).to(dtype)
-    b = torch.randn(size, size, generator=generator).to(dtype)
-    out = torch.empty(size, size, dtype=dtype)
-    best = timings(lambda: torch.mm(a, b, out=out), repeats, warmup=2).min()
+    a = torch.randn(size, size, generator=generator).to(device, dtype)
+    b = torch.randn(size, size, generator=generator).to(device, dtype)
+    out = torch.empty(size, size, dtype=dtype, device=device)
+    best = timings(lambda: torch.mm(a, b, out=out), repeats, warmup=2, device=device).min()
     return 2.0 * size**3 / best
 
 

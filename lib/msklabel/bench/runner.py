@@ -24,6 +24,7 @@ _MEASURES = {
     "listener": ("msklabel.bench.listener", "listener_rows"),
     "arrival": ("msklabel.bench.arrival", "arrival_rows"),
     "dicom": ("msklabel.bench.dicom_write", "dicom_write_rows"),
+    "gpu": ("msklabel.bench.gpu", "gpu_rows"),
     "memory": ("msklabel.bench.memory", "memory_rows"),
 }
 

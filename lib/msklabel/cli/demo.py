@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from msklabel.cli.device import add_device_option, device_of
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -20,6 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--out", type=Path, default=Path("msklabel-demo"), help="output folder")
     add_quality_option(parser)
+    add_device_option(parser)
     parser.set_defaults(handler=_run)
 
 
@@ -45,7 +48,7 @@ def quality_rules(args: argparse.Namespace):
 def _run(args: argparse.Namespace) -> int:
     from msklabel.demo import run_demo
 
-    outputs = run_demo(args.out, rules=quality_rules(args))
+    outputs = run_demo(args.out, rules=quality_rules(args), device=device_of(args))
     named = {**vars(outputs), **outputs.results}
     del named["results"]
     for name, path in named.items():

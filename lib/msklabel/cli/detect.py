@@ -9,6 +9,8 @@ import math
 import time
 from pathlib import Path
 
+from msklabel.cli.device import add_device_option, device_of
+
 log = logging.getLogger(__name__)
 
 MODELS = ("litemedsam", "sam", "medsam", "sam2")
@@ -45,6 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="neighbouring slices either side seen with each slice (preset's: 0)",
     )
+    add_device_option(train)
     train.set_defaults(handler=_train)
 
     evaluate = actions.add_parser(
@@ -83,6 +86,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", choices=MODELS, default="litemedsam", help="segmenter")
     parser.add_argument("--checkpoint", type=Path, default=None, help="segmenter weights")
     parser.add_argument("--variant", default=None, help="segmenter architecture (see segment)")
+    add_device_option(parser)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -101,6 +105,7 @@ def _train(args: argparse.Namespace) -> int:
         raise InputError(
             args.images[0], f"{len(args.images)} --images for {len(args.labels)} --labels"
         )
+    device = device_of(args)
     started = time.perf_counter()
     config = PRESETS[args.preset or "default"]
     changes = {"steps": args.steps, "seed": args.seed, "context": args.context}
@@ -114,7 +119,7 @@ def _train(args: argparse.Namespace) -> int:
         volumes += [read_labelled(*pair) for pair in zip(args.images, args.labels, strict=True)]
     else:
         volumes += [read_nifti(path) for path in args.labels]
-    detector = train_detector(volumes, config)
+    detector = train_detector(volumes, config, device=device)
     detector.info["command"] = "msklabel detect train " + " ".join(
         ([f"--preset {args.preset}"] if args.preset else [])
         + ([f"--labels {' '.join(p.name for p in args.labels)}"] if args.labels else [])
@@ -133,7 +138,8 @@ def _train(args: argparse.Namespace) -> int:
 def _segmenter(args: argparse.Namespace):
     from msklabel.segment import Segmenter, load_backend
 
-    return Segmenter(load_backend(args.model, args.checkpoint, args.variant))
+    backend = load_backend(args.model, args.checkpoint, args.variant, device=device_of(args))
+    return Segmenter(backend)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -155,7 +161,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     else:
         raise InputError(args.input or ".", "give INPUT and --labels, or --phantom SEED")
     segmenter = None if args.no_dice else _segmenter(args)
-    result = evaluate(image, truth, load_detector(args.detector), segmenter).as_dict()
+    detector = load_detector(args.detector, device_of(args))
+    result = evaluate(image, truth, detector, segmenter).as_dict()
     print(f"{'structure':<26}{'recall':>8}{'precision':>10}{'Dice det':>10}{'Dice oracle':>12}")
     for name, row in result.items():
         cells = [row["recall"], row["precision"], row["dice_detected"], row["dice_oracle"]]
@@ -178,8 +185,9 @@ def _predict(args: argparse.Namespace) -> int:
     from msklabel.io.nifti import write_nifti
     from msklabel.segment import save_prompts
 
+    device = device_of(args)
     volume = read_volume(args.input, series_instance_uid=args.series_uid, echo_time=args.echo_time)
-    detector = load_detector(args.detector)
+    detector = load_detector(args.detector, device)
     out = args.out or Path("msklabel-detect")
     out.mkdir(parents=True, exist_ok=True)
     try:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from msklabel.cli.device import add_device_option, device_of
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -28,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--workers", type=int, default=2, help="worker processes of --scheduler local"
     )
+    add_device_option(parser)
     parser.set_defaults(handler=_evaluate)
 
 
@@ -35,13 +38,13 @@ def _evaluate(args: argparse.Namespace) -> int:
     from msklabel.evaluation.runner import evaluate
 
     if args.scheduler is None:
-        result = evaluate(args.plan, args.out)
+        result = evaluate(args.plan, args.out, device=device_of(args))
     else:
         from msklabel.evaluation.cluster import connect
 
         with connect(args.scheduler, args.workers) as client:
             print(f"Dask scheduler {client.scheduler.address}")
-            result = evaluate(args.plan, args.out, client=client)
+            result = evaluate(args.plan, args.out, client=client, device=device_of(args))
     overall = [e for e in result.summary["segmentation"] if e["stratum"] == "all"]
     for entry in overall:
         dice = entry["dice"]

@@ -7,6 +7,8 @@ import json
 import logging
 from pathlib import Path
 
+from msklabel.cli.device import add_device_option, device_of
+
 log = logging.getLogger(__name__)
 
 
@@ -48,6 +50,7 @@ def _series_arguments(parser: argparse.ArgumentParser) -> None:
         help="image encoder (default: litemedsam, whose weights are embedded)",
     )
     parser.add_argument("--checkpoint", type=Path, default=None, help="encoder weights file")
+    add_device_option(parser)
     parser.add_argument(
         "--slices",
         type=int,
@@ -78,7 +81,7 @@ def _embedded(args: argparse.Namespace):
         volume = read_volume(
             args.series, series_instance_uid=args.series_uid, echo_time=args.echo_time
         )
-        embedder = load_embedder(args.model, args.checkpoint)
+        embedder = load_embedder(args.model, args.checkpoint, device=device_of(args))
         total = volume.shape[0]
         slices = None if args.slices is None else sampled_indices(total, args.slices)
         embedding = embedder.embed(volume, slices, progress=True)

@@ -7,6 +7,8 @@ import json
 import time
 from pathlib import Path
 
+from msklabel.cli.device import add_device_option, device_of
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -30,6 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--labels", type=Path, nargs="+", default=(), help="NIfTI label maps")
     train.add_argument("--steps", type=int, default=None, help="training steps (preset's)")
     train.add_argument("--seed", type=int, default=None, help="random seed (preset's: 0)")
+    add_device_option(train)
     train.set_defaults(handler=_train)
 
     predict = actions.add_parser(
@@ -44,6 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     predict.add_argument("--weights", type=Path, default=None, help="weights (default: shipped)")
     predict.add_argument("--series", default=None, help="Series Instance UID to segment")
     predict.add_argument("--laterality", choices=("right", "left"), default=None)
+    add_device_option(predict)
     predict.set_defaults(handler=_predict)
 
 
@@ -57,6 +61,7 @@ def _train(args: argparse.Namespace) -> int:
 
     if args.preset is None and not args.labels:
         raise InputError(args.out, "nothing to train on: give --preset and/or --labels")
+    device = device_of(args)
     started = time.perf_counter()
     config = PRESETS[args.preset or "default"]
     changes = {"steps": args.steps, "seed": args.seed}
@@ -66,7 +71,7 @@ def _train(args: argparse.Namespace) -> int:
         raise InputError(args.out, str(error)) from None
     volumes = training_volumes(args.preset) if args.preset else []
     volumes += [read_nifti(path) for path in args.labels]
-    segmenter = train_segmenter(volumes, config)
+    segmenter = train_segmenter(volumes, config, device=device)
     segmenter.info["command"] = "msklabel kneeseg train " + " ".join(
         ([f"--preset {args.preset}"] if args.preset else [])
         + ([f"--labels {' '.join(p.name for p in args.labels)}"] if args.labels else [])
@@ -88,6 +93,7 @@ def _predict(args: argparse.Namespace) -> int:
     from msklabel.kneeseg.automatic import load_segmenter, segment_knee
     from msklabel.labels import KneeLabel
 
+    device = device_of(args)
     volumes = read_volumes(args.input)
     if args.series:
         volumes = [v for v in volumes if v.series_instance_uid == args.series]
@@ -97,7 +103,7 @@ def _predict(args: argparse.Namespace) -> int:
 
         raise InputError(args.input[0], f"{len(series)} series found: choose one with --series")
     echoes = sorted(volumes, key=lambda v: v.echo_time or 0.0)
-    result = segment_knee(echoes, load_segmenter(args.weights), args.laterality)
+    result = segment_knee(echoes, load_segmenter(args.weights, device), args.laterality)
     args.out.mkdir(parents=True, exist_ok=True)
     write_nifti(result.labels, args.out / "labels.nii.gz")
     scores = {

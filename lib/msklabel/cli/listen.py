@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from msklabel.cli.device import add_device_option
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -51,6 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="AET@HOST:PORT|URL",
         help="send results by C-STORE to AET@HOST:PORT or by STOW-RS to a DICOMweb URL",
     )
+    add_device_option(parser, default=None)
     parser.set_defaults(handler=_listen)
 
 
@@ -106,6 +109,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "completion": {"inactivity_s": args.inactivity},
         "queue": {"url": args.queue, "workers": args.workers},
         "status": {"port": args.status_port},
+        "pipeline": {"device": args.device},
     }  # fmt: skip
     overrides: dict[str, Any] = {
         name: {k: v for k, v in values.items() if v is not None}

@@ -6,6 +6,8 @@ import argparse
 import signal
 import sys
 
+from msklabel.cli.device import add_device_option, device_of
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -47,6 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar=("KEY", "VALUE"),
         help="app option, e.g. -c labels femur,tibia -c checkpoint PATH (repeatable)",
     )
+    add_device_option(parser)
     parser.set_defaults(handler=_run)
 
 
@@ -55,14 +58,16 @@ def _run(args: argparse.Namespace) -> int:
     from msklabel.security.auth import read_token
     from msklabel.serve import MonaiLabelServer
 
+    device_of(args)  # a device this machine lacks is reported before the server starts
     # A plain kill (SIGTERM) stops the server too: it runs in its own session.
     signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(0))
+    conf = {"device": args.device, **dict(args.conf)}  # -c device wins over --device
     token = read_token(args.token_file)
     studies = args.studies or str(sample_studies())
     server = MonaiLabelServer(
         studies,
         args.port,
-        dict(args.conf),
+        conf,
         args.app,
         args.host,
         echo=True,

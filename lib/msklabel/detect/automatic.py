@@ -10,11 +10,13 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from msklabel.detect.classes import AUTOMATIC_LABELS
 from msklabel.detect.consistency import Laterality, Rules, Structure, find_structures
 from msklabel.detect.detector import Detector
+from msklabel.device import resolve_device
 from msklabel.labels import BONES, KneeLabel
 from msklabel.segment import LabelPrompt, Segmentation, Segmenter, Session, load_backend
 from msklabel.segment.backends.base import TrackingBackend
@@ -24,7 +26,8 @@ log = logging.getLogger(__name__)
 
 #: The shipped detector's weights, inside the package.
 DEFAULT_WEIGHTS = "knee_sagittal.pt"
-#: Slices encoded per progress step.
+#: Slices encoded per progress step on a CPU (on a GPU all needed slices are encoded together,
+#: in the backend's batches).
 ENCODE_BATCH = 4
 
 
@@ -33,20 +36,29 @@ def default_weights() -> Path:
     return Path(str(resources.files("msklabel.detect").joinpath("models", DEFAULT_WEIGHTS)))
 
 
-def load_detector(path: str | os.PathLike[str] | None = None) -> Detector:
-    """The detector in ``path``; None: the one shipped in the package. Loaded once per process."""
-    return _load(str(Path(path).resolve()) if path is not None else str(default_weights()))
+def load_detector(
+    path: str | os.PathLike[str] | None = None, device: str | torch.device = "auto"
+) -> Detector:
+    """The detector in ``path`` (None: the one shipped in the package) on ``device``. Loaded
+    once per process and device."""
+    path = str(Path(path).resolve()) if path is not None else str(default_weights())
+    return _load(path, resolve_device(device))
 
 
 @functools.lru_cache(maxsize=4)
-def _load(path: str) -> Detector:
-    return Detector.load(path)
+def _load(path: str, device: torch.device) -> Detector:
+    return Detector.load(path, device)
 
 
-@functools.lru_cache(maxsize=1)
-def default_segmenter() -> Segmenter:
-    """The LiteMedSAM segmenter shared by every automatic segmentation in this process."""
-    return Segmenter(load_backend("litemedsam"))
+def default_segmenter(device: str | torch.device = "auto") -> Segmenter:
+    """The LiteMedSAM segmenter on ``device`` shared by every automatic segmentation in this
+    process."""
+    return _default_segmenter(resolve_device(device))
+
+
+@functools.lru_cache(maxsize=2)
+def _default_segmenter(device: torch.device) -> Segmenter:
+    return Segmenter(load_backend("litemedsam", device=device))
 
 
 def prompts_for(structures: Iterable[Structure], tracking: bool = False) -> list[LabelPrompt]:
@@ -94,7 +106,8 @@ def segment_automatic(
     tracking = isinstance(segmenter.backend, TrackingBackend)
     if not tracking:
         slices = sorted({k for s in structures for k in s.slices})
-        batches = [slices[i : i + ENCODE_BATCH] for i in range(0, len(slices), ENCODE_BATCH)]
+        step = ENCODE_BATCH if segmenter.backend.device.type == "cpu" else len(slices)
+        batches = [slices[i : i + step] for i in range(0, len(slices), step)]
         for batch in tqdm(batches, desc="encoding slices", unit="batch", disable=not progress):
             session.embeddings(batch)
     result = segment_bones_first(session, prompts_for(structures, tracking))

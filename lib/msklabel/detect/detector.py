@@ -13,6 +13,7 @@ import torch
 from msklabel.detect.classes import DetectorClass
 from msklabel.detect.model import CentreNet, decode
 from msklabel.detect.view import SagittalView, reorient_sagittal, with_neighbours
+from msklabel.device import resolve_device
 from msklabel.errors import InputError
 from msklabel.volume import Volume
 
@@ -44,6 +45,11 @@ class Detector:
     def __post_init__(self) -> None:
         self.network.eval()
 
+    @property
+    def device(self) -> torch.device:
+        """Where the network runs."""
+        return next(self.network.parameters()).device
+
     @torch.no_grad()
     def detect(self, volume: Volume) -> SliceDetections:
         """The best box of every class on every slice of a sagittal ``volume``."""
@@ -53,8 +59,8 @@ class Detector:
         images = with_neighbours(window(images, volume.array), self.network.context)
         boxes, scores = [], []
         for first in range(0, images.shape[0], self.batch):
-            heatmap, size, offset = self.network(images[first : first + self.batch])
-            found, score = decode(heatmap, size, offset)
+            outputs = self.network(images[first : first + self.batch].to(self.device))
+            found, score = decode(*(output.cpu() for output in outputs))
             boxes.append(found[:, :, 0])
             scores.append(score[:, :, 0])
         return SliceDetections(
@@ -64,7 +70,7 @@ class Detector:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the weights (half precision) and the training record."""
         state = {
-            k: v.half() if v.is_floating_point() else v
+            k: (v.half() if v.is_floating_point() else v).cpu()
             for k, v in self.network.state_dict().items()
         }
         record = {
@@ -76,8 +82,8 @@ class Detector:
         torch.save({**record, "info": json.dumps(self.info)}, path)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> Detector:
-        """Read a detector written by :meth:`save`."""
+    def load(cls, path: str | os.PathLike[str], device: str | torch.device = "auto") -> Detector:
+        """Read a detector written by :meth:`save`, its network on ``device``."""
         try:
             saved = torch.load(path, map_location="cpu", weights_only=True)
         except FileNotFoundError:
@@ -90,7 +96,7 @@ class Detector:
         network.load_state_dict(
             {k: v.float() if v.is_floating_point() else v for k, v in saved["state"].items()}
         )
-        return cls(network, json.loads(saved["info"]))
+        return cls(network.to(resolve_device(device)), json.loads(saved["info"]))
 
 
 def window(images: torch.Tensor, array: np.ndarray) -> torch.Tensor:

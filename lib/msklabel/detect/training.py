@@ -1,4 +1,5 @@
-"""Training the detector from label volumes: synthesised images, centre-point losses, CPU."""
+"""Training the detector from label volumes: synthesised images, centre-point losses, on the
+chosen device (:mod:`msklabel.device`; images are synthesised on the CPU)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from msklabel.detect.classes import CLASS_OF_LABEL, DetectorClass
 from msklabel.detect.detector import Detector
 from msklabel.detect.model import STRIDE, CentreNet
 from msklabel.detect.synth import ImageBank, LabelledSeries, SliceBank, synthesise
+from msklabel.device import resolve_device
 from msklabel.errors import InputError
 from msklabel.io.nifti import read_nifti
 from msklabel.volume import Volume
@@ -86,6 +88,7 @@ def train_detector(
     progress: bool = True,
     callback: ProgressCallback | None = None,
     spacing: Sequence[float] = (1.0, 0.8, 0.8),
+    device: str | torch.device = "auto",
 ) -> Detector:
     """Train a detector on label volumes (values of :class:`~msklabel.labels.KneeLabel`, and
     12 for the fibula if labelled; others are ignored as plain tissue).
@@ -94,8 +97,8 @@ def train_detector(
     are read as by :func:`as_label_volume`. Training images are synthesised from the labels
     (:mod:`msklabel.detect.synth`); a :class:`~msklabel.detect.synth.LabelledSeries` adds its
     own images, which then make a share of every batch. The same ``config.seed`` gives the
-    same weights on the same machine and torch build. Progress is shown with tqdm
-    (``progress``) and reported to ``callback``.
+    same weights on the same machine, torch build and device. Progress is shown with tqdm
+    (``progress``) and reported to ``callback``. The network trains on ``device``.
     """
     items = list(labels)
     series = [item for item in items if isinstance(item, LabelledSeries)]
@@ -106,7 +109,8 @@ def train_detector(
     generator = torch.Generator().manual_seed(config.seed)
     bank = SliceBank.of(volumes)
     imaged = ImageBank.of(series)
-    network = CentreNet(len(DetectorClass), config.widths, config.context)
+    device = resolve_device(device)
+    network = CentreNet(len(DetectorClass), config.widths, config.context).to(device)
     optimiser = torch.optim.AdamW(network.parameters(), lr=config.learning_rate, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimiser, max_lr=config.learning_rate, total_steps=config.steps, pct_start=0.1
@@ -117,7 +121,8 @@ def train_detector(
     running = math.nan
     for step in bar:
         batch = synthesise(bank, config.batch_size, generator, imaged, config.context)
-        loss = centre_loss(network(batch.images), batch.boxes, batch.present)
+        boxes, present = batch.boxes.to(device), batch.present.to(device)
+        loss = centre_loss(network(batch.images.to(device)), boxes, present)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
@@ -135,6 +140,7 @@ def train_detector(
         "final_loss": round(running, 4),
         "seconds": round(time.perf_counter() - started, 1),
         "torch": str(torch.__version__),
+        "device": str(device),
     }
     log.info("trained the detector: %s", info)
     return Detector(network, info)
@@ -167,8 +173,8 @@ def centre_loss(
     cell = centre.floor().clamp(0, w - 1)
     extent = (boxes[..., 2:] - boxes[..., :2]).clamp(min=1.0)  # input pixels
     sigma = (extent.min(-1).values / STRIDE / 6).clamp(min=0.7)
-    ys = torch.arange(h, dtype=torch.float32)[:, None]
-    xs = torch.arange(w, dtype=torch.float32)[None]
+    ys = torch.arange(h, dtype=torch.float32, device=heatmap.device)[:, None]
+    xs = torch.arange(w, dtype=torch.float32, device=heatmap.device)[None]
     distance = (xs - cell[..., 0, None, None]) ** 2 + (ys - cell[..., 1, None, None]) ** 2
     target = torch.exp(-distance / (2 * sigma[..., None, None] ** 2)) * present[..., None, None]
 

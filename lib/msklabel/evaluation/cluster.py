@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 #: Cases a worker keeps read (the configurations of one case often run on one worker).
 CASES_KEPT = 2
-_predictors: dict[ModelSpec, Predictor] = {}
+_predictors: dict[tuple[ModelSpec, str], Predictor] = {}
 _cases: OrderedDict[str, Case] = OrderedDict()
 
 
@@ -115,7 +115,8 @@ def _result(
 ) -> Outcome:
     """Task: one case x configuration (after its case's reference, the last argument)."""
     return evaluator.result(
-        dataset, name, configuration, lambda: _case(dataset, name), _predictor(configuration.model)
+        dataset, name, configuration, lambda: _case(dataset, name),
+        _predictor(configuration.model, evaluator.device),
     )
 
 
@@ -131,13 +132,15 @@ def _case(dataset: Dataset, name: str) -> Case:
     return _cases[key]
 
 
-def _predictor(spec: ModelSpec) -> Predictor:
-    """The worker's predictor of ``spec`` (weights loaded once per worker)."""
+def _predictor(spec: ModelSpec, device: str) -> Predictor:
+    """The worker's predictor of ``spec`` on ``device`` as this worker resolves it (weights
+    loaded once per worker)."""
+    from msklabel.device import resolve_device
     from msklabel.evaluation.models import Predictor
 
-    if spec not in _predictors:
-        _predictors[spec] = Predictor(spec)
-    return _predictors[spec]
+    if (spec, device) not in _predictors:
+        _predictors[spec, device] = Predictor(spec, resolve_device(device))
+    return _predictors[spec, device]
 
 
 def _key(dataset: Dataset, name: str) -> str:

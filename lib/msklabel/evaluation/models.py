@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from msklabel import __version__
 from msklabel.evaluation.datasets import Case, restricted
@@ -55,10 +56,11 @@ class ModelSpec:
 
 
 class Predictor:
-    """Segments cases with one model; its weights are loaded on the first call."""
+    """Segments cases with one model on ``device``; its weights are loaded on the first call."""
 
-    def __init__(self, spec: ModelSpec) -> None:
+    def __init__(self, spec: ModelSpec, device: torch.device) -> None:
         self.spec = spec
+        self.device = device
         self._network = None
         self._backend = None
 
@@ -70,9 +72,12 @@ class Predictor:
             from msklabel.detect import AUTOMATIC_LABELS, segment_automatic
 
             detectable = [s for s in structures if s in AUTOMATIC_LABELS]
+            from msklabel.detect import load_detector
+
             result = segment_automatic(
-                case.image, self._segmenter(), labels=detectable, progress=False
-            )
+                case.image, self._segmenter(), labels=detectable,
+                detector=load_detector(device=self.device), progress=False,
+            )  # fmt: skip
         else:
             session = self._segmenter().session(case.image)
             result = simulate(session, np.asarray(case.reference.array), structures, mode)
@@ -82,7 +87,7 @@ class Predictor:
         from msklabel.kneeseg import load_segmenter, segment_knee
 
         if self._network is None:
-            self._network = load_segmenter(self.spec.checkpoint)
+            self._network = load_segmenter(self.spec.checkpoint, self.device)
         return segment_knee(case.echoes, self._network, progress=False)
 
     def _segmenter(self):
@@ -91,5 +96,8 @@ class Predictor:
         from msklabel.segment import Segmenter, load_backend
 
         if self._backend is None:
-            self._backend = load_backend(self.spec.model, self.spec.checkpoint, self.spec.variant)
+            spec = self.spec
+            self._backend = load_backend(
+                spec.model, spec.checkpoint, spec.variant, device=self.device
+            )
         return Segmenter(self._backend)

@@ -22,8 +22,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
+import torch
 from tqdm import tqdm
 
+from msklabel.device import resolve_device
 from msklabel.evaluation.datasets import STRATA, Case, Dataset, digest, restricted
 from msklabel.evaluation.metrics import dice, hd95, iou, surface_dice, volume_difference
 from msklabel.evaluation.models import ModelSpec, Predictor
@@ -95,10 +97,18 @@ class Evaluator:
     or as Dask tasks on a cluster) and writes the tables, ``summary.json`` and
     ``report.html``."""
 
-    def __init__(self, plan: Plan, out: str | os.PathLike[str], progress: bool = True) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        out: str | os.PathLike[str],
+        progress: bool = True,
+        device: str | torch.device = "auto",
+    ) -> None:
         self.plan = plan
         self.out = Path(out)
         self.progress = progress
+        self.device = str(device)
+        resolve_device(device)  # a device this machine cannot use fails before any work
 
     @property
     def configurations(self) -> list[Configuration]:
@@ -147,7 +157,8 @@ class Evaluator:
 
     def _run_here(self, cases: list[tuple[Dataset, str]], bar: tqdm) -> list[Outcome]:
         """Every case x configuration in this process, each case read at most once."""
-        predictors = {model.name: Predictor(model) for model in self.plan.models}
+        device = resolve_device(self.device)
+        predictors = {model.name: Predictor(model, device) for model in self.plan.models}
         outcomes = []
         for dataset, name in cases:
             case = _LazyCase(dataset, name, bar)
@@ -295,12 +306,14 @@ def evaluate(
     out: str | os.PathLike[str],
     progress: bool = True,
     client: Client | None = None,
+    device: str | torch.device = "auto",
 ) -> EvaluationResult:
     """Run ``plan`` (a :class:`Plan` or the path of a TOML plan) into the folder ``out``,
-    in this process or on the Dask cluster of ``client``."""
+    in this process or on the Dask cluster of ``client``, the models on ``device`` (on a
+    cluster, each worker resolves ``device`` itself)."""
     if not isinstance(plan, Plan):
         plan = load_plan(plan)
-    return Evaluator(plan, out, progress).run(client)
+    return Evaluator(plan, out, progress, device).run(client)
 
 
 def write_tables(cases: pd.DataFrame, biomarkers: pd.DataFrame, out: Path) -> dict[str, Path]:

@@ -77,7 +77,7 @@ def cell_means(embedding: torch.Tensor, grid: int = GRID) -> np.ndarray:
     if not isinstance(embedding, torch.Tensor) or embedding.ndim != 3:
         raise TypeError("the encoder gives no [channels, rows, columns] feature map per slice")
     cells = F.adaptive_avg_pool2d(embedding.float(), grid)  # [channels, grid, grid]
-    return cells.permute(1, 2, 0).reshape(-1).numpy()
+    return cells.permute(1, 2, 0).reshape(-1).cpu().numpy()
 
 
 class Embedder:
@@ -124,9 +124,11 @@ def load_embedder(
     model: str = "litemedsam",
     checkpoint: str | os.PathLike[str] | None = None,
     segmenter: Segmenter | None = None,
+    device: str | torch.device = "auto",
 ) -> Embedder:
     """The embedder of ``model`` with weights from ``checkpoint`` (LiteMedSAM: packaged when
-    None). Give the ``segmenter`` that segments the same studies to share its cache."""
+    None) on ``device``. Give the ``segmenter`` that segments the same studies to share its
+    cache (``device`` is then the segmenter's)."""
     if model not in EMBEDDING_MODELS:
         raise ValueError(
             f"unknown embedding model {model!r} (known: {', '.join(EMBEDDING_MODELS)})"
@@ -135,7 +137,7 @@ def load_embedder(
 
     path = packaged_checkpoint() if checkpoint is None else checkpoint
     if segmenter is None:
-        segmenter = Segmenter(load_backend(model, path))
+        segmenter = Segmenter(load_backend(model, path, device=device))
     digest = file_digest(path)
     if segmenter.backend.model_id.split(":")[:2] != [model, digest[:16]]:
         raise ValueError(

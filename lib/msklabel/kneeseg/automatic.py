@@ -9,7 +9,9 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from msklabel.device import resolve_device
 from msklabel.kneeseg.anatomy import Laterality, knee_labels
 from msklabel.kneeseg.classes import SIDED, UNSIDED
 from msklabel.kneeseg.inference import predict_probabilities
@@ -26,14 +28,18 @@ def default_weights() -> Path:
     return Path(str(resources.files("msklabel.kneeseg").joinpath("models", DEFAULT_WEIGHTS)))
 
 
-def load_segmenter(path: str | os.PathLike[str] | None = None) -> KneeSegmenter:
-    """The network in ``path``; None: the shipped one. Loaded once per process."""
-    return _load(str(Path(path).resolve()) if path is not None else str(default_weights()))
+def load_segmenter(
+    path: str | os.PathLike[str] | None = None, device: str | torch.device = "auto"
+) -> KneeSegmenter:
+    """The network in ``path`` (None: the shipped one) on ``device``. Loaded once per process
+    and device."""
+    path = str(Path(path).resolve()) if path is not None else str(default_weights())
+    return _load(path, resolve_device(device))
 
 
 @functools.lru_cache(maxsize=4)
-def _load(path: str) -> KneeSegmenter:
-    return KneeSegmenter.load(path)
+def _load(path: str, device: torch.device) -> KneeSegmenter:
+    return KneeSegmenter.load(path, device)
 
 
 def segment_knee(

@@ -16,8 +16,9 @@ from msklabel.kneeseg.network import MULTIPLE, KneeSegmenter, echo_pair
 from msklabel.kneeseg.synth import OUT_PIXEL_MM, TRAINED_PIXEL_MM, window
 from msklabel.volume import Volume
 
-#: Slices run through the network at once.
+#: Slices run through the network at once on a CPU, and on a GPU.
 BATCH = 4
+GPU_BATCH = 32
 #: Zooms of the test-time augmentation: each slice is segmented at these pixel sizes
 #: (relative to :func:`network_pixel_mm`) and the probabilities averaged.
 SCALES = (0.9, 1.0, 1.1)
@@ -31,7 +32,8 @@ def predict_probabilities(
 ) -> np.ndarray:
     """Class probabilities ``[classes, slice, row, column]`` (float32) on the grid of the
     echoes, whose slices must be sagittal: the mean of the network's probabilities with the
-    slices zoomed by each of ``scales`` around :func:`network_pixel_mm`."""
+    slices zoomed by each of ``scales`` around :func:`network_pixel_mm`. The network runs on
+    its own device (``segmenter.device``)."""
     early, late = echo_pair(echoes)
     if early.shape != late.shape:
         raise ValueError("the echoes must share one grid")
@@ -41,22 +43,23 @@ def predict_probabilities(
     rows, columns = view.display_shape
     dr, dc = view.display_spacing
     pixel_mm = network_pixel_mm((dr, dc))
-    network = segmenter.network.eval()
+    network, device = segmenter.network.eval(), segmenter.device
+    batch = BATCH if device.type == "cpu" else GPU_BATCH
     total = np.zeros((len(SegClass), *stacked.shape[:1], rows, columns), np.float32)
-    steps = [(first, scale) for scale in scales for first in range(0, stacked.shape[0], BATCH)]
+    steps = [(first, scale) for scale in scales for first in range(0, stacked.shape[0], batch)]
     with torch.inference_mode():
         for first, scale in tqdm(
             steps, desc="segmenting slices", unit="batch", disable=not progress
         ):
-            images = window(torch.from_numpy(stacked[first : first + BATCH]))
+            images = window(torch.from_numpy(stacked[first : first + batch]).to(device))
             height = round(rows * dr / (pixel_mm * scale))
             width = round(columns * dc / (pixel_mm * scale))
             images = F.interpolate(images, size=(height, width), mode="bilinear", antialias=True)
             padding = (0, _padding(width), 0, _padding(height))
             logits = network(F.pad(images, padding))[:, :, :height, :width]
             logits = F.interpolate(logits, size=(rows, columns), mode="bilinear")
-            probabilities = torch.softmax(logits, 1).numpy()
-            total[:, first : first + BATCH] += probabilities.transpose(1, 0, 2, 3)
+            probabilities = torch.softmax(logits, 1).cpu().numpy()
+            total[:, first : first + batch] += probabilities.transpose(1, 0, 2, 3)
     total /= len(scales)
     return np.stack([_undo_view(view, total[c]) for c in range(total.shape[0])])
 

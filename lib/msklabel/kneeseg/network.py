@@ -12,6 +12,7 @@ import torch
 from monai.networks.layers import Norm
 from monai.networks.nets import UNet
 
+from msklabel.device import resolve_device
 from msklabel.errors import InputError
 from msklabel.kneeseg.classes import SegClass
 from msklabel.segment.backends.base import file_digest
@@ -75,17 +76,22 @@ class KneeSegmenter:
     def new(cls, widths: tuple[int, ...], residual_units: int) -> KneeSegmenter:
         return cls(build_network(widths, residual_units), tuple(widths), residual_units)
 
+    @property
+    def device(self) -> torch.device:
+        """Where the network runs."""
+        return next(self.network.parameters()).device
+
     def copy(self) -> KneeSegmenter:
-        """An independent copy (same weights, ``info`` and ``model_id``)."""
+        """An independent copy (same weights, ``info``, ``model_id`` and device)."""
         twin = KneeSegmenter.new(self.widths, self.residual_units)
-        twin.network.load_state_dict(self.network.state_dict())
+        twin.network.to(self.device).load_state_dict(self.network.state_dict())
         twin.info, twin.model_id = dict(self.info), self.model_id
         return twin
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the weights (float16) and ``info`` to ``path``."""
         state = {
-            k: v.half() if v.is_floating_point() else v
+            k: (v.half() if v.is_floating_point() else v).cpu()
             for k, v in self.network.state_dict().items()
         }
         record = {
@@ -98,9 +104,11 @@ class KneeSegmenter:
         torch.save(record, path)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> KneeSegmenter:
-        """Read weights written by :meth:`save`; :class:`InputError` naming ``path`` if it is
-        not such a file."""
+    def load(
+        cls, path: str | os.PathLike[str], device: str | torch.device = "auto"
+    ) -> KneeSegmenter:
+        """Read weights written by :meth:`save`, the network on ``device``; :class:`InputError`
+        naming ``path`` if it is not such a file."""
         try:
             saved = torch.load(Path(path), map_location="cpu", weights_only=True)
         except FileNotFoundError:
@@ -113,7 +121,7 @@ class KneeSegmenter:
         segmenter.network.load_state_dict(
             {k: v.float() if v.is_floating_point() else v for k, v in saved["state"].items()}
         )
-        segmenter.network.eval()
+        segmenter.network.to(resolve_device(device)).eval()
         segmenter.info = json.loads(saved.get("info") or "{}")
         segmenter.model_id = f"kneeseg:{file_digest(path)[:16]}"
         return segmenter

@@ -397,6 +397,8 @@ def window(images: torch.Tensor) -> torch.Tensor:
     first = images[:, 0].flatten(1)
     sample = first[:, :: max(1, first.shape[1] // 8192)]
     sample = torch.where(sample > 0, sample, torch.nan)
-    low, high = torch.nanquantile(sample, torch.tensor([0.005, 0.995]), dim=1).nan_to_num(0.0)
+    low, high = torch.nanquantile(
+        sample, torch.tensor([0.005, 0.995], device=images.device), dim=1
+    ).nan_to_num(0.0)
     scale = (high - low).clamp(min=1e-6)
     return ((images - low[:, None, None, None]) / scale[:, None, None, None]).clamp(0, 1)

@@ -5,7 +5,8 @@ its checkpoint by an atomic rename into the model folder; every process that ser
 model sees the new file on its next request and reloads, without a restart. One
 :class:`~msklabel.segment.Segmenter` (backend + embedding cache) is shared by all requests;
 the knee detector that prompts the automatic segmentation, and the knee network of the
-automatic knee segmentation, are published the same way.
+automatic knee segmentation, are published the same way. Each store serves on its default
+device, or on the device a call names (one loaded model per device).
 """
 
 from __future__ import annotations
@@ -14,15 +15,21 @@ import json
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import torch
 
 from msklabel.detect import Detector, load_detector
+from msklabel.device import resolve_device
 from msklabel.features import Embedder, load_embedder
 from msklabel.kneeseg import KneeSegmenter, load_segmenter
 from msklabel.labeling.series import series_volume
 from msklabel.segment import EmbeddingCache, Segmenter, Session, load_backend
+
+Loaded = TypeVar("Loaded")
 
 
 @dataclass(frozen=True)
@@ -36,12 +43,16 @@ class ModelSpec:
 
 class Published:
     """Weights that training publishes into ``folder`` as ``<name>.pt`` (atomic rename), with
-    the training report beside them as ``<name>.json``."""
+    the training report beside them as ``<name>.json``; served on ``device`` by default."""
 
-    def __init__(self, folder: str | os.PathLike[str], name: str) -> None:
+    def __init__(
+        self, folder: str | os.PathLike[str], name: str, device: str | torch.device = "auto"
+    ) -> None:
         self.folder = Path(folder)
         self.name = name
+        self.device = resolve_device(device)
         self._lock = threading.Lock()
+        self._loaded: dict[torch.device, tuple[int | None, Any]] = {}
 
     @property
     def published(self) -> Path:
@@ -74,6 +85,22 @@ class Published:
         except FileNotFoundError:
             return None
 
+    def current(
+        self,
+        device: str | torch.device | None,
+        load: Callable[[Path | None, torch.device], Loaded],
+    ) -> Loaded:
+        """``load(published weights or None, device)``, kept per device (None: the default
+        one) and loaded again once newer weights are published."""
+        device = self.device if device is None else resolve_device(device)
+        with self._lock:
+            stamp = self.stamp()
+            found = self._loaded.get(device)
+            if found is None or found[0] != stamp:
+                path = None if stamp is None else self.published
+                found = self._loaded[device] = (stamp, load(path, device))
+            return found[1]
+
 
 class ModelStore(Published):
     """The current segmenter of one model, following its published checkpoint.
@@ -84,49 +111,53 @@ class ModelStore(Published):
     #: Images whose session (volume read and windowed) is kept for the next click.
     sessions_kept = 8
 
-    def __init__(self, spec: ModelSpec, folder: str | os.PathLike[str], name: str) -> None:
-        super().__init__(folder, name)
+    def __init__(
+        self,
+        spec: ModelSpec,
+        folder: str | os.PathLike[str],
+        name: str,
+        device: str | torch.device = "auto",
+    ) -> None:
+        super().__init__(folder, name, device)
         self.spec = spec
         self.cache = EmbeddingCache()
-        self._segmenter: Segmenter | None = None
         self._embedder: Embedder | None = None
-        self._checkpoint: str | os.PathLike[str] | None = None
-        self._loaded: int | None = None
-        self._sessions: OrderedDict[tuple[str, int, str], Session] = OrderedDict()
+        self._sessions: OrderedDict[tuple[str, int, str, str], Session] = OrderedDict()
 
-    def segmenter(self) -> Segmenter:
-        """The segmenter on the newest weights, reloaded if a checkpoint was published since."""
-        with self._lock:
-            return self._current()
+    def segmenter(self, device: str | torch.device | None = None) -> Segmenter:
+        """The segmenter on the newest weights on ``device`` (None: the store's), reloaded if a
+        checkpoint was published since."""
 
-    def embedder(self) -> Embedder:
-        """An embedder on the current segmenter's encoder, sharing its embedding cache."""
+        def load(published: Path | None, device: torch.device) -> Segmenter:
+            checkpoint = published or self.spec.checkpoint
+            backend = load_backend(self.spec.model, checkpoint, self.spec.variant, device=device)
+            return Segmenter(backend, cache=self.cache)
+
+        return self.current(device, load)
+
+    def embedder(self, device: str | torch.device | None = None) -> Embedder:
+        """An embedder on the current segmenter's encoder on ``device`` (None: the store's),
+        sharing its embedding cache."""
+        segmenter = self.segmenter(device)
         with self._lock:
-            segmenter = self._current()
-            if self._embedder is None:
-                self._embedder = load_embedder(self.spec.model, self._checkpoint, segmenter)
+            if self._embedder is None or self._embedder.segmenter is not segmenter:
+                checkpoint = self.spec.checkpoint if self.stamp() is None else self.published
+                self._embedder = load_embedder(self.spec.model, checkpoint, segmenter)
             return self._embedder
 
-    def _current(self) -> Segmenter:
-        """The segmenter on the newest weights (call with the lock held)."""
-        stamp = self.stamp()
-        if self._segmenter is None or stamp != self._loaded:
-            self._checkpoint = self.spec.checkpoint if stamp is None else self.published
-            backend = load_backend(self.spec.model, self._checkpoint, self.spec.variant)
-            self._segmenter = Segmenter(backend, cache=self.cache)
-            self._embedder = None
-            self._loaded = stamp
-        return self._segmenter
-
-    def session(self, image: str | os.PathLike[str]) -> Session:
-        """A session of the current model on an image file or DICOM folder.
+    def session(
+        self, image: str | os.PathLike[str], device: str | torch.device | None = None
+    ) -> Session:
+        """A session of the current model on ``device`` (None: the store's) on an image file
+        or DICOM folder.
 
         The image is read and windowed once and kept while the file and the weights stay the
         same, so later clicks on it cost only the decoding (and encoding new slices).
         """
-        segmenter = self.segmenter()
+        segmenter = self.segmenter(device)
+        backend = segmenter.backend
         path = Path(image)
-        key = (str(path.resolve()), path.stat().st_mtime_ns, segmenter.backend.model_id)
+        key = (str(path.resolve()), path.stat().st_mtime_ns, backend.model_id, str(backend.device))
         with self._lock:
             found = self._sessions.get(key)
             if found is not None:
@@ -143,37 +174,41 @@ class ModelStore(Published):
 class DetectorStore(Published):
     """The knee detector: the one shipped with msklabel until a trained one is published."""
 
-    def __init__(self, folder: str | os.PathLike[str], name: str = "detector") -> None:
-        super().__init__(folder, name)
-        self._detector: Detector | None = None
-        self._loaded: int | None = None
+    def __init__(
+        self,
+        folder: str | os.PathLike[str],
+        name: str = "detector",
+        device: str | torch.device = "auto",
+    ) -> None:
+        super().__init__(folder, name, device)
 
-    def detector(self) -> Detector:
-        """The newest published detector, or the shipped one."""
-        with self._lock:
-            stamp = self.stamp()
-            if self._detector is None or stamp != self._loaded:
-                path = None if stamp is None else self.published
-                self._detector = Detector.load(path) if path else load_detector()
-                self._loaded = stamp
-            return self._detector
+    def detector(self, device: str | torch.device | None = None) -> Detector:
+        """The newest published detector, or the shipped one, on ``device`` (None: the
+        store's)."""
+
+        def load(path: Path | None, device: torch.device) -> Detector:
+            return Detector.load(path, device) if path else load_detector(device=device)
+
+        return self.current(device, load)
 
 
 class KneeSegStore(Published):
     """The knee segmentation network: the one shipped with msklabel until a fine-tuned one is
     published."""
 
-    def __init__(self, folder: str | os.PathLike[str], name: str = "kneeseg") -> None:
-        super().__init__(folder, name)
-        self._segmenter: KneeSegmenter | None = None
-        self._loaded: int | None = None
+    def __init__(
+        self,
+        folder: str | os.PathLike[str],
+        name: str = "kneeseg",
+        device: str | torch.device = "auto",
+    ) -> None:
+        super().__init__(folder, name, device)
 
-    def segmenter(self) -> KneeSegmenter:
-        """The newest published network, or the shipped one."""
-        with self._lock:
-            stamp = self.stamp()
-            if self._segmenter is None or stamp != self._loaded:
-                path = None if stamp is None else self.published
-                self._segmenter = KneeSegmenter.load(path) if path else load_segmenter()
-                self._loaded = stamp
-            return self._segmenter
+    def segmenter(self, device: str | torch.device | None = None) -> KneeSegmenter:
+        """The newest published network, or the shipped one, on ``device`` (None: the
+        store's)."""
+
+        def load(path: Path | None, device: torch.device) -> KneeSegmenter:
+            return KneeSegmenter.load(path, device) if path else load_segmenter(device=device)
+
+        return self.current(device, load)

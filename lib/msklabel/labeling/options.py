@@ -16,6 +16,9 @@ folder's defaults (a relative ``checkpoint`` or ``model_dir`` is taken from the 
   strategy's study embedding; default 3.
 - ``auto_update_scoring``: rescore all images after training and next-sample requests
   (MONAI Label's habit); default ``false``.
+- ``device``: where the models run unless a request names a ``device`` (as MONAI Label's
+  own infer and train requests do): ``auto`` (a CUDA GPU if there is one, else the CPU),
+  ``cpu``, ``cuda`` or ``cuda:N``; default ``auto``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from msklabel.device import resolve_device
 from msklabel.errors import InputError
 from msklabel.labeling.labelset import LabelSet
 from msklabel.labeling.models import ModelSpec
@@ -42,6 +48,7 @@ class AppOptions:
     model_dir: Path
     dicomweb_filter: dict[str, Any] = field(default_factory=lambda: {"Modality": "MR"})
     scoring_slices: int = 3
+    device: torch.device = field(default_factory=resolve_device)
 
     @classmethod
     def from_conf(cls, conf: Mapping[str, str], app_dir: str | os.PathLike[str]) -> AppOptions:
@@ -63,6 +70,10 @@ class AppOptions:
         except ValueError as error:
             raise ValueError(f"-c labels: {error}") from None
         try:
+            device = resolve_device(conf.get("device", "auto"))
+        except ValueError as error:
+            raise ValueError(f"-c device: {error}") from None
+        try:
             search = json.loads(conf.get("dicomweb_filter", '{"Modality": "MR"}'))
         except json.JSONDecodeError as error:
             raise ValueError(f"-c dicomweb_filter: not JSON ({error})") from None
@@ -72,6 +83,7 @@ class AppOptions:
             model_dir=Path(conf.get("model_dir") or Path(app_dir) / "model"),
             dicomweb_filter=search,
             scoring_slices=int(conf.get("scoring_slices", 3)),
+            device=device,
         )
 
 

@@ -1,5 +1,6 @@
 """Training on the final labels of a datastore, then publishing: the segmenter's fine-tuning,
-the knee detector and the knee segmentation network."""
+the knee detector and the knee segmentation network, each on a store's device or on the
+device a call names."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import torch
 
 from msklabel.detect import TrainConfig, train_detector
 from msklabel.detect.training import read_labelled
@@ -47,13 +49,15 @@ def train_and_publish(
     labels: Sequence[int],
     config: FinetuneConfig,
     max_slices: int | None = None,
+    device: str | torch.device | None = None,
 ) -> dict[str, Any]:
-    """Fine-tune the store's current model on ``pairs`` and publish it; returns the report."""
+    """Fine-tune the store's current model on ``pairs`` on ``device`` (None: the store's) and
+    publish it; returns the report."""
     if not pairs:
         raise ValueError("no image has a final label to train on")
     started = time.perf_counter()
     examples = training_slices(pairs, labels, max_slices, config.min_area)
-    backend = store.segmenter().backend
+    backend = store.segmenter(device).backend
     if not isinstance(backend, TrainableBackend):
         raise ValueError(f"the {backend.name} backend cannot be fine-tuned")
     staged = store.staging()
@@ -66,6 +70,7 @@ def train_and_publish(
         "examples": len(examples.images),
         "steps": config.steps,
         "learning_rate": config.learning_rate,
+        "device": str(backend.device),
         "seconds": round(time.perf_counter() - started, 1),
     }
     store.publish(staged, report)
@@ -73,14 +78,19 @@ def train_and_publish(
 
 
 def train_detector_and_publish(
-    store: DetectorStore, pairs: Sequence[Pair], config: TrainConfig
+    store: DetectorStore,
+    pairs: Sequence[Pair],
+    config: TrainConfig,
+    device: str | torch.device | None = None,
 ) -> dict[str, Any]:
     """Train the knee detector on the final label maps, with their images (``pairs``: image
-    file, label file, on one grid), and publish it; returns the report."""
+    file, label file, on one grid), on ``device`` (None: the store's) and publish it; returns
+    the report."""
     if not pairs:
         raise ValueError("no final label to train the detector on")
     series = [read_labelled(image, label) for image, label in pairs]
-    detector = train_detector(series, config, progress=True)
+    device = store.device if device is None else device
+    detector = train_detector(series, config, progress=True, device=device)
     staged = store.staging()
     detector.save(staged)
     report = {"labels": len(pairs), **detector.info}
@@ -89,15 +99,20 @@ def train_detector_and_publish(
 
 
 def train_kneeseg_and_publish(
-    store: KneeSegStore, pairs: Sequence[Pair], config: KneeSegConfig
+    store: KneeSegStore,
+    pairs: Sequence[Pair],
+    config: KneeSegConfig,
+    device: str | torch.device | None = None,
 ) -> dict[str, Any]:
     """Fine-tune the store's current knee network on the final label maps with their images
     (``pairs``: image file, label file, on one grid; half of each batch is those images, half
-    synthesised from their labels) and publish it; returns the report."""
+    synthesised from their labels) on ``device`` (None: the store's) and publish it; returns
+    the report."""
     if not pairs:
         raise ValueError("no final label to train the knee network on")
     series = [read_labelled(image, label) for image, label in pairs]
-    segmenter = train_segmenter([], config, images=series, initial=store.segmenter())
+    initial = store.segmenter(device)
+    segmenter = train_segmenter([], config, images=series, initial=initial, device=initial.device)
     staged = store.staging()
     segmenter.save(staged)
     report = {"labels": len(pairs), **segmenter.info}

@@ -32,6 +32,7 @@
     segmentation = "automatic"           # or "labels": label maps <labels_dir>/<SeriesUID>.nii.gz
     labels_dir = ""
     models = "default"                   # clinical model files: "default", "none" or a list
+    device = "auto"                      # where models run: auto (a CUDA GPU if any), cpu, cuda[:N]
 
     [quality]                            # the quality gate's limits (msklabel.biomarkers.quality)
     field_strength_t = 3.0               # when the header has no MagneticFieldStrength
@@ -70,6 +71,7 @@ from typing import Any
 
 from msklabel.biomarkers.quality import DEFAULT_RULES as DEFAULT_QUALITY
 from msklabel.biomarkers.quality import QualityRules, rules_from_mapping
+from msklabel.device import resolve_device
 from msklabel.errors import InputError
 from msklabel.pacs.rules import DEFAULT_RULES, Rule, rule_from_dict
 
@@ -130,6 +132,7 @@ class PipelineConfig:
     segmentation: str = "automatic"
     labels_dir: str = ""
     models: str | tuple[str, ...] = "default"
+    device: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -272,6 +275,10 @@ def _check(config: PacsConfig) -> None:
         raise ValueError("[pipeline] segmentation must be 'automatic' or 'labels'")
     if config.pipeline.segmentation == "labels" and not config.pipeline.labels_dir:
         raise ValueError("[pipeline] segmentation = 'labels' needs labels_dir")
+    try:
+        resolve_device(config.pipeline.device)
+    except ValueError as error:
+        raise ValueError(f"[pipeline] device: {error}") from None
     for destination in config.destinations:
         if destination.type == "dicom" and not (
             destination.ae_title and destination.host and destination.port

@@ -89,12 +89,12 @@ class Resources:
         return self._cache["bundles"]
 
 
-def segment_automatic(echoes: list[Volume]) -> Segmentation:
-    """The knee label map of a series (its echoes) with no prompts (``msklabel.kneeseg``),
-    with the network's confidence per slice and label."""
-    from msklabel.kneeseg import segment_knee
+def segment_automatic(echoes: list[Volume], device: str = "auto") -> Segmentation:
+    """The knee label map of a series (its echoes) with no prompts (``msklabel.kneeseg``, on
+    ``device``), with the network's confidence per slice and label."""
+    from msklabel.kneeseg import load_segmenter, segment_knee
 
-    return segment_knee(echoes, progress=False)
+    return segment_knee(echoes, load_segmenter(device=device), progress=False)
 
 
 class JobRun:
@@ -168,7 +168,7 @@ class JobRun:
             from msklabel.biomarkers.quality import confidence_from_scores
 
             try:
-                segmentation = segment_automatic(self._echoes())
+                segmentation = segment_automatic(self._echoes(), self.config.pipeline.device)
             except ValueError as error:  # e.g. not a sagittal series
                 raise StepFailed(f"automatic segmentation: {error}") from None
             labels = segmentation.labels

@@ -12,11 +12,13 @@ import torch
 
 
 class EmbeddingKey(NamedTuple):
-    """What identifies an embedding: the image content, the model and the slice."""
+    """What identifies an embedding: the image content, the model, the slice and the device
+    the embedding lives on (one model on two devices keeps two entries)."""
 
     image_id: str
     model_id: str
     slice: int
+    device: str
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,8 @@ class EmbeddingCache:
     """Least-recently-used cache of immutable embeddings, bounded by their size in bytes.
 
     Entries are never modified once stored, so sessions on different threads can share them.
+    Embeddings stay on the device they were computed on (GPU memory for a GPU backend: the
+    bound then limits GPU memory), so a cached slice is decoded without a copy.
     """
 
     def __init__(self, max_bytes: int = 2 * 1024**3) -> None:

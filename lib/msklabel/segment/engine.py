@@ -78,9 +78,11 @@ class Session:
 
     def embeddings(self, slices: Iterable[int]) -> list:
         """Embeddings of ``slices``, encoding those not yet cached together in batches."""
-        keys = [EmbeddingKey(self.image_id, self.backend.model_id, int(k)) for k in slices]
+        backend = self.backend
+        device = str(backend.device)
+        keys = [EmbeddingKey(self.image_id, backend.model_id, int(k), device) for k in slices]
         return self.segmenter.cache.get_many(
-            keys, lambda missing: self.backend.encode(self.images[[key.slice for key in missing]])
+            keys, lambda missing: backend.encode(self.images[[key.slice for key in missing]])
         )
 
     def predict_slice(self, index: int, prompt: SlicePrompt) -> SliceMask:

@@ -3,6 +3,7 @@
 Each step draws slices that hold a label, prompts with the label's box jittered by a share of
 its size, and minimises Dice + binary cross-entropy between the decoder's low-resolution
 logits and the label. With a frozen encoder, every training slice is encoded once up front.
+Training runs on the backend's device (:mod:`msklabel.device`).
 """
 
 from __future__ import annotations
@@ -109,7 +110,9 @@ def finetune(
         else:
             embeddings = frozen[batch]
         jittered = _jitter(boxes[batch], config.jitter, shape, generator)
-        prompts = torch.as_tensor(trained.boxes_to_model(jittered, shape), dtype=torch.float32)
+        prompts = torch.as_tensor(
+            trained.boxes_to_model(jittered, shape), dtype=torch.float32, device=trained.device
+        )
         loss = dice_bce_loss(trained.decode_boxes(embeddings, prompts), targets[batch])
         optimiser.zero_grad()
         loss.backward()

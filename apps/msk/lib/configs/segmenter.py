@@ -33,7 +33,7 @@ class SegmenterConfig(TaskConfig):
         super().init(name, model_dir, conf, planner, **kwargs)
         self.options: AppOptions = kwargs["options"]
         self.primary: bool = kwargs.get("primary", True)
-        self.store = ModelStore(kwargs["spec"], model_dir, name)
+        self.store = ModelStore(kwargs["spec"], model_dir, name, self.options.device)
         self.detectors: DetectorStore = kwargs["detectors"]
         labelset = self.options.labelset
         self.scoring = (

@@ -18,11 +18,12 @@ from msklabel.volume import Volume
 def automatic(
     detectors: DetectorStore, labelset: LabelSet
 ) -> Callable[[Volume, Segmenter], Segmentation]:
-    """Segment a volume with no prompts: the current detector's boxes prompt ``segmenter``."""
+    """Segment a volume with no prompts: the current detector's boxes, on the segmenter's
+    device, prompt ``segmenter``."""
     values = list(labelset.values.values())
 
     def run(volume: Volume, segmenter: Segmenter) -> Segmentation:
-        detector = detectors.detector()
+        detector = detectors.detector(segmenter.backend.device)
         return segment_automatic(volume, segmenter, values, detector, progress=False)
 
     return run

@@ -13,6 +13,7 @@ import numpy as np
 import SimpleITK as sitk
 from monailabel.interfaces.tasks.infer_v2 import InferTask, InferType
 
+from lib.device import device_choices, request_device
 from msklabel.io.nifti import write_nifti
 from msklabel.labeling.labelset import LabelSet
 from msklabel.labeling.models import ModelStore
@@ -37,6 +38,7 @@ class MskInfer(InferTask):
             labels=dict(labels if labels is not None else labelset.values),
             dimension=dimension,
             description=description,
+            config={"device": device_choices(store.device)},
         )
         self.store = store
         self.labelset = labelset
@@ -52,7 +54,7 @@ class MskInfer(InferTask):
 
     def __call__(self, request: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         started = time.perf_counter()
-        session = self.store.session(request["image"])
+        session = self.store.session(request["image"], request_device(request, self.store.device))
         loaded = time.perf_counter()
         result, label_names = self.segment(session, request)
         inferred = time.perf_counter()

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from monailabel.interfaces.tasks.infer_v2 import InferTask, InferType
 
+from lib.device import device_choices, request_device
 from lib.infers.base import write_label
 from msklabel.io import read_volumes
 from msklabel.kneeseg import segment_knee
@@ -34,6 +35,7 @@ class KneeInfer(InferTask):
             labels=dict(self.values),
             dimension=3,
             description="knee network: every knee structure, no prompts",
+            config={"device": device_choices(store.device)},
         )
         self.store = store
 
@@ -43,7 +45,7 @@ class KneeInfer(InferTask):
     def __call__(self, request: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         started = time.perf_counter()
         echoes = sorted(read_volumes(Path(request["image"])), key=lambda v: v.echo_time or 0.0)
-        segmenter = self.store.segmenter()
+        segmenter = self.store.segmenter(request_device(request, self.store.device))
         result = segment_knee(echoes, segmenter, progress=False)
         knee = result.labels.array
         labels = np.zeros(knee.shape, np.uint16 if max(self.values.values()) > 255 else np.uint8)

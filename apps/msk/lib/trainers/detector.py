@@ -32,4 +32,4 @@ class DetectorTrain(PublishingTrain):
             learning_rate=float(options["learning_rate"]),
         )
         pairs = [(item["image"], item["label"]) for item in datastore.datalist()]
-        return train_detector_and_publish(self.store, pairs, config)
+        return train_detector_and_publish(self.store, pairs, config, self.device(request))

@@ -35,4 +35,6 @@ class FinetuneTrain(PublishingTrain):
         )
         pairs = [(item["image"], item["label"]) for item in datastore.datalist()]
         values = list(self.labelset.values.values())
-        return train_and_publish(self.store, pairs, values, config, int(options["max_slices"]))
+        return train_and_publish(
+            self.store, pairs, values, config, int(options["max_slices"]), self.device(request)
+        )

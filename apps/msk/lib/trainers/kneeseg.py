@@ -31,4 +31,4 @@ class KneeSegTrain(PublishingTrain):
             learning_rate=float(options["learning_rate"]),
         )
         pairs = [(item["image"], item["label"]) for item in datastore.datalist()]
-        return train_kneeseg_and_publish(self.store, pairs, config)
+        return train_kneeseg_and_publish(self.store, pairs, config, self.device(request))

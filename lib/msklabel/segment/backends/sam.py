@@ -15,6 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from msklabel.device import check_precision, mixed_precision, resolve_device
 from msklabel.errors import InputError
 from msklabel.segment.backends.base import (
     MASK_PROMPT_LOGIT,
@@ -25,8 +26,8 @@ from msklabel.segment.backends.base import (
 from msklabel.segment.prompts import SlicePrompt
 
 SAM_VARIANTS = ("vit_b", "vit_l", "vit_h")
-#: Image-encoder arithmetic: fp32, or bf16 autocast (decoding stays fp32).
-PRECISIONS = ("fp32", "bf16")
+#: Slices encoded at once on a GPU: this many pixels of network input (24 LiteMedSAM slices).
+GPU_BATCH_PIXELS = 24 * 256 * 256
 _SAM_MEAN = (123.675 / 255, 116.28 / 255, 103.53 / 255)
 _SAM_STD = (58.395 / 255, 57.12 / 255, 57.375 / 255)
 
@@ -65,8 +66,8 @@ class InputFormat:
 
     def normalise(self, inputs: torch.Tensor) -> torch.Tensor:
         """``[n, 1, size, size]`` to normalised three-channel network input."""
-        mean = torch.tensor(self.mean, dtype=inputs.dtype).view(1, 3, 1, 1)
-        std = torch.tensor(self.std, dtype=inputs.dtype).view(1, 3, 1, 1)
+        mean = torch.tensor(self.mean, dtype=inputs.dtype, device=inputs.device).view(1, 3, 1, 1)
+        std = torch.tensor(self.std, dtype=inputs.dtype, device=inputs.device).view(1, 3, 1, 1)
         return (inputs.expand(-1, 3, -1, -1) - mean) / std
 
     def from_input(self, logits: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
@@ -82,7 +83,9 @@ class SamFamilyBackend:
     ``encode`` runs the image encoder on batches of ``batch_size`` slices; ``decode`` runs only
     the prompt encoder and mask decoder. The network is used read-only, so sessions may share
     it. On CPU one slice per batch is as fast per slice as four and peaks at less than half the
-    memory (docs/performance.md), hence the default of 1.
+    memory (docs/performance.md), hence the default of 1; on a GPU batches hold at least
+    :data:`GPU_BATCH_PIXELS` pixels of network input. The network and the embeddings live on
+    ``device`` (:func:`msklabel.device.resolve_device`); masks come back as NumPy arrays.
 
     ``box_only`` marks networks trained with box prompts alone (MedSAM, LiteMedSAM), which do
     not understand clicks: for them, clicks without a box become a box that starts around the
@@ -103,20 +106,22 @@ class SamFamilyBackend:
         box_only: bool = False,
         batch_size: int = 1,
         precision: str = "fp32",
+        device: str | torch.device = "auto",
     ) -> None:
         for part in ("image_encoder", "prompt_encoder", "mask_decoder"):
             if not hasattr(network, part):
                 raise TypeError(f"the {name} network has no {part}")
-        if precision not in PRECISIONS:
-            raise ValueError(f"unknown precision {precision!r} (known: {', '.join(PRECISIONS)})")
+        self.device = resolve_device(device)
+        self.precision = check_precision(precision, self.device)
         self.name = name
-        self.network = network.eval()
+        self.network = network.to(self.device).eval()
         self.input_format = input_format
         # bf16 embeddings differ from fp32 ones: they must not share cache entries
         self.model_id = model_id if precision == "fp32" else f"{model_id}:{precision}"
         self.box_only = box_only
+        if self.device.type != "cpu":
+            batch_size = max(batch_size, GPU_BATCH_PIXELS // input_format.size**2)
         self.batch_size = batch_size
-        self.precision = precision
 
     @property
     def encoder(self) -> torch.nn.Module:
@@ -128,10 +133,10 @@ class SamFamilyBackend:
         return tuple(self.network.prompt_encoder.mask_input_size)
 
     def encode(self, images: np.ndarray) -> list[torch.Tensor]:
-        """fp32 embeddings of windowed slices, encoded in batches (in bf16 if so configured)."""
+        """fp32 embeddings of windowed slices on the backend's device, encoded in batches (in
+        mixed precision if so configured)."""
         embeddings: list[torch.Tensor] = []
-        bf16 = self.precision == "bf16"
-        with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+        with torch.inference_mode(), mixed_precision(self.device, self.precision):
             for start in range(0, len(images), self.batch_size):
                 batch = torch.from_numpy(
                     np.ascontiguousarray(images[start : start + self.batch_size])
@@ -142,6 +147,7 @@ class SamFamilyBackend:
 
     def encode_tensor(self, images: torch.Tensor) -> torch.Tensor:
         """Image embeddings of windowed ``[n, rows, columns]`` slices (differentiable)."""
+        images = images.to(self.device)
         inputs = self.input_format.normalise(self.input_format.to_input(images))
         return self.network.image_encoder(inputs)
 
@@ -155,13 +161,18 @@ class SamFamilyBackend:
         if self.box_only:
             prompt = replace(prompt, coordinates=np.empty((0, 2)), positive=np.empty(0, bool))
         scale = self.input_format.xy_scale(shape)
+        device = self.device
         points = None
         if len(prompt.coordinates):
-            coordinates = torch.as_tensor(prompt.coordinates * scale, dtype=torch.float32)[None]
-            points = (coordinates, torch.as_tensor(prompt.positive, dtype=torch.int64)[None])
+            coordinates = prompt.coordinates * scale
+            points = (
+                torch.as_tensor(coordinates, dtype=torch.float32, device=device)[None],
+                torch.as_tensor(prompt.positive, dtype=torch.int64, device=device)[None],
+            )
         boxes = None
         if prompt.box is not None:
-            boxes = torch.as_tensor(prompt.box * np.tile(scale, 2), dtype=torch.float32)[None]
+            box = prompt.box * np.tile(scale, 2)
+            boxes = torch.as_tensor(box, dtype=torch.float32, device=device)[None]
         masks = None if prompt.mask is None else self._mask_prompt(prompt.mask)
         # A lone click is ambiguous: ask for several masks and keep the one rated best.
         multimask = boxes is None and masks is None and len(prompt.coordinates) == 1
@@ -169,7 +180,7 @@ class SamFamilyBackend:
             logits, scores = self._decode(embedding[None], points, boxes, masks, multimask)
             best = int(scores[0].argmax())
             logits = self.input_format.from_input(logits[:, best : best + 1], shape)
-        return SliceMask(logits[0, 0].numpy(), float(scores[0, best]))
+        return SliceMask(logits[0, 0].cpu().numpy(), float(scores[0, best]))
 
     def _decode_clicks_as_box(
         self, embedding: torch.Tensor, prompt: SlicePrompt, shape: tuple[int, int]
@@ -208,13 +219,15 @@ class SamFamilyBackend:
         return boxes * np.tile(self.input_format.xy_scale(shape), 2)
 
     def masks_to_model(self, masks: np.ndarray) -> torch.Tensor:
-        """Boolean ``[n, rows, columns]`` masks as ``[n, 1, h, w]`` low-resolution targets."""
-        frame = self.input_format.to_input(torch.from_numpy(masks).float(), "nearest")
+        """Boolean ``[n, rows, columns]`` masks as ``[n, 1, h, w]`` low-resolution targets on the
+        backend's device."""
+        masks = torch.from_numpy(masks).to(self.device, torch.float32)
+        frame = self.input_format.to_input(masks, "nearest")
         return (_resize(frame, self.mask_size, "area") > 0.5).float()
 
     def save_checkpoint(self, path: str | os.PathLike[str]) -> None:
-        """Write the network's state dict, loadable by this backend's loader."""
-        torch.save(self.network.state_dict(), path)
+        """Write the network's state dict (CPU tensors), loadable by this backend's loader."""
+        torch.save({k: v.cpu() for k, v in self.network.state_dict().items()}, path)
 
     def _mask_prompt(self, mask: np.ndarray) -> torch.Tensor:
         target = self.masks_to_model(mask[None])
@@ -244,6 +257,7 @@ def load_sam(
     variant: str = "vit_b",
     name: str = "sam",
     precision: str = "fp32",
+    device: str | torch.device = "auto",
 ) -> SamFamilyBackend:
     """SAM ``vit_b``/``vit_l``/``vit_h`` from a checkpoint, built by segment-anything."""
     from segment_anything import sam_model_registry
@@ -254,11 +268,15 @@ def load_sam(
     network = _build_checked(lambda: sam_model_registry[variant](checkpoint=str(path)), path, name)
     input_format = InputFormat(network.image_encoder.img_size, _SAM_MEAN, _SAM_STD)
     model_id = _model_id(name, variant, path)
-    return SamFamilyBackend(name, network, input_format, model_id, precision=precision)
+    return SamFamilyBackend(
+        name, network, input_format, model_id, precision=precision, device=device
+    )
 
 
 def load_medsam(
-    checkpoint: str | os.PathLike[str] | None, precision: str = "fp32"
+    checkpoint: str | os.PathLike[str] | None,
+    precision: str = "fp32",
+    device: str | torch.device = "auto",
 ) -> SamFamilyBackend:
     """MedSAM: SAM's ``vit_b`` with MedSAM weights; inputs stretched to 1024 in [0, 1]."""
     from segment_anything import sam_model_registry
@@ -270,7 +288,7 @@ def load_medsam(
     input_format = InputFormat(network.image_encoder.img_size, keep_aspect=False)
     model_id = _model_id("medsam", "vit_b", path)
     return SamFamilyBackend(
-        "medsam", network, input_format, model_id, box_only=True, precision=precision
+        "medsam", network, input_format, model_id, True, precision=precision, device=device
     )
 
 

@@ -77,15 +77,17 @@ class VolumePredictor(SAM2VideoPredictor):
 class _Frames(Sequence[torch.Tensor]):
     """Windowed slices turned into normalised network input one at a time, when SAM2 asks."""
 
-    def __init__(self, images: np.ndarray, input_format: InputFormat) -> None:
+    def __init__(self, images: np.ndarray, input_format: InputFormat, device: torch.device) -> None:
         self.images = images
         self.input_format = input_format
+        self.device = device
 
     def __len__(self) -> int:
         return len(self.images)
 
     def __getitem__(self, index: int) -> torch.Tensor:  # type: ignore[override]
         image = torch.from_numpy(np.ascontiguousarray(self.images[index], np.float32))
+        image = image.to(self.device)
         return self.input_format.normalise(self.input_format.to_input(image[None]))[0]
 
 
@@ -99,11 +101,19 @@ class Sam2Backend(SamFamilyBackend):
     object absent are left out. Clicks and boxes take precedence over a mask prompt on a slice.
     """
 
-    def __init__(self, network: VolumePredictor, model_id: str, batch_size: int = 2) -> None:
+    def __init__(
+        self,
+        network: VolumePredictor,
+        model_id: str,
+        batch_size: int = 2,
+        device: str | torch.device = "auto",
+    ) -> None:
         input_format = InputFormat(
             network.image_size, _IMAGENET_MEAN, _IMAGENET_STD, keep_aspect=False
         )
-        super().__init__("sam2", network, input_format, model_id, batch_size=batch_size)
+        super().__init__(
+            "sam2", network, input_format, model_id, batch_size=batch_size, device=device
+        )
         decoder = network.sam_mask_decoder
         # (channels, fold factor) of the high-resolution maps, finest first
         self._high_res = ((decoder.conv_s0.out_channels, 4), (decoder.conv_s1.out_channels, 2))
@@ -145,7 +155,7 @@ class Sam2Backend(SamFamilyBackend):
         image, high_res = self._unfold(embeddings)
         if boxes is not None:  # SAM2 takes a box as two labelled corner points, before clicks
             corners = boxes.reshape(-1, 2, 2)
-            labels = torch.tensor([_BOX_LABELS]).expand(len(corners), -1)
+            labels = torch.tensor([_BOX_LABELS], device=corners.device).expand(len(corners), -1)
             if points is not None:
                 corners = torch.cat([corners, points[0]], dim=1)
                 labels = torch.cat([labels, points[1]], dim=1)
@@ -166,7 +176,9 @@ class Sam2Backend(SamFamilyBackend):
         if not prompts or any(prompt.empty for prompt in prompts.values()):
             raise ValueError("tracking needs a non-empty prompt on at least one slice")
         predictor = self.network
-        state = predictor.volume_state(_Frames(images, self.input_format), images.shape[1:])
+        state = predictor.volume_state(
+            _Frames(images, self.input_format, self.device), images.shape[1:]
+        )
         with torch.inference_mode():
             for index, prompt in sorted(prompts.items()):
                 _add_prompt(predictor, state, index, prompt)
@@ -177,7 +189,7 @@ class Sam2Backend(SamFamilyBackend):
                 ):
                     presence = _presence(state, index)
                     if presence > 0.5 or index in prompts:
-                        results[index] = SliceMask(logits[0, 0].float().numpy(), presence)
+                        results[index] = SliceMask(logits[0, 0].float().cpu().numpy(), presence)
         return dict(sorted(results.items()))
 
 
@@ -223,9 +235,13 @@ def build_network(variant: str) -> VolumePredictor:
     )
 
 
-def load_sam2(checkpoint: str | os.PathLike[str] | None, variant: str = "hiera_b+") -> Sam2Backend:
-    """SAM2/SAM2.1 of ``variant`` with the weights in ``checkpoint``."""
+def load_sam2(
+    checkpoint: str | os.PathLike[str] | None,
+    variant: str = "hiera_b+",
+    device: str | torch.device = "auto",
+) -> Sam2Backend:
+    """SAM2/SAM2.1 of ``variant`` with the weights in ``checkpoint``, on ``device``."""
     config_file(variant)
     path = require_checkpoint(checkpoint, "sam2")
     network = cast(VolumePredictor, load_weights(build_network(variant), path, "sam2"))
-    return Sam2Backend(network, _model_id("sam2", variant, path))
+    return Sam2Backend(network, _model_id("sam2", variant, path), device=device)

@@ -1,0 +1,91 @@
+"""The one device choice of the library: where models run and their tensors live.
+
+``auto`` (the default of every command and loader) is the first CUDA GPU when torch sees
+one, else the CPU, unless the environment variable ``MSKLABEL_DEVICE`` names a device for
+it; ``cpu``, ``cuda`` and ``cuda:N`` name a device explicitly. Inputs and outputs of the
+library stay NumPy arrays on the CPU whatever the device.
+
+>>> resolve_device("cpu")
+device(type='cpu')
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Iterator
+
+import torch
+
+from msklabel.errors import DeviceError
+
+#: The default choice: a CUDA GPU where there is one, else the CPU.
+AUTO = "auto"
+#: The environment variable that names the device ``auto`` stands for (e.g. ``cpu``).
+ENVIRONMENT = "MSKLABEL_DEVICE"
+#: What a device choice may say (for help texts and error messages).
+CHOICES = "auto, cpu, cuda or cuda:N"
+#: Arithmetic of mixed precision: fp32 (none), bf16 (CPU or CUDA), fp16 (CUDA only).
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+_CUDA = re.compile(r"cuda(?::(\d+))?")
+
+
+def resolve_device(choice: str | torch.device = AUTO) -> torch.device:
+    """The device ``choice`` names; :class:`DeviceError` naming the choice if it cannot be used.
+
+    ``auto``: the device ``$MSKLABEL_DEVICE`` names if set, else ``cuda:0`` when
+    ``torch.cuda.is_available()``, else ``cpu``. ``cuda`` is ``cuda:0``; ``cuda:N`` must be
+    below the number of CUDA devices.
+    """
+    text = str(choice).strip().lower()
+    if text == AUTO:
+        configured = os.environ.get(ENVIRONMENT, AUTO)
+        if configured.strip().lower() != AUTO:
+            try:
+                return resolve_device(configured)
+            except DeviceError as error:
+                raise DeviceError(f"{ENVIRONMENT}={configured!r}: {error}") from None
+        text = "cuda" if torch.cuda.is_available() else "cpu"
+    if text == "cpu":
+        return torch.device("cpu")
+    match = _CUDA.fullmatch(text)
+    if match is None:
+        raise DeviceError(f"device {str(choice)!r}: unknown (choose {CHOICES})")
+    if not torch.cuda.is_available():
+        raise DeviceError(
+            f"device {str(choice)!r}: torch sees no CUDA GPU on this machine "
+            f"(torch {torch.__version__}, CUDA build {torch.version.cuda or 'none'}); "
+            "choose cpu or auto"
+        )
+    index, count = int(match.group(1) or 0), torch.cuda.device_count()
+    if index >= count:
+        raise DeviceError(
+            f"device {str(choice)!r}: this machine has {count} CUDA device(s), cuda:0 to "
+            f"cuda:{count - 1}"
+        )
+    return torch.device("cuda", index)
+
+
+def check_precision(precision: str, device: torch.device) -> str:
+    """``precision`` if ``device`` can run it, else ValueError naming both."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r} (known: {', '.join(PRECISIONS)})")
+    if precision == "fp16" and device.type != "cuda":
+        raise ValueError(f"precision 'fp16' runs on CUDA only, not on {device}")
+    return precision
+
+
+@contextlib.contextmanager
+def mixed_precision(device: torch.device, precision: str = "fp32") -> Iterator[None]:
+    """Autocast to ``precision`` on ``device`` inside the block (fp32: no autocast).
+
+    Weights stay float32; matrix products and convolutions run in the lower precision.
+    """
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(check_precision(precision, device))
+    if dtype is None:
+        yield
+        return
+    with torch.autocast(device.type, dtype=dtype):
+        yield
