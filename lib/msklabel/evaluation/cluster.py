@@ -115,7 +115,10 @@ def _result(
 ) -> Outcome:
     """Task: one case x configuration (after its case's reference, the last argument)."""
     return evaluator.result(
-        dataset, name, configuration, lambda: _case(dataset, name),
+        dataset,
+        name,
+        configuration,
+        lambda: _case(dataset, name),
         _predictor(configuration.model, evaluator.device),
     )
 
