@@ -8,14 +8,14 @@ import pytest
 import torch
 
 from msklabel.errors import InputError
-from msklabel.pacs.config import STEPS, load_config
+from msklabel.pacs.config import DEFAULT_STEPS, load_config
 from msklabel.pacs.listener import tls_context
 
 
 def test_defaults_are_the_embedded_setup(tmp_path: Path) -> None:
     config = load_config()
     assert config.queue.url == "" and config.queue.workers == 1  # SQLite, one worker
-    assert config.pipeline.steps == STEPS and config.pipeline.segmentation == "automatic"
+    assert config.pipeline.steps == DEFAULT_STEPS and config.pipeline.segmentation == "automatic"
     assert config.destinations == () and config.listener.port == 11112
     assert config.pipeline.device == "auto"  # a CUDA GPU where there is one, else the CPU
 
@@ -46,6 +46,7 @@ def test_a_toml_file_with_overrides(tmp_path: Path) -> None:
     [
         ("[listner]\nport = 1\n", "unknown keys ['listner']"),
         ('[pipeline]\nsteps = ["select", "send"]\n', "step 'send' needs ['results']"),
+        ('[pipeline]\nsteps = ["select", "index"]\n', "step 'index' needs index_dir"),
         ('[queue]\nurl = "amqp://x"\n', "redis://"),
         ('[[destinations]]\ntype = "dicom"\nhost = "x"\n', "needs ae_title, host and port"),
         ("[listener\n", "not valid toml"),

@@ -11,6 +11,7 @@ import pydicom
 import pytest
 
 from msklabel.biomarkers import knee
+from msklabel.features import StudyIndex
 from msklabel.pacs import Service, StatusStore, load_config
 from msklabel.ports import free_port
 from msklabel.results import study as study_module
@@ -86,6 +87,41 @@ def test_a_study_sent_twice_gives_one_set_of_results(
     assert len(_jobs(service)) == 1  # re-sent instances are not new: no second job
     assert series_counts(orthanc, study.study_uid) == ONE_SET
     _check_references(orthanc, study.study_uid, study.series_uid, tmp_path, models=True)
+
+
+@pytest.mark.slow
+def test_the_index_step_adds_every_series_to_the_study_index(make_study, tmp_path) -> None:
+    index_dir = tmp_path / "index"
+    config = load_config(
+        storage=tmp_path / "storage",
+        listener={"host": "127.0.0.1", "port": 0, "min_free_mb": 1},
+        completion={"inactivity_s": 1.5, "check_every_s": 0.2},
+        pipeline={
+            "steps": ["select", "index"],
+            "index_dir": str(index_dir),
+            "index_slices": 3,
+            "device": "cpu",
+        },
+        status={"port": 0},
+    )
+    studies = [make_study(), make_study()]
+    with Service(config) as service:
+        for study in studies:
+            assert storescu(service.listener.port, study.files).returncode == 0
+        done = wait_for(
+            lambda: [j for j in _jobs(service) if j["finished"]] if len(
+                [j for j in _jobs(service) if j["finished"]]) == 2 else None, 300, "two jobs",
+        )  # fmt: skip
+    assert [(job["state"], job["error"]) for job in done] == [("done", None)] * 2
+    index = StudyIndex.open(index_dir)
+    assert sorted(index.ids) == sorted(study.series_uid for study in studies)
+    assert index.model_id.startswith("litemedsam:")
+    assert "3 slices embedded" in done[0]["steps"][-1]["detail"]
+    by_series = {entry["id"]: entry["info"]["study_instance_uid"] for entry in index.entries}
+    assert by_series == {study.series_uid: study.study_uid for study in studies}
+    # the two studies hold the same pixels: each is the other's nearest, at similarity 1
+    found = index.search(index.vectors[0], index.model_id, k=1, exclude=[index.ids[0]])
+    assert found[0].id == index.ids[1] and found[0].similarity == pytest.approx(1.0, abs=1e-4)
 
 
 def _check_references(

@@ -104,8 +104,8 @@ def _embed(args: argparse.Namespace) -> int:
     save_embedding(embedding, args.out, source)
     log.info("wrote %s (%d slices, %s)", args.out, len(embedding.indices), embedding.model_id)
     if args.index is not None:
-        index = StudyIndex.open(args.index)
-        index.add(study_id, embedding.study, embedding.model_id, {"embedding": str(args.out)})
+        with StudyIndex.locked(args.index) as index:
+            index.add(study_id, embedding.study, embedding.model_id, {"embedding": str(args.out)})
         log.info("index %s holds %d studies", args.index, len(index))
     return 0
 

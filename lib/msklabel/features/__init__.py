@@ -3,7 +3,7 @@
 >>> from msklabel.features import load_embedder, StudyIndex
 >>> embedder = load_embedder()  # LiteMedSAM, packaged weights  # doctest: +SKIP
 >>> found = embedder.embed(volume)  # doctest: +SKIP
->>> StudyIndex.open("index").search(found.study, k=5)  # doctest: +SKIP
+>>> StudyIndex.open("index").search(found.study, found.model_id, k=5)  # doctest: +SKIP
 """
 
 from msklabel.features.embedding import (

@@ -1,7 +1,11 @@
 """A persistent index of study vectors for similar-case search, by exact cosine similarity.
 
-The vectors live in ``vectors.npy`` (unit rows, float32) and the entries and the encoder they
-came from in ``index.json``; every change rewrites each file atomically. Search is exact: one
+The vectors live in a ``vectors-<n>.npy`` file (unit rows, float32) and the entries, the
+encoder they came from and the name of that vectors file in ``index.json``. A change writes a
+new vectors file, then replaces ``index.json`` atomically (the commit), then removes the old
+vectors file: a crash at any point leaves the last committed index readable. Writers in
+other processes (PACS workers, ``msklabel embed --index``) take turns through an exclusive
+lock on ``.lock`` (:meth:`StudyIndex.locked`), so no addition is lost. Search is exact: one
 matrix-vector product. Measured against FAISS (IndexFlatIP, exact) and hnswlib (M 16, ef 50)
 on random unit vectors of 1024 dimensions (the LiteMedSAM study vector), one thread, on a
 shared 2-core machine: per query, numpy 0.11 / 3.6 / 38 ms at 1k / 10k / 50k studies, FAISS
@@ -13,9 +17,11 @@ and needs no extra dependency.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +31,7 @@ import numpy as np
 from msklabel.errors import InputError
 from msklabel.features.embedding import POOLING
 
-VECTORS, ENTRIES = "vectors.npy", "index.json"
+VECTORS, ENTRIES, LOCK = "vectors.npy", "index.json", ".lock"
 
 
 @dataclass(frozen=True)
@@ -40,30 +46,53 @@ class Neighbour:
 class StudyIndex:
     """Study vectors of one encoder (``model_id``) under ids, kept in ``folder``."""
 
-    def __init__(self, folder: Path, model_id: str | None, vectors: np.ndarray, entries: list):
+    def __init__(
+        self,
+        folder: Path,
+        model_id: str | None,
+        vectors: np.ndarray,
+        entries: list,
+        vectors_file: str = VECTORS,
+    ) -> None:
         self.folder = folder
         self.model_id = model_id
         self.vectors = vectors
         self.entries: list[dict[str, Any]] = entries
+        self._vectors_file = vectors_file
 
     @classmethod
     def open(cls, folder: str | os.PathLike[str]) -> StudyIndex:
         """The index in ``folder``; empty (created on the first :meth:`add`) if absent."""
         folder = Path(folder)
         if not (folder / ENTRIES).is_file():
-            if folder.is_dir() and any(folder.iterdir()):
+            if folder.is_dir() and any(p.name != LOCK for p in folder.iterdir()):
                 raise InputError(folder, f"not a study index (no {ENTRIES}) and not empty")
             return cls(folder, None, np.zeros((0, 0), np.float32), [])
         try:
             header = json.loads((folder / ENTRIES).read_text())
-            vectors = np.load(folder / VECTORS)
+            vectors_file = Path(str(header.get("vectors", VECTORS))).name
+            vectors = np.load(folder / vectors_file, allow_pickle=False)
             entries = header["entries"]
             model_id = header["model_id"]
-        except (OSError, ValueError, KeyError) as error:
+        except (OSError, ValueError, KeyError, TypeError) as error:
             raise InputError(folder, f"not a readable study index ({error})") from None
         if vectors.ndim != 2 or len(vectors) != len(entries):
             raise InputError(folder, f"{len(entries)} entries for vectors of {vectors.shape}")
-        return cls(folder, model_id, vectors, entries)
+        return cls(folder, model_id, vectors, entries, vectors_file)
+
+    @classmethod
+    @contextmanager
+    def locked(cls, folder: str | os.PathLike[str]) -> Iterator[StudyIndex]:
+        """The index in ``folder`` opened under an exclusive lock, held until the block ends:
+        for adding to an index other processes may be adding to at the same time."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / LOCK, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield cls.open(folder)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -122,12 +151,26 @@ class StudyIndex:
         return vector / norm
 
     def _save(self) -> None:
+        """Commit: a new vectors file, then ``index.json`` naming it, then the old one goes."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        partial = self.folder / f".{VECTORS}.{os.getpid()}.partial"
-        with open(partial, "wb") as handle:
+        old = self._vectors_file
+        new = f"vectors-{len(self)}-{os.getpid()}-{os.urandom(4).hex()}.npy"
+        with open(self.folder / new, "wb") as handle:
             np.save(handle, self.vectors)
-        header = {"model_id": self.model_id, "pooling": POOLING, "entries": self.entries}
-        header_partial = self.folder / f".{ENTRIES}.{os.getpid()}.partial"
-        header_partial.write_text(json.dumps(header, indent=1))
-        os.replace(partial, self.folder / VECTORS)
-        os.replace(header_partial, self.folder / ENTRIES)
+            handle.flush()
+            os.fsync(handle.fileno())
+        header = {
+            "model_id": self.model_id,
+            "pooling": POOLING,
+            "vectors": new,
+            "entries": self.entries,
+        }
+        partial = self.folder / f".{ENTRIES}.{os.getpid()}.partial"
+        with open(partial, "w") as handle:
+            handle.write(json.dumps(header, indent=1))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(partial, self.folder / ENTRIES)
+        self._vectors_file = new
+        if old != new:
+            (self.folder / old).unlink(missing_ok=True)

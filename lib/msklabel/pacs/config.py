@@ -75,10 +75,13 @@ from msklabel.device import resolve_device
 from msklabel.errors import InputError
 from msklabel.pacs.rules import DEFAULT_RULES, Rule, rule_from_dict
 
-#: Pipeline steps in the order they run (see :mod:`msklabel.pacs.pipeline`).
-STEPS = ("select", "segment", "biomarkers", "clinical", "results", "send")
+#: Every pipeline step, in the order they run by default (see :mod:`msklabel.pacs.pipeline`).
+STEPS = ("select", "segment", "biomarkers", "clinical", "results", "send", "index")
+#: The steps that run when the configuration names none (``index`` needs ``index_dir``).
+DEFAULT_STEPS = STEPS[:-1]
 #: The steps each step needs before it.
 STEP_NEEDS = {
+    "index": ("select",),
     "segment": ("select",),
     "biomarkers": ("segment",),
     "clinical": ("biomarkers",),
@@ -128,11 +131,15 @@ class QueueConfig:
 class PipelineConfig:
     """Which steps run, and how the segmentation is made."""
 
-    steps: tuple[str, ...] = STEPS
+    steps: tuple[str, ...] = DEFAULT_STEPS
     segmentation: str = "automatic"
     labels_dir: str = ""
     models: str | tuple[str, ...] = "default"
     device: str = "auto"
+    #: The study index (``msklabel similar --index``) the ``index`` step adds each series to.
+    index_dir: str = ""
+    #: Slices the ``index`` step embeds: N evenly spaced central ones (0: all).
+    index_slices: int = 0
 
 
 @dataclass(frozen=True)
@@ -275,6 +282,10 @@ def _check(config: PacsConfig) -> None:
         raise ValueError("[pipeline] segmentation must be 'automatic' or 'labels'")
     if config.pipeline.segmentation == "labels" and not config.pipeline.labels_dir:
         raise ValueError("[pipeline] segmentation = 'labels' needs labels_dir")
+    if "index" in steps and not config.pipeline.index_dir:
+        raise ValueError("[pipeline] step 'index' needs index_dir")
+    if config.pipeline.index_slices < 0:
+        raise ValueError("[pipeline] index_slices must be >= 0 (0: every slice)")
     try:
         resolve_device(config.pipeline.device)
     except ValueError as error:

@@ -22,6 +22,9 @@ Steps (each may be left out in the configuration, see :data:`~msklabel.pacs.conf
     Capture) in ``<storage>/results/<StudyUID>/job-<id>/results``.
 ``send``
     the SEG, SR and report to every destination.
+``index`` (only when configured, with ``index_dir``)
+    the selected series' study embedding (LiteMedSAM's encoder, :mod:`msklabel.features`)
+    added to the study index under its Series Instance UID, for ``msklabel similar``.
 
 Every step writes its output into the job folder and is marked done in the status store
 with its duration; a re-run (a retry, or a job taken over from a dead worker) skips the
@@ -70,8 +73,8 @@ class Skipped(MsklabelError):
 
 @dataclass
 class Resources:
-    """What a worker loads once and keeps: the clinical models (``msklabel.detect`` keeps
-    its detector and segmenter once per process itself)."""
+    """What a worker loads once and keeps: the clinical models and the study embedder
+    (``msklabel.kneeseg`` keeps its network once per process itself)."""
 
     models: str | tuple[str, ...] = "default"
     _cache: dict[str, Any] = field(default_factory=dict)
@@ -87,6 +90,15 @@ class Resources:
             else:
                 self._cache["bundles"] = [load_bundle(path) for path in self.models]
         return self._cache["bundles"]
+
+    def embedder(self, device: str):
+        """The study embedder (packaged LiteMedSAM) on ``device``."""
+        key = f"embedder:{device}"
+        if key not in self._cache:
+            from msklabel.features import load_embedder
+
+            self._cache[key] = load_embedder(device=device)
+        return self._cache[key]
 
 
 def segment_automatic(echoes: list[Volume], device: str = "auto") -> Segmentation:
@@ -120,6 +132,7 @@ class JobRun:
             "clinical": self._clinical,
             "results": self._results,
             "send": self._send,
+            "index": self._index,
         }
         for name in self.config.pipeline.steps:
             if self.status.step_state(self.job.id, name) == "done":
@@ -264,6 +277,20 @@ class JobRun:
             sent += len(todo)
         names = ", ".join(d.name for d in self.config.destinations) or "no destination"
         return f"{sent} instance(s) sent to {names}"
+
+    def _index(self) -> str:
+        from msklabel.features import StudyIndex
+        from msklabel.labeling.active import sampled_indices
+
+        image, count = self._echoes()[0], self.config.pipeline.index_slices
+        slices = sampled_indices(image.shape[0], count) if count else None
+        embedding = self.resources.embedder(self.config.pipeline.device).embed(image, slices)
+        series = str(image.series_instance_uid or self._selection()["series_instance_uid"])
+        info = {"study_instance_uid": self.job.study_uid, "job": self.job.id}
+        with StudyIndex.locked(Path(self.config.pipeline.index_dir).expanduser()) as index:
+            index.add(series, embedding.study, embedding.model_id, info)
+            total = len(index)
+        return f"{len(embedding.indices)} slices embedded; the index holds {total} studies"
 
     # -- shared inputs ----------------------------------------------------------------------
 
