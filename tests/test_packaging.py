@@ -26,6 +26,8 @@ from pathlib import Path
 
 import pytest
 
+from msklabel import compat
+
 ROOT = Path(__file__).resolve().parents[1]
 LIBRARY = ROOT / "lib" / "msklabel"
 
@@ -37,7 +39,7 @@ def wheel(tmp_path_factory) -> Path:
     """The wheel built from a clean copy of the sources (setuptools reuses a checkout's
     ``build/``, whose stale files would hide a module the package no longer ships)."""
     source = tmp_path_factory.mktemp("source")
-    for name in ("setup.cfg", "pyproject.toml", "README.md"):
+    for name in ("setup.py", "setup.cfg", "pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, source / name)
     shutil.copytree(
         ROOT / "lib", source / "lib", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
@@ -153,6 +155,12 @@ def test_the_wheel_holds_the_shipped_models_and_data(wheel: Path) -> None:
         for path in files:
             assert str(path.relative_to(LIBRARY.parent)) in names, path.name
     assert "msklabel/data/sample_manifest.json" in names
+
+
+def test_the_wheel_installs_the_pydicom_compatibility_hook(wheel: Path) -> None:
+    """``msklabel-compat.pth`` at the top of the wheel lands in site-packages (setup.py)."""
+    with zipfile.ZipFile(wheel) as archive:
+        assert archive.read("msklabel-compat.pth").decode() == compat.PTH_LINE
 
 
 def test_every_import_of_the_library_is_declared(requirements) -> None:
