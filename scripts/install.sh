@@ -73,7 +73,7 @@ install_playwright() {
 }
 
 install_stamp() {
-  cat requirements.lock setup.cfg pyproject.toml scripts/install.sh | sha256sum | cut -d' ' -f1
+  cat requirements.lock setup.py setup.cfg pyproject.toml scripts/install.sh | sha256sum | cut -d' ' -f1
 }
 
 apt_install "${debian_packages[@]}"

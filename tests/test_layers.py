@@ -1,10 +1,14 @@
 """Imports point down: each package of ``lib/msklabel`` imports only its own layer and the
-layers below it (README, Layout), and only the benchmark harness imports test helpers."""
+layers below it (README, Layout), and only the benchmark harness imports test helpers.
+Relative imports count as well as absolute ones, and a package missing from :data:`LAYERS`
+fails the check."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
+
+import pytest
 
 LIBRARY = Path(__file__).resolve().parents[1] / "lib" / "msklabel"
 
@@ -30,16 +34,17 @@ TEST_HELPERS = "testing"
 HARNESS = "bench"
 
 
-def _package(path: Path) -> str:
-    parts = path.relative_to(LIBRARY).parts
+def _package(path: Path, library: Path = LIBRARY) -> str:
+    parts = path.relative_to(library).parts
     return parts[0].removesuffix(".py")
 
 
-def _imported_packages(path: Path) -> set[str]:
+def _imported_packages(path: Path, library: Path = LIBRARY) -> set[str]:
     found = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+        if isinstance(node, ast.ImportFrom):
+            module = _absolute(node, path, library)
+            names = [module, *(f"{module}.{alias.name}" for alias in node.names)]
         elif isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         else:
@@ -51,6 +56,28 @@ def _imported_packages(path: Path) -> set[str]:
     return found
 
 
+def _absolute(node: ast.ImportFrom, path: Path, library: Path) -> str:
+    """The module ``node`` imports from, made absolute (``from ..dicom import sr`` in
+    ``results/study.py``: ``msklabel.dicom``)."""
+    if node.level == 0:
+        return node.module or ""
+    package = ["msklabel", *path.relative_to(library).parent.parts]
+    return ".".join([*package[: len(package) - node.level + 1], *filter(None, [node.module])])
+
+
+def _upward(library: Path) -> list[str]:
+    """Each import in ``library`` of a package of a higher layer, as ``file imports package``."""
+    upward = []
+    for path in sorted(library.rglob("*.py")):
+        package = _package(path, library)
+        if package == TEST_HELPERS:
+            continue
+        for imported in sorted(_imported_packages(path, library) - {package, TEST_HELPERS}):
+            if _layer(imported) > _layer(package):
+                upward.append(f"{path.relative_to(library)} imports msklabel.{imported}")
+    return upward
+
+
 def _layer(package: str) -> int:
     for index, layer in enumerate(LAYERS):
         if package in layer:
@@ -59,15 +86,26 @@ def _layer(package: str) -> int:
 
 
 def test_every_import_points_down() -> None:
-    upward = []
-    for path in sorted(LIBRARY.rglob("*.py")):
-        package = _package(path)
-        if package == TEST_HELPERS:
-            continue
-        for imported in _imported_packages(path) - {package, TEST_HELPERS}:
-            if _layer(imported) > _layer(package):
-                upward.append(f"{path.relative_to(LIBRARY)} imports msklabel.{imported}")
+    upward = _upward(LIBRARY)
     assert not upward, "\n".join(upward)
+
+
+def test_the_check_sees_absolute_relative_and_unassigned_imports(tmp_path: Path) -> None:
+    library = tmp_path / "msklabel"
+    (library / "biomarkers").mkdir(parents=True)
+    (library / "biomarkers" / "knee.py").write_text(
+        "from msklabel.volume import Volume\n"
+        "from . import masks\n"
+        "from msklabel.dicom import sr\n"
+        "from ..results import study\n"
+        "import msklabel.pacs.header\n"
+    )
+    assert _upward(library) == [
+        f"biomarkers/knee.py imports msklabel.{package}" for package in ("dicom", "pacs", "results")
+    ]
+    (library / "biomarkers" / "knee.py").write_text("from ..newpackage import thing\n")
+    with pytest.raises(AssertionError, match="'newpackage' is in no layer"):
+        _upward(library)
 
 
 def test_only_the_benchmark_harness_imports_test_helpers() -> None:

@@ -6,10 +6,11 @@ UIDs now live in :mod:`pydicom.uid`). highdicom >= 0.23, pynetdicom 3 and
 dicomweb-client 0.61 need pydicom 3, so the old module is provided again, built
 on demand from :mod:`pydicom.uid`.
 
-The install script writes ``msklabel-compat.pth`` into the environment's
-site-packages so that :func:`install` runs at the start of every Python process
-there, including the stock ``monailabel start_server``. It costs nothing until
-the module is imported: pydicom is not imported early.
+``msklabel-compat.pth`` in the environment's site-packages (the wheel holds it,
+see ``setup.py``; the install script writes it for its editable install) makes
+:func:`install` run at the start of every Python process there, including the
+stock ``monailabel start_server``. It costs nothing until the module is
+imported: pydicom is not imported early.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from msklabel.biomarkers.quality import (
     confidence_from_scores,
 )
 from msklabel.data.sample import fetch_sample
-from msklabel.io import read_volumes
+from msklabel.io import read_echoes
 from msklabel.io.dicom import series_field_strength
 from msklabel.io.nifti import write_nifti
 from msklabel.kneeseg import KneeSegmenter, load_segmenter, segment_knee
@@ -65,7 +65,7 @@ def run_demo(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     sample = fetch_sample()
-    echoes = read_volumes(sample.dicom_dir)
+    echoes = read_echoes(sample.dicom_dir)
     volume = echoes[0]
     log.info(
         "series %s: %d echoes, %d slices of %dx%d",

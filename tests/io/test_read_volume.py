@@ -1,4 +1,5 @@
-"""read_volume: selecting exactly one volume by Series Instance UID and echo time."""
+"""read_volume: selecting exactly one volume by Series Instance UID and echo time; read_echoes:
+the echoes of one series, DICOM or NIfTI, by echo time."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pydicom
 import pytest
 
 from msklabel.errors import InputError
-from msklabel.io import read_volume
+from msklabel.io import echo_at, read_echoes, read_volume
 from msklabel.io.nifti import write_nifti
 
 
@@ -73,3 +74,18 @@ def test_nifti_input(dicom, tmp_path):
 def test_empty_file_list_is_an_error():
     with pytest.raises(InputError, match="no file or folder given"):
         read_volume([])
+
+
+def test_read_echoes_gives_one_series_by_echo_time_from_dicom_or_nifti(dicom, tmp_path):
+    echoes, uid = _three_echoes(dicom)
+    dicom.series([dicom.make_volume(seed=9)], folder="other", series_number=2)
+    with pytest.raises(InputError, match=rf"several series .*found: .*{uid}"):
+        read_echoes(dicom.root)
+    read = read_echoes(dicom.root, uid)
+    assert [v.echo_time for v in read] == [10.0, 20.0, 30.0]
+    np.testing.assert_array_equal(echo_at(read, 20.0 + 1e-4).array, echoes[1].array)
+    assert echo_at(read, 15.0) is None
+
+    write_nifti(echoes[0], tmp_path / "t2.nii.gz")
+    (nifti,) = read_echoes([tmp_path / "t2.nii.gz"])
+    np.testing.assert_array_equal(nifti.array, echoes[0].array)

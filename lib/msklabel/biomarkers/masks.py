@@ -135,15 +135,15 @@ class T2Figures:
 
 
 def t2_figures(labels: Volume, echoes: Sequence[Volume]) -> dict[KneeLabel, T2Figures]:
-    """:class:`T2Figures` of each plate's and meniscus' voxels, fitted from ``echoes`` by
+    """:class:`T2Figures` of each plate's and meniscus' voxels, fitted from ``echoes`` (by
+    increasing echo time, as :func:`~msklabel.io.read_echoes` returns them) by
     :func:`~msklabel.biomarkers.t2.fit_t2`; left out where fewer than :data:`MIN_T2_VOXELS`
     voxels fit."""
     array = np.asarray(labels.array)
-    chosen = sorted(echoes, key=lambda v: v.echo_time or 0.0)
     mask = np.isin(array, [int(s) for s in T2_STRUCTURES])
     if not mask.any():
         return {}
-    fitted = fit_t2(chosen, mask=mask)
+    fitted = fit_t2(echoes, mask=mask)
     values = fitted.time.array
     found = {}
     for structure in T2_STRUCTURES:

@@ -88,21 +88,13 @@ def _train(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from msklabel.io import read_volumes
+    from msklabel.io import read_echoes
     from msklabel.io.nifti import write_nifti
     from msklabel.kneeseg.automatic import load_segmenter, segment_knee
     from msklabel.labels import KneeLabel
 
     device = device_of(args)
-    volumes = read_volumes(args.input)
-    if args.series:
-        volumes = [v for v in volumes if v.series_instance_uid == args.series]
-    series = {v.series_instance_uid for v in volumes}
-    if len(series) != 1:
-        from msklabel.errors import InputError
-
-        raise InputError(args.input[0], f"{len(series)} series found: choose one with --series")
-    echoes = sorted(volumes, key=lambda v: v.echo_time or 0.0)
+    echoes = read_echoes(args.input, args.series)
     result = segment_knee(echoes, load_segmenter(args.weights, device), args.laterality)
     args.out.mkdir(parents=True, exist_ok=True)
     write_nifti(result.labels, args.out / "labels.nii.gz")

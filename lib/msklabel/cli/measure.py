@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 from msklabel.cli.demo import add_quality_option, quality_rules
@@ -83,11 +82,12 @@ def _measure(args: argparse.Namespace) -> int:
 def _reference_echo(echoes: list, echo_time: float | None, folder: Path):
     """The echo at ``echo_time`` ms (default: the first)."""
     from msklabel.errors import InputError
+    from msklabel.io import echo_at
 
     if echo_time is None:
         return echoes[0]
-    for echo in echoes:
-        if echo.echo_time is not None and math.isclose(echo.echo_time, echo_time, abs_tol=1e-3):
-            return echo
+    echo = echo_at(echoes, echo_time)
+    if echo is not None:
+        return echo
     times = ", ".join(f"{v.echo_time:g}" for v in echoes if v.echo_time is not None)
     raise InputError(folder, f"no echo at {echo_time:g} ms; echo times: {times or 'none'}")

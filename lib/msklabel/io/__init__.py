@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from msklabel.errors import InputError
@@ -23,7 +23,7 @@ from msklabel.io.dicom import (
 from msklabel.io.nifti import read_nifti
 from msklabel.volume import Volume
 
-__all__ = ["read_echoes", "read_volume", "read_volumes"]
+__all__ = ["echo_at", "read_echoes", "read_volume", "read_volumes"]
 
 #: Echo times closer than this (ms) are the same echo time.
 _ECHO_TIME_TOLERANCE_MS = 1e-3
@@ -80,26 +80,33 @@ def read_volume(
     raise InputError(source_name(path_or_paths), f"{problem} {criteria}; found: {found}")
 
 
-def read_echoes(folder: DicomSource, series_uid: str | None = None) -> list[Volume]:
-    """The echoes of the one DICOM series in ``folder`` (or of ``series_uid``), by echo time,
-    all on one grid; :class:`InputError` if there are several series, none, or grids differ."""
-    groups = scan_dicom_series(folder)
-    found = sorted({group.series_instance_uid for group in groups})
-    chosen = [g for g in groups if series_uid in (None, g.series_instance_uid)]
-    if not chosen or len({g.series_instance_uid for g in chosen}) > 1:
+def read_echoes(source: DicomSource, series_uid: str | None = None) -> list[Volume]:
+    """The echoes of the one series in ``source`` (or of ``series_uid``), by echo time, all on
+    one grid; :class:`InputError` if there are several series, none, or grids differ. The
+    one echo reader of msklabel: ``source`` is what :func:`read_volumes` reads (NIfTI files
+    without a Series Instance UID count as one series)."""
+    candidates = _candidates(source, "error")
+    found = sorted({str(c.series_instance_uid) for c in candidates})
+    chosen = [c for c in candidates if series_uid in (None, c.series_instance_uid)]
+    if not chosen or len({c.series_instance_uid for c in chosen}) > 1:
         problem = (
             "several series (choose one by its Series Instance UID)"
             if chosen
             else f"no series {series_uid}"
         )
-        raise InputError(source_name(folder), f"{problem}; found: {', '.join(found) or 'none'}")
-    echoes = sorted((g.load() for g in chosen), key=lambda v: v.echo_time or 0.0)
+        raise InputError(source_name(source), f"{problem}; found: {', '.join(found) or 'none'}")
+    echoes = sorted((c.load() for c in chosen), key=lambda v: v.echo_time or 0.0)
     first = echoes[0]
     for echo in echoes[1:]:
         problem = first.grid_mismatch(echo)
         if problem is not None:
-            raise InputError(source_name(folder), f"the echoes do not share one grid: {problem}")
+            raise InputError(source_name(source), f"the echoes do not share one grid: {problem}")
     return echoes
+
+
+def echo_at(echoes: Sequence[Volume], echo_time: float) -> Volume | None:
+    """The echo of ``echoes`` at ``echo_time`` ms (within the one echo-time tolerance), or None."""
+    return next((echo for echo in echoes if _same_echo_time(echo.echo_time, echo_time)), None)
 
 
 def _candidates(path_or_paths: DicomSource, on_invalid: InvalidPolicy) -> list[_Candidate]:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pydicom.dataset import Dataset
 
 from msklabel.dicom.seg import make_segmentation, read_seg_labels, read_source_images
-from msklabel.io import read_volumes
+from msklabel.io import read_echoes
 from msklabel.io.nifti import write_nifti
 from msklabel.results.study import read_labels
 from msklabel.volume import Volume
@@ -16,8 +16,7 @@ from msklabel.volume import Volume
 
 def series_volume(dicom_dir: str | os.PathLike[str]) -> Volume:
     """The volume to label in a downloaded series: its first echo if it has several."""
-    volumes = read_volumes(dicom_dir)
-    return min(volumes, key=lambda volume: volume.echo_time or 0.0)
+    return read_echoes(dicom_dir)[0]
 
 
 def write_series_nifti(dicom_dir: str | os.PathLike[str], path: str | os.PathLike[str]) -> Volume:

@@ -12,7 +12,7 @@ from monailabel.interfaces.tasks.infer_v2 import InferTask, InferType
 
 from lib.device import device_choices, request_device
 from lib.infers.base import write_label
-from msklabel.io import read_volumes
+from msklabel.io import read_echoes
 from msklabel.kneeseg import segment_knee
 from msklabel.labeling.labelset import LabelSet
 from msklabel.labeling.models import KneeSegStore
@@ -44,7 +44,7 @@ class KneeInfer(InferTask):
 
     def __call__(self, request: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         started = time.perf_counter()
-        echoes = sorted(read_volumes(Path(request["image"])), key=lambda v: v.echo_time or 0.0)
+        echoes = read_echoes(Path(request["image"]))
         segmenter = self.store.segmenter(request_device(request, self.store.device))
         result = segment_knee(echoes, segmenter, progress=False)
         knee = result.labels.array
