@@ -317,16 +317,15 @@ class JobRun:
         """The selected series' echoes by echo time (read once per run)."""
         if "echoes" in self._inputs:
             return self._inputs["echoes"]
-        from msklabel.io.dicom import scan_dicom_series
+        from msklabel.io import read_echoes
 
         selection = self._selection()
         try:
-            echoes = [group.load() for group in scan_dicom_series(selection["files"])]
+            self._inputs["echoes"] = read_echoes(selection["files"])
         except InputError as error:
             raise StepFailed(
                 f"series {selection['series_instance_uid']} set aside: {error}"
             ) from None
-        self._inputs["echoes"] = sorted(echoes, key=lambda v: v.echo_time or 0.0)
         return self._inputs["echoes"]
 
     def _labels(self) -> Volume:
