@@ -3,8 +3,9 @@
 The server is the unchanged ``monailabel start_server`` command, so 3D Slicer's MONAILabel
 plugin and the OHIF bundled with monailabel talk to it as to any MONAI Label app. This module
 only launches and stops that process; it never imports monailabel. With a token, the web
-app is wrapped in :class:`msklabel.security.auth.TokenAuth` (``apps/msk/msk_asgi.py``); a
-server reachable beyond loopback requires one unless ``insecure`` says otherwise.
+app or a users file (roles annotator and admin), the web app is wrapped in
+:class:`msklabel.security.auth.TokenAuth` (``apps/msk/msk_asgi.py``); a server reachable
+beyond loopback requires one of them unless ``insecure`` says otherwise.
 
 >>> with MonaiLabelServer("studies/") as server:  # doctest: +SKIP
 ...     print(server.url)
@@ -28,6 +29,7 @@ from types import TracebackType
 from msklabel.errors import InputError, MsklabelError
 from msklabel.ports import free_port
 from msklabel.security.auth import TOKEN_ENV
+from msklabel.security.users import USERS_ENV, read_users
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +60,9 @@ class MonaiLabelServer:
     ``conf`` holds the app's ``-c key value`` options. The server listens on ``host`` at
     ``port`` (a free one when None); its output goes to a log (:meth:`log_text`), or to
     this process's output with ``echo``; ``env`` adds environment variables (MONAI Label's
-    ``MONAI_LABEL_*`` settings). With ``token`` every request but the login must present it
-    (``Authorization: Bearer TOKEN``); a ``host`` other than loopback requires a token, or
+    ``MONAI_LABEL_*`` settings). With ``token`` (the shared admin token) or ``users_file``
+    (users with roles, :mod:`msklabel.security.users`) every request but the login must
+    present a bearer token; a ``host`` other than loopback requires one of them, or
     ``insecure=True`` (logged as a warning). Used as a context manager it starts on entry and
     stops on exit; :meth:`stop` ends only the process it started.
     """
@@ -75,12 +78,16 @@ class MonaiLabelServer:
         env: Mapping[str, str] | None = None,
         token: str | None = None,
         insecure: bool = False,
+        users_file: str | os.PathLike[str] | None = None,
     ) -> None:
-        if not is_loopback(host) and token is None:
+        if users_file is not None:
+            read_users(users_file)  # a bad file is named here, not in the server's log
+        if not is_loopback(host) and token is None and users_file is None:
             if not insecure:
                 raise InsecureServerError(
-                    f"--host {host} is reachable beyond this machine: give a token "
-                    f"(${TOKEN_ENV} or --token-file) or pass --insecure-no-auth"
+                    f"--host {host} is reachable beyond this machine: give a users file "
+                    f"(--users-file) or a token (${TOKEN_ENV} or --token-file), or pass "
+                    "--insecure-no-auth"
                 )
             logger.warning(
                 "SERVING WITHOUT AUTHENTICATION ON %s: anyone who reaches it can read, "
@@ -96,10 +103,14 @@ class MonaiLabelServer:
         self.conf = dict(conf or {})
         self.echo = echo
         self.token = token
+        self.users_file = users_file
         self.env = {**os.environ, **(env or {})}
         self.env.pop(TOKEN_ENV, None)
+        self.env.pop(USERS_ENV, None)
         if token is not None:
             self.env[TOKEN_ENV] = token
+        if users_file is not None:
+            self.env[USERS_ENV] = str(Path(users_file).resolve())
         # Where uvicorn finds ASGI_APP (the server adds the app folder only for the app itself).
         self.env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(DEFAULT_APP), self.env.get("PYTHONPATH")) if p
@@ -145,6 +156,11 @@ class MonaiLabelServer:
                 with urllib.request.urlopen(self.request("/info/"), timeout=5) as response:
                     if response.status == 200:
                         return self
+            except urllib.error.HTTPError as error:
+                # Users only (no shared token): uvicorn answers once the app has started.
+                if error.code == 401 and self.token is None and self.users_file is not None:
+                    return self
+                time.sleep(0.5)
             except (OSError, urllib.error.URLError):
                 time.sleep(0.5)
         log = self.log_text()
