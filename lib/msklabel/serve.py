@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -79,6 +80,7 @@ class MonaiLabelServer:
         token: str | None = None,
         insecure: bool = False,
         users_file: str | os.PathLike[str] | None = None,
+        tls: tuple[str | os.PathLike[str], str | os.PathLike[str]] | None = None,
     ) -> None:
         if users_file is not None:
             read_users(users_file)  # a bad file is named here, not in the server's log
@@ -104,6 +106,12 @@ class MonaiLabelServer:
         self.echo = echo
         self.token = token
         self.users_file = users_file
+        self.tls = None
+        if tls is not None:
+            self.tls = tuple(Path(path).resolve() for path in tls)
+            for path, what in zip(self.tls, ("certificate", "key"), strict=True):
+                if not path.is_file():
+                    raise InputError(path, f"--tls {what}: no such file")
         self.env = {**os.environ, **(env or {})}
         self.env.pop(TOKEN_ENV, None)
         self.env.pop(USERS_ENV, None)
@@ -121,7 +129,8 @@ class MonaiLabelServer:
     @property
     def url(self) -> str:
         """The server's root URL."""
-        return f"http://{self.host}:{self.port}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{self.host}:{self.port}"
 
     def command(self) -> list[str]:
         """The ``monailabel start_server`` command line this server runs."""
@@ -130,12 +139,20 @@ class MonaiLabelServer:
             "--app", str(self.app), "--studies", self.studies,
             "--host", self.host, "--port", str(self.port), "--uvicorn_app", ASGI_APP,
         ]  # fmt: skip
+        if self.tls:
+            command += ["--ssl_certfile", str(self.tls[0]), "--ssl_keyfile", str(self.tls[1])]
         for key, value in self.conf.items():
             command += ["--conf", key, str(value)]
         return command
 
     def start(self, timeout: float = 300.0) -> MonaiLabelServer:
         """Start the server and wait until ``/info/`` answers (or raise with its log)."""
+        if not is_loopback(self.host) and not self.tls:
+            logger.warning(
+                "serving plain HTTP on %s: passwords, tokens and images cross the network "
+                "unencrypted; give --tls CERT KEY or put an HTTPS reverse proxy in front",
+                self.host,
+            )
         self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in stop)
             prefix="msklabel-serve-", suffix=".log", delete=False
         )
@@ -146,6 +163,11 @@ class MonaiLabelServer:
             start_new_session=True,
             env=self.env,
         )
+        # Over TLS the probe checks nothing but that our own child answers (and sends no token).
+        context = None
+        if self.tls:
+            context = ssl.create_default_context()
+            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
@@ -153,12 +175,11 @@ class MonaiLabelServer:
                 self.stop()
                 raise RuntimeError(f"the MONAI Label server exited at start:\n{log[-4000:]}")
             try:
-                with urllib.request.urlopen(self.request("/info/"), timeout=5) as response:
-                    if response.status == 200:
-                        return self
+                with urllib.request.urlopen(self._probe(), timeout=5, context=context):
+                    return self
             except urllib.error.HTTPError as error:
-                # Users only (no shared token): uvicorn answers once the app has started.
-                if error.code == 401 and self.token is None and self.users_file is not None:
+                # Auth on: uvicorn answers (401) only once the app has started.
+                if error.code == 401:
                     return self
                 time.sleep(0.5)
             except (OSError, urllib.error.URLError):
@@ -168,6 +189,12 @@ class MonaiLabelServer:
         raise TimeoutError(
             f"the MONAI Label server did not answer in {timeout:g} s:\n{log[-4000:]}"
         )
+
+    def _probe(self) -> urllib.request.Request:
+        """Is the app up: ``/info/`` (with the token, over plain HTTP only)."""
+        if self.tls:
+            return urllib.request.Request(f"{self.url}/info/")
+        return self.request("/info/")
 
     def request(self, path: str) -> urllib.request.Request:
         """A request for ``path`` on this server, with the token when there is one."""

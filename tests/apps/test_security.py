@@ -16,6 +16,7 @@ from monailabel.client.client import MONAILabelClientException
 from msklabel.io.nifti import write_nifti
 from msklabel.security.users import user_line
 from msklabel.serve import MonaiLabelServer
+from msklabel.testing.listener import certificate
 from msklabel.volume import Volume
 
 pytestmark = pytest.mark.slow
@@ -266,3 +267,22 @@ def test_an_annotator_saves_labels_and_an_admin_deletes_them(server, site, untou
     assert reply.status_code == 200, reply.text
     assert annotator.delete(url, params={"id": IMAGE, "tag": "final"}).status_code == 403
     assert admin.delete(url, params={"id": IMAGE, "tag": "final"}).status_code == 200
+
+
+def test_https_with_a_certificate(site, tmp_path):
+    """``--tls CERT KEY``: the server answers HTTPS only; the stock client logs in over it."""
+    cert, key = certificate(tmp_path, "labeling")
+    conf = {"model_dir": str(tmp_path / "model")}
+    with MonaiLabelServer(site / "studies", conf=conf, token=TOKEN, tls=(cert, key)) as server:
+        assert server.url.startswith("https://127.0.0.1:")
+        info = requests.get(
+            f"{server.url}/info/", headers={"Authorization": f"Bearer {TOKEN}"}, verify=str(cert)
+        )
+        assert info.status_code == 200 and info.json()["name"] == "msklabel"
+        assert requests.get(f"{server.url}/info/", verify=str(cert)).status_code == 401
+        client = MONAILabelClient(server.url, tmpdir=str(tmp_path))
+        client.update_auth(client.auth_token("annie-or-anyone", TOKEN))
+        assert client.info()["name"] == "msklabel"
+        plain = server.url.replace("https://", "http://")
+        with pytest.raises(requests.exceptions.ConnectionError):
+            requests.get(f"{plain}/info/", headers={"Authorization": f"Bearer {TOKEN}"})

@@ -134,3 +134,57 @@ def test_without_a_valid_token_every_call_gets_401(client, header) -> None:
     for method, path in [("GET", "/info/"), ("POST", "/infer/m"), ("GET", "/auth/token/valid")]:
         reply = client.request(method, path, headers=headers)
         assert reply.status_code == 401 and reply.headers["www-authenticate"] == "Bearer"
+
+
+def test_a_browser_opening_the_viewer_is_sent_to_the_login_page_and_back(users) -> None:
+    app = Starlette(routes=[Route("/{path:path}", lambda r: PlainTextResponse("reached"),
+                                  methods=["GET", "HEAD", "POST", "PUT", "DELETE"])])  # fmt: skip
+    browser = TestClient(TokenAuth(app, TOKEN, users), follow_redirects=False)
+    opened = browser.get("/ohif/viewer?StudyInstanceUIDs=1.2.3")
+    assert opened.status_code == 303
+    assert (
+        opened.headers["location"]
+        == "/auth/login?next=%2Fohif%2Fviewer%3FStudyInstanceUIDs%3D1.2.3"
+    )
+    assert browser.get("/info/").status_code == 401  # API calls are not redirected
+    page = browser.get(opened.headers["location"])
+    assert page.status_code == 200 and 'name="password"' in page.text
+    assert 'value="/ohif/viewer?StudyInstanceUIDs=1.2.3"' in page.text
+    form = {"username": "ann", "password": "annotator password",
+            "next": "/ohif/viewer?StudyInstanceUIDs=1.2.3"}  # fmt: skip
+    wrong = browser.post("/auth/login", data={**form, "password": "nope"})
+    assert wrong.status_code == 401 and "set-cookie" not in wrong.headers
+    logged = browser.post("/auth/login", data=form)
+    assert logged.status_code == 303
+    assert logged.headers["location"] == "/ohif/viewer?StudyInstanceUIDs=1.2.3"
+    cookie = logged.headers["set-cookie"]
+    assert cookie.startswith("msklabel_session=") and "annotator password" not in cookie
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
+    # The cookie now stands for the annotator's bearer token, with the annotator's role.
+    assert browser.get("/ohif/viewer").text == "reached"
+    assert browser.put("/datastore/label").text == "reached"
+    assert browser.post("/train/m").status_code == 403
+    # Another site's page cannot use it (SameSite aside): Origin or Referer of another host.
+    for header in ({"Origin": "https://evil.example"}, {"Referer": "https://evil.example/x"}):
+        assert browser.put("/datastore/label", headers=header).status_code == 403
+        assert browser.get("/ohif/viewer", headers=header).text == "reached"  # reads are safe
+    assert (
+        browser.put("/datastore/label", headers={"Origin": "http://testserver"}).text == "reached"
+    )
+
+
+@pytest.mark.parametrize(
+    "target", ["//evil.example/x", "https://evil.example", "/\\evil.example", "ohif", "/a\r\nb"]
+)
+def test_the_login_never_redirects_off_the_server(client, target: str) -> None:
+    form = {"username": "adm", "password": "admin password 123", "next": target}
+    logged = client.post("/auth/login", data=form, follow_redirects=False)
+    assert logged.status_code == 303 and logged.headers["location"] == "/ohif/"
+    page = client.get("/auth/login", params={"next": '"><script>alert(1)</script>'})
+    assert "<script>alert" not in page.text and 'value="/ohif/"' in page.text
+
+
+def test_a_cross_origin_login_form_is_refused(client) -> None:
+    form = {"username": "adm", "password": "admin password 123"}
+    refused = client.post("/auth/login", data=form, headers={"Origin": "https://evil.example"})
+    assert refused.status_code == 403 and "set-cookie" not in refused.headers

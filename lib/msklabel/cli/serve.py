@@ -51,6 +51,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="serve beyond loopback without a token (anyone reaching it can delete data)",
     )
+    parser.add_argument(
+        "--tls",
+        nargs=2,
+        metavar=("CERT", "KEY"),
+        help="serve HTTPS with this PEM certificate (chain) and key",
+    )
     parser.add_argument("--app", help="MONAI Label app folder (default: apps/msk)")
     parser.add_argument(
         "-c",
@@ -88,6 +94,7 @@ def _run(args: argparse.Namespace) -> int:
         token=token,
         insecure=args.insecure_no_auth,
         users_file=args.users_file,
+        tls=args.tls,
     )
     with server:
         print(f"MONAI Label server with the msklabel app at {server.url} (studies: {studies})")

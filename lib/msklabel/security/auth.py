@@ -13,6 +13,13 @@ Every request must carry ``Authorization: Bearer TOKEN``, except the three login
 - a shared token (``$MSKLABEL_TOKEN``): a login with any user name and the token as password
   answers the token itself; it has the admin role.
 
+The OHIF served at ``/ohif/`` sends no ``Authorization`` header, so a browser logs in through
+a form: opening ``/ohif/...`` without a credential leads to ``GET /auth/login`` (a page with
+the form), ``POST /auth/login`` checks the user as above and sets the token in an HttpOnly,
+``SameSite=Strict`` session cookie (``Secure`` over HTTPS), then goes back (to a path on this
+server only). The cookie counts only when no ``Authorization`` header is sent, and a write
+(not GET/HEAD) carrying it is refused when ``Origin`` or ``Referer`` names another host.
+
 Roles follow MONAI Label's RBAC: an *annotator* may only do what :func:`annotator_may`
 allows (app info, next sample, infer, download images and labels, save labels, sessions);
 training, uploads, deletions and the dataset download need *admin* (403 otherwise).
@@ -25,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import html
 import json
 import logging
 import os
@@ -36,7 +44,7 @@ from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequen
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from msklabel.errors import InputError
 from msklabel.security.users import ADMIN, User
@@ -154,14 +162,22 @@ class TokenAuth:
             return None
         return session.role
 
-    def _bearer_role(self, scope: Scope) -> str | None:
+    def _credential_role(self, scope: Scope) -> tuple[str | None, bool]:
+        """The role of the request's credential, and whether it came from the session cookie
+        (used only when no ``Authorization`` header is sent)."""
+        cookie = None
         for name, value in scope.get("headers", []):
-            if name.lower() == b"authorization":
+            name = name.lower()
+            if name == b"authorization":
                 scheme, _, credential = value.decode("latin-1").partition(" ")
                 if scheme.lower() != "bearer":
-                    return None
-                return self._role(credential.strip())
-        return None
+                    return None, False
+                return self._role(credential.strip()), False
+            if name == b"cookie" and cookie is None:
+                cookie = _cookie(value.decode("latin-1"), COOKIE)
+        if cookie is None:
+            return None, False
+        return self._role(cookie), True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or scope.get("method") == "OPTIONS":
@@ -169,25 +185,47 @@ class TokenAuth:
             await self.app(scope, receive, send)
             return
         path = scope.get("path", "").rstrip("/")
+        method = scope.get("method", "GET")
         if scope["type"] == "http" and path == "/auth":
             await _json(send, 200, {"enabled": True, "client_id": None, "realm": None})
             return
-        if scope["type"] == "http" and path == "/auth/token" and scope["method"] == "POST":
-            await self._login(receive, send)
+        if scope["type"] == "http" and path == "/auth/token" and method == "POST":
+            form = await _form(receive, send)
+            if form is not None:
+                await self._token_login(form, send)
             return
-        role = self._bearer_role(scope)
-        method = scope.get("method", "GET")
+        if scope["type"] == "http" and path == "/auth/login" and method in ("GET", "HEAD"):
+            next_path = _safe_next(_query(scope).get("next", ""))
+            await _html(send, 200, _login_page(next_path, ""))
+            return
+        if scope["type"] == "http" and path == "/auth/login" and method == "POST":
+            form = await _form(receive, send)
+            if form is not None:
+                await self._browser_login(scope, form, send)
+            return
+        role, from_cookie = self._credential_role(scope)
         if role is None:
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1008})
                 return
             logger.warning("refused %s %s: no valid token", method, _printable(scope["path"]))
+            if method in ("GET", "HEAD") and (path == "" or path.startswith("/ohif")):
+                # A browser opening the viewer: to the login page, then back.
+                target = scope["path"] + (
+                    "?" + scope["query_string"].decode("latin-1") if scope["query_string"] else ""
+                )
+                location = "/auth/login?" + urlencode({"next": _safe_next(target)})
+                await _redirect(send, location)
+                return
             await _json(
                 send,
                 401,
                 {"detail": "a bearer token is required (Authorization: Bearer TOKEN)"},
                 [(b"www-authenticate", b"Bearer")],
             )
+        elif from_cookie and method not in ("GET", "HEAD") and not _same_origin(scope):
+            logger.warning("refused %s %s: cross-origin", method, _printable(scope["path"]))
+            await _json(send, 403, {"detail": "cross-origin request refused"})
         elif path == "/auth/token/valid":
             await _json(send, 200, {})
         elif role == ADMIN or (scope["type"] == "http" and annotator_may(method, scope["path"])):
@@ -200,17 +238,8 @@ class TokenAuth:
                 send, 403, {"detail": f"the {role} role may not {method} {_printable(path)}"}
             )
 
-    async def _login(self, receive: Receive, send: Send) -> None:
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if len(body) > MAX_LOGIN_BODY:
-                await _json(send, 413, {"detail": "login form too large"})
-                return
-            if not message.get("more_body"):
-                break
-        form = parse_qs(body.decode("utf-8", errors="replace"))
+    async def _check(self, form: dict[str, list[str]]) -> str | None:
+        """A new token for the form's ``username`` and ``password``, or None."""
         username = (form.get("username") or [""])[0]
         password = (form.get("password") or [""])[0]
         user = self._users.get(username)
@@ -220,15 +249,38 @@ class TokenAuth:
             async with self._hashing:
                 valid = await asyncio.to_thread(checked.verify, password)
             if user is not None and valid:
-                await _json(send, 200, {"access_token": self._open(user), "token_type": "bearer"})
-                return
+                return self._open(user)
         if user is None and self._token is not None and _same(password, self._token):
-            await _json(send, 200, {"access_token": self._token.decode(), "token_type": "bearer"})
-            return
+            return self._token.decode()
         logger.warning("refused a login: wrong user name or password")
-        await _json(
-            send, 401, {"detail": "wrong user name or password"}, [(b"www-authenticate", b"Bearer")]
+        return None
+
+    async def _token_login(self, form: dict[str, list[str]], send: Send) -> None:
+        token = await self._check(form)
+        if token is None:
+            await _json(
+                send,
+                401,
+                {"detail": "wrong user name or password"},
+                [(b"www-authenticate", b"Bearer")],
+            )
+            return
+        await _json(send, 200, {"access_token": token, "token_type": "bearer"})
+
+    async def _browser_login(self, scope: Scope, form: dict[str, list[str]], send: Send) -> None:
+        next_path = _safe_next((form.get("next") or [""])[0])
+        if not _same_origin(scope):
+            await _html(send, 403, _login_page(next_path, "cross-origin login refused"))
+            return
+        token = await self._check(form)
+        if token is None:
+            await _html(send, 401, _login_page(next_path, "wrong user name or password"))
+            return
+        secure = "; Secure" if scope.get("scheme") in ("https", "wss") else ""
+        cookie = (
+            f"{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_TTL_S}{secure}"
         )
+        await _redirect(send, next_path, [(b"set-cookie", cookie.encode("latin-1"))])
 
     def _open(self, user: User) -> str:
         """A new session token for ``user``."""
@@ -240,6 +292,109 @@ class TokenAuth:
         token = secrets.token_urlsafe(32)
         self._sessions[token] = Session(user.name, user.role, now + SESSION_TTL_S)
         return token
+
+
+#: The browser session cookie (the viewer served by the server logs in through a form).
+COOKIE = "msklabel_session"
+_LOGIN_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>msklabel: log in</title></head>
+<body style="font-family: sans-serif; max-width: 22em; margin: 4em auto">
+<h1>msklabel</h1><p>Log in to the labeling server.</p><p style="color: #b00">{error}</p>
+<form method="post" action="/auth/login">
+<input type="hidden" name="next" value="{next}">
+<p><label>User name<br><input name="username" autocomplete="username" required></label></p>
+<p><label>Password<br><input name="password" type="password"
+ autocomplete="current-password" required></label></p>
+<p><button type="submit">Log in</button></p>
+</form><p>Research software: not for clinical use.</p></body></html>
+"""
+
+
+def _login_page(next_path: str, error: str) -> str:
+    return _LOGIN_PAGE.format(next=html.escape(next_path), error=html.escape(error))
+
+
+def _safe_next(target: str) -> str:
+    """Where to go after the login: a path on this server only (no open redirect)."""
+    if (
+        not target.startswith("/")
+        or target.startswith(("//", "/\\"))
+        or any(not c.isprintable() or c.isspace() for c in target)
+        or len(target) > 2000
+    ):
+        return "/ohif/"
+    return target
+
+
+def _query(scope: Scope) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()}
+
+
+def _cookie(header: str, name: str) -> str | None:
+    for part in header.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name and value:
+            return value
+    return None
+
+
+def _same_origin(scope: Scope) -> bool:
+    """False when the browser says the request comes from another origin (``Origin`` or, when
+    absent, ``Referer`` naming another host than ``Host``)."""
+    headers = {
+        name.decode("latin-1").lower(): value.decode("latin-1")
+        for name, value in scope.get("headers", [])
+    }
+    host = headers.get("host", "")
+    source = headers.get("origin") or headers.get("referer")
+    if not source:
+        return True
+    return urlsplit(source).netloc == host
+
+
+async def _form(receive: Receive, send: Send) -> dict[str, list[str]] | None:
+    """The request's url-encoded form, or None after answering 413 for a large one."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if len(body) > MAX_LOGIN_BODY:
+            await _json(send, 413, {"detail": "login form too large"})
+            return None
+        if not message.get("more_body"):
+            return parse_qs(body.decode("utf-8", errors="replace"))
+
+
+async def _redirect(send: Send, location: str, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 303,
+            "headers": [
+                (b"location", location.encode("latin-1", errors="replace")),
+                (b"content-length", b"0"),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def _html(send: Send, status: int, page: str) -> None:
+    body = page.encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"text/html; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                (b"x-frame-options", b"DENY"),
+                (b"cache-control", b"no-store"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def _same(presented: str, secret: bytes) -> bool:
