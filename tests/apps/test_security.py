@@ -5,6 +5,7 @@ token, and an annotator can neither train nor delete."""
 from __future__ import annotations
 
 import hashlib
+from http.client import HTTPConnection
 from pathlib import Path
 
 import numpy as np
@@ -286,3 +287,13 @@ def test_https_with_a_certificate(site, tmp_path):
         plain = server.url.replace("https://", "http://")
         with pytest.raises(requests.exceptions.ConnectionError):
             requests.get(f"{plain}/info/", headers={"Authorization": f"Bearer {TOKEN}"})
+
+
+@pytest.mark.parametrize("path", ["/proxy/dicom/wado/../../tools/x", "/datastore/../info/"])
+def test_dot_segments_in_the_path_are_refused_even_to_an_admin(server, path, untouched):
+    """Sent as is (``requests`` would remove them): the DICOMweb proxy would pass them on."""
+    connection = HTTPConnection("127.0.0.1", server.port, timeout=30)
+    connection.request("GET", path, headers={"Authorization": f"Bearer {TOKEN}"})
+    reply = connection.getresponse()
+    assert reply.status == 400 and b"not allowed in the path" in reply.read()
+    connection.close()

@@ -1,3 +1,4 @@
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,7 @@ ADMIN_ONLY = [
     ("DELETE", "/datastore/label"), ("GET", "/datastore/dataset"), ("PUT", "/datastore/image/info"),
     ("GET", "/model/litemedsam"), ("PUT", "/model/litemedsam"), ("DELETE", "/model/litemedsam"),
     ("POST", "/batch/infer/litemedsam_automatic"), ("DELETE", "/batch/infer"),
+    ("POST", "/proxy/dicom/wado/studies"),
     ("POST", "/scoring/dice"), ("GET", "/logs/"), ("POST", "/proxy/dicom/stow/studies"),
     ("POST", "/infer/../train/litemedsam"), ("POST", "/infer/x/../../train/y"),
     ("GET", "/datastore//dataset"), ("POST", "/activelearning/a/b"), ("GET", "/unknown"),
@@ -188,3 +190,43 @@ def test_a_cross_origin_login_form_is_refused(client) -> None:
     form = {"username": "adm", "password": "admin password 123"}
     refused = client.post("/auth/login", data=form, headers={"Origin": "https://evil.example"})
     assert refused.status_code == 403 and "set-cookie" not in refused.headers
+
+
+def test_the_app_never_sees_the_credentials_nor_dot_segments(users) -> None:
+    """The stock DICOMweb proxy forwards a POST's headers to the PACS: the token and the
+    session cookie stop at the check; a path with '..' is refused for every role."""
+
+    def headers(request):
+        return PlainTextResponse(repr(sorted(request.headers.items())))
+
+    app = Starlette(routes=[Route("/{path:path}", headers, methods=["GET", "POST"])])
+    client = TestClient(TokenAuth(app, TOKEN, users), follow_redirects=False)
+    seen = client.post(
+        "/proxy/dicom/wado/studies",
+        headers={"Authorization": f"Bearer {TOKEN}", "Cookie": "msklabel_session=x; other=1"},
+    ).text
+    assert "authorization" not in seen and TOKEN not in seen and "msklabel_session" not in seen
+    assert "('cookie', 'other=1')" in seen
+    client.post("/auth/login", data={"username": "adm", "password": "admin password 123"})
+    assert "msklabel_session" not in client.get("/ohif/").text
+    # As a raw HTTP request carries them (HTTP clients would remove the dot segments).
+    for path in ["/proxy/dicom/wado/../../tools/execute-script", "/ohif/..", "/info/..\\x"]:
+        assert _raw_status(TokenAuth(app, TOKEN, users), "GET", path, TOKEN) == 400, path
+
+
+def _raw_status(app, method: str, path: str, token: str) -> int:
+    """The status ``app`` answers to a request for ``path`` exactly as given."""
+    scope = {"type": "http", "method": method, "path": path, "raw_path": path.encode(),
+             "query_string": b"", "headers": [(b"authorization", f"Bearer {token}".encode())],
+             "scheme": "http", "server": ("testserver", 80), "root_path": "",
+             "http_version": "1.1", "client": ("127.0.0.1", 1)}  # fmt: skip
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    return sent[0]["status"]

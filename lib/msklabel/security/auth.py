@@ -109,7 +109,7 @@ ANNOTATOR_MAY: tuple[tuple[frozenset[str], re.Pattern[str]], ...] = tuple(
         ("POST", rf"/infer/{_SEGMENT}|/infer/wsi_v2/{_SEGMENT}|/activelearning/{_SEGMENT}"),
         ("GET HEAD", r"/train|/scoring|/batch/infer"),  # task status
         ("GET HEAD PUT DELETE", rf"/session|/session/{_SEGMENT}"),
-        ("GET HEAD POST", r"/proxy/dicom/(wado|qido)/.*"),
+        ("GET HEAD", r"/proxy/dicom/(wado|qido)/.*"),  # a POST there may be forwarded as STOW
     )
 )
 
@@ -186,6 +186,14 @@ class TokenAuth:
             return
         path = scope.get("path", "").rstrip("/")
         method = scope.get("method", "GET")
+        if ".." in path.split("/") or "\\" in path:
+            # No stock route needs them; the DICOMweb proxy would pass them on to the PACS.
+            logger.warning("refused %s %s: dot segments", method, _printable(scope["path"]))
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+            else:
+                await _json(send, 400, {"detail": "'..' and '\\' are not allowed in the path"})
+            return
         if scope["type"] == "http" and path == "/auth":
             await _json(send, 200, {"enabled": True, "client_id": None, "realm": None})
             return
@@ -229,7 +237,7 @@ class TokenAuth:
         elif path == "/auth/token/valid":
             await _json(send, 200, {})
         elif role == ADMIN or (scope["type"] == "http" and annotator_may(method, scope["path"])):
-            await self.app(scope, receive, send)
+            await self.app(_without_credentials(scope), receive, send)
         elif scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})
         else:
@@ -324,6 +332,27 @@ def _safe_next(target: str) -> str:
     ):
         return "/ohif/"
     return target
+
+
+def _without_credentials(scope: Scope) -> Scope:
+    """``scope`` without the ``Authorization`` header and the session cookie: the stock app
+    does not need them, and its DICOMweb proxy forwards a POST's headers to the PACS."""
+    headers = []
+    for name, value in scope.get("headers", []):
+        lowered = name.lower()
+        if lowered == b"authorization":
+            continue
+        if lowered == b"cookie":
+            kept = [
+                part.strip()
+                for part in value.decode("latin-1").split(";")
+                if part.strip().partition("=")[0] != COOKIE
+            ]
+            if not kept:
+                continue
+            value = "; ".join(kept).encode("latin-1")
+        headers.append((name, value))
+    return {**scope, "headers": headers}
 
 
 def _query(scope: Scope) -> dict[str, str]:
