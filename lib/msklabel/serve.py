@@ -3,8 +3,9 @@
 The server is the unchanged ``monailabel start_server`` command, so 3D Slicer's MONAILabel
 plugin and the OHIF bundled with monailabel talk to it as to any MONAI Label app. This module
 only launches and stops that process; it never imports monailabel. With a token, the web
-app is wrapped in :class:`msklabel.security.auth.TokenAuth` (``apps/msk/msk_asgi.py``); a
-server reachable beyond loopback requires one unless ``insecure`` says otherwise.
+app or a users file (roles annotator and admin), the web app is wrapped in
+:class:`msklabel.security.auth.TokenAuth` (``apps/msk/msk_asgi.py``); a server reachable
+beyond loopback requires one of them unless ``insecure`` says otherwise.
 
 >>> with MonaiLabelServer("studies/") as server:  # doctest: +SKIP
 ...     print(server.url)
@@ -15,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -28,6 +30,7 @@ from types import TracebackType
 from msklabel.errors import InputError, MsklabelError
 from msklabel.ports import free_port
 from msklabel.security.auth import TOKEN_ENV
+from msklabel.security.users import USERS_ENV, read_users
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +61,9 @@ class MonaiLabelServer:
     ``conf`` holds the app's ``-c key value`` options. The server listens on ``host`` at
     ``port`` (a free one when None); its output goes to a log (:meth:`log_text`), or to
     this process's output with ``echo``; ``env`` adds environment variables (MONAI Label's
-    ``MONAI_LABEL_*`` settings). With ``token`` every request but the login must present it
-    (``Authorization: Bearer TOKEN``); a ``host`` other than loopback requires a token, or
+    ``MONAI_LABEL_*`` settings). With ``token`` (the shared admin token) or ``users_file``
+    (users with roles, :mod:`msklabel.security.users`) every request but the login must
+    present a bearer token; a ``host`` other than loopback requires one of them, or
     ``insecure=True`` (logged as a warning). Used as a context manager it starts on entry and
     stops on exit; :meth:`stop` ends only the process it started.
     """
@@ -75,12 +79,17 @@ class MonaiLabelServer:
         env: Mapping[str, str] | None = None,
         token: str | None = None,
         insecure: bool = False,
+        users_file: str | os.PathLike[str] | None = None,
+        tls: tuple[str | os.PathLike[str], str | os.PathLike[str]] | None = None,
     ) -> None:
-        if not is_loopback(host) and token is None:
+        if users_file is not None:
+            read_users(users_file)  # a bad file is named here, not in the server's log
+        if not is_loopback(host) and token is None and users_file is None:
             if not insecure:
                 raise InsecureServerError(
-                    f"--host {host} is reachable beyond this machine: give a token "
-                    f"(${TOKEN_ENV} or --token-file) or pass --insecure-no-auth"
+                    f"--host {host} is reachable beyond this machine: give a users file "
+                    f"(--users-file) or a token (${TOKEN_ENV} or --token-file), or pass "
+                    "--insecure-no-auth"
                 )
             logger.warning(
                 "SERVING WITHOUT AUTHENTICATION ON %s: anyone who reaches it can read, "
@@ -96,10 +105,20 @@ class MonaiLabelServer:
         self.conf = dict(conf or {})
         self.echo = echo
         self.token = token
+        self.users_file = users_file
+        self.tls = None
+        if tls is not None:
+            self.tls = tuple(Path(path).resolve() for path in tls)
+            for path, what in zip(self.tls, ("certificate", "key"), strict=True):
+                if not path.is_file():
+                    raise InputError(path, f"--tls {what}: no such file")
         self.env = {**os.environ, **(env or {})}
         self.env.pop(TOKEN_ENV, None)
+        self.env.pop(USERS_ENV, None)
         if token is not None:
             self.env[TOKEN_ENV] = token
+        if users_file is not None:
+            self.env[USERS_ENV] = str(Path(users_file).resolve())
         # Where uvicorn finds ASGI_APP (the server adds the app folder only for the app itself).
         self.env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(DEFAULT_APP), self.env.get("PYTHONPATH")) if p
@@ -110,7 +129,8 @@ class MonaiLabelServer:
     @property
     def url(self) -> str:
         """The server's root URL."""
-        return f"http://{self.host}:{self.port}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{self.host}:{self.port}"
 
     def command(self) -> list[str]:
         """The ``monailabel start_server`` command line this server runs."""
@@ -119,12 +139,20 @@ class MonaiLabelServer:
             "--app", str(self.app), "--studies", self.studies,
             "--host", self.host, "--port", str(self.port), "--uvicorn_app", ASGI_APP,
         ]  # fmt: skip
+        if self.tls:
+            command += ["--ssl_certfile", str(self.tls[0]), "--ssl_keyfile", str(self.tls[1])]
         for key, value in self.conf.items():
             command += ["--conf", key, str(value)]
         return command
 
     def start(self, timeout: float = 300.0) -> MonaiLabelServer:
         """Start the server and wait until ``/info/`` answers (or raise with its log)."""
+        if not is_loopback(self.host) and not self.tls:
+            logger.warning(
+                "serving plain HTTP on %s: passwords, tokens and images cross the network "
+                "unencrypted; give --tls CERT KEY or put an HTTPS reverse proxy in front",
+                self.host,
+            )
         self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in stop)
             prefix="msklabel-serve-", suffix=".log", delete=False
         )
@@ -135,6 +163,11 @@ class MonaiLabelServer:
             start_new_session=True,
             env=self.env,
         )
+        # Over TLS the probe checks nothing but that our own child answers (and sends no token).
+        context = None
+        if self.tls:
+            context = ssl.create_default_context()
+            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
@@ -142,9 +175,13 @@ class MonaiLabelServer:
                 self.stop()
                 raise RuntimeError(f"the MONAI Label server exited at start:\n{log[-4000:]}")
             try:
-                with urllib.request.urlopen(self.request("/info/"), timeout=5) as response:
-                    if response.status == 200:
-                        return self
+                with urllib.request.urlopen(self._probe(), timeout=5, context=context):
+                    return self
+            except urllib.error.HTTPError as error:
+                # Auth on: uvicorn answers (401) only once the app has started.
+                if error.code == 401:
+                    return self
+                time.sleep(0.5)
             except (OSError, urllib.error.URLError):
                 time.sleep(0.5)
         log = self.log_text()
@@ -152,6 +189,12 @@ class MonaiLabelServer:
         raise TimeoutError(
             f"the MONAI Label server did not answer in {timeout:g} s:\n{log[-4000:]}"
         )
+
+    def _probe(self) -> urllib.request.Request:
+        """Is the app up: ``/info/`` (with the token, over plain HTTP only)."""
+        if self.tls:
+            return urllib.request.Request(f"{self.url}/info/")
+        return self.request("/info/")
 
     def request(self, path: str) -> urllib.request.Request:
         """A request for ``path`` on this server, with the token when there is one."""

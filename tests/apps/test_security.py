@@ -1,9 +1,11 @@
-"""Hostile requests to the real labeling server (``msklabel serve``, with a token): no path from
-a request leaves the studies folder, and nothing is answered without the token."""
+"""Hostile requests to the real labeling server (``msklabel serve``, with a shared token and a
+users file): no path from a request leaves the studies folder, nothing is answered without a
+token, and an annotator can neither train nor delete."""
 
 from __future__ import annotations
 
 import hashlib
+from http.client import HTTPConnection
 from pathlib import Path
 
 import numpy as np
@@ -13,13 +15,17 @@ from monailabel.client import MONAILabelClient
 from monailabel.client.client import MONAILabelClientException
 
 from msklabel.io.nifti import write_nifti
+from msklabel.security.users import user_line
 from msklabel.serve import MonaiLabelServer
+from msklabel.testing.listener import certificate
 from msklabel.volume import Volume
 
 pytestmark = pytest.mark.slow
 
 IMAGE = "knee"
 TOKEN = "test-token-0123456789abcdef"
+#: Users of the users file: name -> (role, password).
+USERS = {"annie": ("annotator", "annotator passphrase"), "ada": ("admin", "admin passphrase 1")}
 #: Ids that would reach a file outside the studies folder (or a folder above the labels).
 TRAVERSALS = ["../victim", "../../victim", "../outside/victim", "/tmp/victim", "..", "sub/../x"]
 TAGS = ["../..", "../../outside", "/tmp", "..", "."]
@@ -55,9 +61,12 @@ def site(tmp_path_factory) -> Path:
 def server(site, tmp_path_factory):
     model_dir = tmp_path_factory.mktemp("model")
     conf = {"model_dir": str(model_dir)}
-    with MonaiLabelServer(site / "studies", conf=conf, token=TOKEN) as running:
+    users = tmp_path_factory.mktemp("users") / "users.txt"
+    users.write_text("".join(f"{user_line(n, r, p)}\n" for n, (r, p) in USERS.items()))
+    with MonaiLabelServer(site / "studies", conf=conf, token=TOKEN, users_file=users) as running:
         yield running
-    assert TOKEN not in running.log_text()
+    log = running.log_text()
+    assert TOKEN not in log and not any(password in log for _, password in USERS.values())
 
 
 @pytest.fixture(scope="module")
@@ -185,14 +194,106 @@ def test_with_the_token_the_server_answers(server, http):
 
 
 def test_the_stock_client_logs_in_as_the_slicer_plugin_does(server, tmp_path):
-    """Slicer's MONAILabel plugin: /auth/ says auth is on, login with a user name and the
-    token as password, then every call carries the returned bearer token."""
+    """Slicer's MONAILabel plugin: /auth/ says auth is on, login with a user name and a
+    password (a user's, or any name and the shared token), then every call carries the
+    returned bearer token."""
     client = MONAILabelClient(server.url, tmpdir=str(tmp_path))
     assert client.auth_enabled()
     assert not client.auth_valid_token()
-    with pytest.raises(MONAILabelClientException):
-        client.auth_token("annotator", "not-the-token")
-    client.update_auth(client.auth_token("annotator", TOKEN))
-    assert client.auth_valid_token()
-    assert client.info()["name"] == "msklabel"
-    assert list(client.datastore()["objects"]) == [IMAGE]
+    for name, password in [("annie", "not-the-password"), ("annie", TOKEN), ("x", "y")]:
+        with pytest.raises(MONAILabelClientException):
+            client.auth_token(name, password)
+    for name, password in [("annie", USERS["annie"][1]), ("anyone", TOKEN)]:
+        client = MONAILabelClient(server.url, tmpdir=str(tmp_path))
+        client.update_auth(client.auth_token(name, password))
+        assert client.auth_valid_token()
+        assert client.info()["name"] == "msklabel"
+        assert list(client.datastore()["objects"]) == [IMAGE]
+
+
+def _login(server, name: str) -> requests.Session:
+    """A session logged in as the user ``name`` (form login, as the stock clients do)."""
+    reply = requests.post(
+        f"{server.url}/auth/token",
+        data={"username": name, "password": USERS[name][1], "grant_type": "password"},
+    )
+    assert reply.status_code == 200, reply.text
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {reply.json()['access_token']}"
+    return session
+
+
+#: What only an admin may do: train, upload, delete, download the dataset, model files.
+ADMIN_ONLY = [
+    ("POST", "/train/litemedsam", {}),
+    ("POST", "/train/", {}),
+    ("DELETE", "/train/", {}),
+    ("PUT", "/datastore/image", {"image": "new"}),
+    ("DELETE", "/datastore/image", {"id": IMAGE}),
+    ("DELETE", "/datastore/label", {"id": IMAGE, "tag": "final"}),
+    ("GET", "/datastore/dataset", {}),
+    ("PUT", "/model/litemedsam", {}),
+    ("DELETE", "/model/litemedsam", {}),
+    ("GET", "/logs/", {}),
+]
+
+
+def test_an_annotator_can_neither_train_nor_delete(server, site, untouched):
+    annotator = _login(server, "annie")
+    replies = {
+        f"{method} {path}": annotator.request(
+            method, server.url + path, params=query, files=_upload("x.nii.gz")
+        )
+        for method, path, query in ADMIN_ONLY
+    }
+    assert {call: reply.status_code for call, reply in replies.items()} == dict.fromkeys(
+        replies, 403
+    )
+    status = annotator.get(f"{server.url}/train/")  # the training status: any role
+    assert status.status_code == 404 and "No Train Tasks Found" in status.text  # the stock answer
+    assert "annotator role may not" in replies["POST /train/litemedsam"].json()["detail"]
+    assert annotator.get(f"{server.url}/info/").json()["name"] == "msklabel"
+    got = annotator.get(f"{server.url}/datastore/image", params={"image": IMAGE})
+    assert got.content == (site / "studies" / f"{IMAGE}.nii.gz").read_bytes()
+
+
+def test_an_annotator_saves_labels_and_an_admin_deletes_them(server, site, untouched):
+    annotator, admin = _login(server, "annie"), _login(server, "ada")
+    url = f"{server.url}/datastore/label"
+    label = site / "label.nii.gz"
+    write_nifti(Volume(np.ones((4, 8, 8), np.uint8), np.eye(4)), label)
+    data = label.read_bytes()
+    label.unlink()
+    reply = annotator.put(url, params={"image": IMAGE}, files={"label": ("l.nii.gz", data)})
+    assert reply.status_code == 200, reply.text
+    assert annotator.delete(url, params={"id": IMAGE, "tag": "final"}).status_code == 403
+    assert admin.delete(url, params={"id": IMAGE, "tag": "final"}).status_code == 200
+
+
+def test_https_with_a_certificate(site, tmp_path):
+    """``--tls CERT KEY``: the server answers HTTPS only; the stock client logs in over it."""
+    cert, key = certificate(tmp_path, "labeling")
+    conf = {"model_dir": str(tmp_path / "model")}
+    with MonaiLabelServer(site / "studies", conf=conf, token=TOKEN, tls=(cert, key)) as server:
+        assert server.url.startswith("https://127.0.0.1:")
+        info = requests.get(
+            f"{server.url}/info/", headers={"Authorization": f"Bearer {TOKEN}"}, verify=str(cert)
+        )
+        assert info.status_code == 200 and info.json()["name"] == "msklabel"
+        assert requests.get(f"{server.url}/info/", verify=str(cert)).status_code == 401
+        client = MONAILabelClient(server.url, tmpdir=str(tmp_path))
+        client.update_auth(client.auth_token("annie-or-anyone", TOKEN))
+        assert client.info()["name"] == "msklabel"
+        plain = server.url.replace("https://", "http://")
+        with pytest.raises(requests.exceptions.ConnectionError):
+            requests.get(f"{plain}/info/", headers={"Authorization": f"Bearer {TOKEN}"})
+
+
+@pytest.mark.parametrize("path", ["/proxy/dicom/wado/../../tools/x", "/datastore/../info/"])
+def test_dot_segments_in_the_path_are_refused_even_to_an_admin(server, path, untouched):
+    """Sent as is (``requests`` would remove them): the DICOMweb proxy would pass them on."""
+    connection = HTTPConnection("127.0.0.1", server.port, timeout=30)
+    connection.request("GET", path, headers={"Authorization": f"Bearer {TOKEN}"})
+    reply = connection.getresponse()
+    assert reply.status == 400 and b"not allowed in the path" in reply.read()
+    connection.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ from msklabel.cli import build_parser
 from msklabel.errors import InputError
 from msklabel.ports import free_port
 from msklabel.security.auth import TOKEN_ENV
+from msklabel.security.users import USERS_ENV, read_users, user_line
 from msklabel.serve import DEFAULT_APP, InsecureServerError, MonaiLabelServer
 
 
@@ -28,13 +30,44 @@ def test_the_command_is_the_stock_server_with_our_app(tmp_path):
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.7", "::", "knee-server.local"])
-def test_a_server_beyond_loopback_needs_a_token(tmp_path, host, caplog):
-    with pytest.raises(InsecureServerError, match=f"--host {host} .* give a token"):
+def test_a_server_beyond_loopback_needs_users_or_a_token(tmp_path, host, caplog, users_file):
+    with pytest.raises(InsecureServerError, match=f"--host {host} .* give a users file .* token"):
         MonaiLabelServer(tmp_path, host=host)
     MonaiLabelServer(tmp_path, host=host, token="t" * 16)
+    server = MonaiLabelServer(tmp_path, host=host, users_file=users_file)
+    assert server.env[USERS_ENV] == str(users_file.resolve()) and TOKEN_ENV not in server.env
     assert not caplog.records
     MonaiLabelServer(tmp_path, host=host, insecure=True)
     assert "WITHOUT AUTHENTICATION" in caplog.text
+
+
+@pytest.fixture(scope="module")
+def users_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("users") / "users.txt"
+    path.write_text(user_line("annie", "annotator", "annotator passphrase") + "\n")
+    return path
+
+
+def test_add_user_appends_a_hashed_line_to_a_private_file(tmp_path, monkeypatch):
+    path = tmp_path / "users.txt"
+    for name, role in [("annie", "annotator"), ("ada", "admin")]:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(f"{name} passphrase\n"))
+        args = build_parser().parse_args(
+            ["serve", "--users-file", str(path), "--add-user", name, role]
+        )
+        assert args.handler(args) == 0
+    users = read_users(path)
+    assert users["annie"].role == "annotator" and users["ada"].verify("ada passphrase")
+    assert "passphrase" not in path.read_text()
+    assert path.stat().st_mode & 0o077 == 0
+    monkeypatch.setattr(sys, "stdin", io.StringIO("another passphrase\n"))
+    args = build_parser().parse_args(
+        ["serve", "--users-file", str(path), "--add-user", "ada", "admin"]
+    )
+    with pytest.raises(InputError, match="user ada is already there"):
+        args.handler(args)
+    with pytest.raises(InputError, match="cannot read the users file"):
+        MonaiLabelServer(tmp_path, users_file=tmp_path / "missing")
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1"])

@@ -221,6 +221,9 @@ def test_with_tls_required_plain_associations_are_refused(tmp_path, pki, make_st
         assert sent.returncode == 0, sent.stderr
         assert listener.intake.status.summary()["instances"] == 2
         echo = ["echoscu", "-aet", "ECHOSCU", "-aec", "MSKLABEL", "127.0.0.1", str(port)]
+        over_tls = subprocess.run([*echo[:1], *_tls(pki, None), *echo[1:]], capture_output=True,
+                                  text=True, timeout=60)  # fmt: skip
+        assert over_tls.returncode == 0, over_tls.stderr
         assert subprocess.run(echo, capture_output=True, timeout=60).returncode != 0
         assert storescu(port, study.files[2:3]).returncode != 0
         assert listener.intake.status.summary()["instances"] == 2

@@ -4,7 +4,9 @@
 // CONFIG: {phase, server, study, series, artifacts, label}: "label" or "display", the MONAI
 // Label server's root URL (OHIF is served at /ohif/), the study and series to open, the folder
 // for screenshots, answers and results-<phase>.json, and the structure to click; optional:
-// infer_timeout_s (default 420), chromium (default /usr/bin/chromium), debug (log console).
+// infer_timeout_s (default 420), chromium (default /usr/bin/chromium), debug (log console),
+// username and password: the server asks for a login (msklabel's login page at /auth/login,
+// where opening OHIF leads) and the session types them there first.
 // Phase "label" (a screenshot each): study list -> open the study in the MONAI Label mode ->
 // connect the panel -> Auto-Segmentation "Run" -> Point Prompts: pick the structure, click
 // inside it on the sagittal view, "Run" -> save the label with the request the panel's client
@@ -32,6 +34,30 @@ async function shot(page, name) {
   await page.screenshot({ path: path.join(out, `${name}.png`) });
   results.steps.push(name);
   log(`screenshot ${name}`);
+}
+
+/** Open `url`; when the server sends the browser to its login page, log in there (the page's
+ * form, as a person would) and come back to `url`. Records what the login looked like. */
+async function open(page, url, options) {
+  await page.goto(url, options);
+  if (!new URL(page.url()).pathname.startsWith('/auth/login')) return;
+  if (!config.username) throw new Error(`the server asks for a login at ${page.url()}`);
+  await page.screenshot({ path: path.join(out, `ohif-login-${config.phase}.png`) });
+  await page.getByLabel('User name').fill(config.username);
+  await page.getByLabel('Password').fill(config.password);
+  await Promise.all([
+    page.waitForURL((u) => !u.pathname.startsWith('/auth/login'), { timeout: timeout.load }),
+    page.getByRole('button', { name: 'Log in' }).click(),
+  ]);
+  await page.waitForLoadState('networkidle', { timeout: timeout.load });
+  const cookies = await page.context().cookies();
+  results.login = {
+    user: config.username,
+    returned_to: page.url(),
+    cookie: cookies.filter((c) => c.name === 'msklabel_session')
+      .map((c) => ({ httpOnly: c.httpOnly, sameSite: c.sameSite, path: c.path })),
+  };
+  log(`logged in as ${config.username}`);
 }
 
 /** The MONAI Label panel's tab (Auto-Segmentation, Point Prompts, ...). */
@@ -231,7 +257,7 @@ async function showSegmentation(page) {
 }
 
 async function display(page, server) {
-  await page.goto(`${server}ohif/viewer?StudyInstanceUIDs=${config.study}`, {
+  await open(page, `${server}ohif/viewer?StudyInstanceUIDs=${config.study}`, {
     waitUntil: 'networkidle',
     timeout: timeout.load,
   });
@@ -269,7 +295,7 @@ async function display(page, server) {
 async function session(page) {
   const server = config.server.replace(/\/?$/, '/');
   if (config.phase === 'display') return display(page, server);
-  await page.goto(`${server}ohif/`, { waitUntil: 'networkidle', timeout: timeout.load });
+  await open(page, `${server}ohif/`, { waitUntil: 'networkidle', timeout: timeout.load });
   await hideBanner(page);
   const row = page.locator('tr', { hasText: 'MR' }).first();
   await row.waitFor({ timeout: timeout.load });

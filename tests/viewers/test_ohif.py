@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import subprocess
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +32,7 @@ from msklabel.dicom.seg import read_seg_labels, read_source_images
 from msklabel.dicom.sr import make_measurement_report
 from msklabel.labeling.series import series_volume
 from msklabel.labels import KneeLabel
+from msklabel.security.users import user_line
 from msklabel.serve import MonaiLabelServer
 from msklabel.testing.orthanc import OrthancServer
 
@@ -38,6 +41,8 @@ pytestmark = pytest.mark.slow
 SCRIPT = Path(__file__).with_name("ohif_session.mjs")
 #: The structure the radiologist clicks for the interactive infer.
 CLICKED = "femur"
+#: The annotator the radiologist logs in as (the server runs with a users file).
+PASSWORD = "annotator passphrase"
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,8 @@ def run_browser(phase: str, server: MonaiLabelServer, knee: Knee, artifacts: Pat
         "series": knee.series,
         "artifacts": str(artifacts),
         "label": CLICKED,
+        "username": "annie",
+        "password": PASSWORD,
     }
     config_file = artifacts / f"{phase}.json"
     config_file.write_text(json.dumps(config))
@@ -100,9 +107,22 @@ def knee_pacs(sample) -> Iterator[tuple[OrthancServer, Knee]]:
 @pytest.fixture(scope="module")
 def session(knee_pacs, artifacts) -> Iterator[Session]:
     pacs, knee = knee_pacs
-    with MonaiLabelServer(pacs.dicomweb_url) as server:
+    users = artifacts / "users.txt"
+    users.write_text(user_line("annie", "annotator", PASSWORD) + "\n")
+    with MonaiLabelServer(pacs.dicomweb_url, users_file=users) as server:
         results = run_browser("label", server, knee, artifacts)
         yield Session(server, pacs, knee, artifacts, results)
+        assert PASSWORD not in server.log_text()
+
+
+def test_the_radiologist_logs_in_through_the_login_page(session):
+    login = session.results["login"]
+    assert login["user"] == "annie" and login["returned_to"].endswith("/ohif/")
+    assert login["cookie"] == [{"httpOnly": True, "sameSite": "Strict", "path": "/"}]
+    refused = urllib.request.Request(f"{session.server.url}/info/")
+    with pytest.raises(urllib.error.HTTPError) as error:
+        urllib.request.urlopen(refused, timeout=30)
+    assert error.value.code == 401
 
 
 def grid_of(labelmap: dict[str, Any]) -> sitk.Image:

@@ -5,10 +5,17 @@ monailabel 0.8.5 (``plugins/slicer/MONAILabel/MONAILabel.py``) makes in a normal
 its order and with its parameters, through the plugin's own HTTP client (shipped in the
 monailabel wheel as ``monailabel.client``), and reads every answer as the plugin does:
 
-1. *Fetch info*: ``GET /info/`` (every call is preceded by ``GET /auth/``).
+0. *Login* (``MONAILabelLogic._client``, before every call): ``GET /auth/``; auth being on,
+   the user name and password of the login dialog (asked once), then ``GET /auth/token/valid``
+   with the token it holds, and ``POST /auth/token`` (form ``username``, ``password``,
+   ``grant_type=password``) when it holds none or the server says it is no longer valid;
+   the call then carries ``Authorization: bearer <access_token>``. The server runs with a
+   users file: the session logs in as an annotator, and as an admin to train.
+1. *Fetch info*: ``GET /info/``.
 2. *Next sample*: ``POST /activelearning/<strategy>`` with the strategy's config, then the
-   image from ``GET /datastore/image?image=<id>`` saved under the sample's ``name``,
-   ``GET /datastore/?output=all`` for an original label.
+   image: loaded from the sample's ``path`` when that file exists on the Slicer machine,
+   else downloaded from ``GET /datastore/image?image=<id>`` by Slicer's SampleData module,
+   which sends no token; ``GET /datastore/?output=all`` for an original label.
 3. Automatic segmentation of the new sample: ``POST /infer/<model>`` with the model's config
    plus ``result_extension=.nrrd``, ``result_dtype=uint8`` and ``client_id``. The plugin reads
    the NRRD with SimpleITK and names label value ``v`` after the ``v``-th entry of
@@ -19,13 +26,15 @@ monailabel wheel as ``monailabel.client``), and reads every answer as the plugin
    3D answers name value 1 after the clicked label.
 5. *Submit label*: ``PUT /datastore/label?image=<id>`` with the segments exported as a NIfTI
    label map (values 1..N in segment order) and ``{"label_info": [{"name", "idx"}]}``.
-6. *Train*: ``POST /train/<trainer>`` with the trainer's config, then ``GET /train/`` polls.
+6. *Train*: ``POST /train/<trainer>`` with the trainer's config, then ``GET /train/`` polls
+   (an annotator is refused with 403; the session logs in again as an admin).
 """
 
 from __future__ import annotations
 
 import json
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -37,9 +46,11 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 from monailabel.client import MONAILabelClient
+from monailabel.client.client import MONAILabelClientException
 from scipy import ndimage
 
 from msklabel.labeling.studies import sample_studies
+from msklabel.security.users import user_line
 from msklabel.serve import MonaiLabelServer
 
 pytestmark = pytest.mark.slow
@@ -52,6 +63,8 @@ RESULT_PARAMS = {"result_extension": ".nrrd", "result_dtype": "uint8"}
 FILE_EXT = ".nii.gz"
 #: Options typed into the plugin's (editable) options table for a short training run.
 TRAIN_OPTIONS = {"max_steps": 2, "max_epochs": 1, "max_slices": 4}
+#: The users file of the server: name -> (role, password).
+USERS = {"annie": ("annotator", "annotator passphrase"), "ada": ("admin", "admin passphrase 1")}
 
 
 @dataclass
@@ -60,6 +73,9 @@ class SlicerPlugin:
 
     url: str
     tmpdir: Path
+    username: str | None = None  #: what the login dialog was given
+    password: str | None = None
+    auth_token: dict[str, Any] | None = None
     info: dict[str, Any] = field(default_factory=dict)
     sample: dict[str, Any] = field(default_factory=dict)
     image: sitk.Image | None = None
@@ -67,11 +83,30 @@ class SlicerPlugin:
     calls: list[str] = field(default_factory=list)
 
     def client(self) -> MONAILabelClient:
-        """``MONAILabelLogic._client``: a new client, after asking whether auth is on."""
+        """``MONAILabelLogic._client``: a new client, logged in when auth is on (the plugin's
+        steps, in its order; a failed login forgets the credentials, as the plugin does)."""
         client = MONAILabelClient(self.url, str(self.tmpdir), CLIENT_ID)
         self.calls.append("GET /auth/")
-        assert not client.auth_enabled()
+        assert client.auth_enabled(), "the server must ask for a login"
+        assert self.username and self.password, "LoginDialog: no credentials typed"
+        if self.auth_token:
+            client.update_auth(self.auth_token)
+        valid = False
+        if self.auth_token:
+            self.calls.append("GET /auth/token/valid")
+            valid = client.auth_valid_token()
+        if not valid:
+            self.calls.append("POST /auth/token")
+            try:
+                self.auth_token = client.auth_token(self.username, self.password)
+                client.update_auth(self.auth_token)
+            except MONAILabelClientException:
+                self.username = self.password = self.auth_token = None
         return client
+
+    def login(self, username: str) -> None:
+        """The login dialog (again, as after ``setServer``): new credentials, no token."""
+        self.username, self.password, self.auth_token = username, USERS[username][1], None
 
     def call(self, request: str) -> MONAILabelClient:
         """A client for one plugin call, recorded as ``request`` after its auth check."""
@@ -97,14 +132,20 @@ class SlicerPlugin:
         client = self.call(f"POST /activelearning/{strategy}")
         return client.next_sample(strategy, self.config("activelearning", strategy))
 
+    def download_uri(self, sample: dict[str, Any]) -> str:
+        return f"{self.url}/datastore/image?image={urllib.parse.quote_plus(sample['id'])}"
+
     def load_sample(self, sample: dict[str, Any]) -> sitk.Image:
-        """Download the image as ``SampleDataLogic.downloadFromURL`` does and load it."""
-        image_id = sample["id"]
-        uri = f"{self.url}/datastore/image?image={urllib.parse.quote_plus(image_id)}"
-        self.calls.append("GET /datastore/image")
-        target = self.tmpdir / sample.get("name", image_id)
-        with urllib.request.urlopen(uri, timeout=60) as response:
-            target.write_bytes(response.read())
+        """``onNextSampleButton``: the sample's file when it exists here, else the download of
+        ``SampleDataLogic.downloadFromURL`` (no token), and load it."""
+        image_file = sample.get("path")
+        if image_file and Path(image_file).exists():
+            target = Path(image_file)
+        else:
+            self.calls.append("GET /datastore/image")
+            target = self.tmpdir / sample.get("name", sample["id"])
+            with urllib.request.urlopen(self.download_uri(sample), timeout=60) as response:
+                target.write_bytes(response.read())
         self.sample, self.image = sample, sitk.ReadImage(str(target))
         label_names = self.info.get("labels") or []
         self.segments = {name: self.blank() for name in label_names}  # initSample
@@ -181,12 +222,32 @@ def interior_point(mask: np.ndarray) -> list[int]:
 @pytest.fixture(scope="module")
 def plugin(request, tmp_path_factory) -> Iterator[SlicerPlugin]:
     studies = sample_studies(tmp_path_factory.mktemp("studies"))
+    users = tmp_path_factory.mktemp("users") / "users.txt"
+    users.write_text("".join(f"{user_line(n, r, p)}\n" for n, (r, p) in USERS.items()))
     failed = request.session.testsfailed
-    with MonaiLabelServer(studies) as server:
+    with MonaiLabelServer(studies, users_file=users) as server:
         session = SlicerPlugin(server.url, tmp_path_factory.mktemp("slicer"))
+        session.login("annie")
         yield session
         if request.session.testsfailed > failed:
             print(f"calls: {session.calls}\nserver log:\n{server.log_text()[-6000:]}")
+        log = server.log_text()
+        assert not any(password in log for _, password in USERS.values())
+
+
+def test_the_plugin_logs_in_once_then_presents_its_token(plugin):
+    plugin.calls.clear()
+    plugin.fetch_info()
+    plugin.fetch_info()
+    assert plugin.calls == [
+        "GET /auth/", "POST /auth/token", "GET /info/",
+        "GET /auth/", "GET /auth/token/valid", "GET /info/",
+    ]  # fmt: skip
+    wrong = SlicerPlugin(plugin.url, plugin.tmpdir, "annie", "not the password")
+    with pytest.raises(MONAILabelClientException) as refused:
+        wrong.call("GET /info/").info()
+    assert refused.value.status_code == 401
+    assert wrong.username is None and wrong.auth_token is None  # the dialog asks again
 
 
 def test_fetch_info(plugin):
@@ -210,9 +271,19 @@ def test_next_sample_every_strategy(plugin, assert_same_grid):
         assert sample.get("id"), f"{strategy}: no unlabeled image offered ({sample})"
     image = plugin.load_sample(sample)
     assert image.GetDimension() == 3 and min(image.GetSize()) > 1
-    if sample.get("path") and Path(sample["path"]).exists():  # Slicer on the server machine
-        local = sitk.ReadImage(sample["path"])
-        assert_same_grid(local, image)
+    # The plugin downloads through Slicer's SampleData, which sends no token: refused. A
+    # Slicer on another machine cannot load images from a server with auth on (the stock
+    # MONAI Label server refuses it too); this one reads the sample's file, as the plugin does.
+    assert Path(sample["path"]).exists()
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(plugin.download_uri(sample), timeout=60)
+    assert refused.value.code == 401
+    downloaded = plugin.tmpdir / "downloaded.nii.gz"
+    headers = {"Authorization": f"bearer {plugin.auth_token['access_token']}"}
+    request = urllib.request.Request(plugin.download_uri(sample), headers=headers)
+    with urllib.request.urlopen(request, timeout=60) as response:
+        downloaded.write_bytes(response.read())
+    assert_same_grid(sitk.ReadImage(str(downloaded)), image)
     objects = plugin.call("GET /datastore/?output=all").datastore()["objects"]
     assert sample["id"] in objects
 
@@ -309,6 +380,10 @@ def test_train(plugin):
     trainer = next(iter(plugin.info["trainers"]))
     params = plugin.config("train", trainer)
     params.update({k: v for k, v in TRAIN_OPTIONS.items() if k in params})
+    with pytest.raises(MONAILabelClientException) as refused:  # an annotator
+        plugin.call(f"POST /train/{trainer}").train_start(trainer, params)
+    assert "Status: 403;" in str(refused.value)  # this call's exception carries no status_code
+    plugin.login("ada")
     started = plugin.call(f"POST /train/{trainer}").train_start(trainer, params)
     assert started.get("status") in ("RUNNING", "DONE", "SUBMITTED", None), started
     # The plugin's monitorTraining polls the latest task's status until it leaves RUNNING
