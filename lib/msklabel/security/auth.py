@@ -395,34 +395,25 @@ async def _form(receive: Receive, send: Send) -> dict[str, list[str]] | None:
 
 
 async def _redirect(send: Send, location: str, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 303,
-            "headers": [
-                (b"location", location.encode("latin-1", errors="replace")),
-                (b"content-length", b"0"),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": b""})
+    location_header = (b"location", location.encode("latin-1", errors="replace"))
+    await _respond(send, 303, b"", (location_header, *headers))
 
 
 async def _html(send: Send, status: int, page: str) -> None:
-    body = page.encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"text/html; charset=utf-8"),
-                (b"content-length", str(len(body)).encode()),
-                (b"x-frame-options", b"DENY"),
-                (b"cache-control", b"no-store"),
-            ],
-        }
+    headers = (
+        (b"content-type", b"text/html; charset=utf-8"),
+        (b"x-frame-options", b"DENY"),
+        (b"cache-control", b"no-store"),
     )
+    await _respond(send, status, page.encode(), headers)
+
+
+async def _respond(
+    send: Send, status: int, body: bytes, headers: Sequence[tuple[bytes, bytes]]
+) -> None:
+    """One complete HTTP answer: ``headers`` and a content length, then ``body``."""
+    length = (b"content-length", str(len(body)).encode())
+    await send({"type": "http.response.start", "status": status, "headers": [length, *headers]})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -438,16 +429,5 @@ def _printable(text: str, limit: int = 200) -> str:
 async def _json(
     send: Send, status: int, content: dict[str, Any], headers: Sequence[tuple[bytes, bytes]] = ()
 ) -> None:
-    body = json.dumps(content).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    content_type = (b"content-type", b"application/json")
+    await _respond(send, status, json.dumps(content).encode(), (content_type, *headers))
