@@ -5,22 +5,24 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from msklabel.data.simulation import simulate_study
 from msklabel.labels import KneeLabel
 from msklabel.segment import LabelPrompt
 from msklabel.segment.backends.base import SliceMask
 from msklabel.segment.prompts import Box, SlicePrompt
-from msklabel.segment.propagate import StopRule, filled, propagate_boxes
+from msklabel.segment.propagate import StopRule, filled, propagate_boxes, seed_answer
 
 TARGET = 0.85
 
 
 def _widening(slices: int = 9) -> np.ndarray:
-    """A block whose lower side moves 4 pixels per slice away from the middle slice."""
+    """A block whose lower side moves 3 pixels per slice away from the middle slice (15 % of
+    its height at first: the largest box, 1.25 times the previous one, reaches it)."""
     truth = np.zeros((slices, 80, 40), bool)
     for k in range(slices):
-        truth[k, 10 : 30 + 4 * abs(k - slices // 2), 10:30] = True
+        truth[k, 10 : 30 + 3 * abs(k - slices // 2), 10:30] = True
     return truth
 
 
@@ -53,7 +55,7 @@ def test_one_tight_box_loses_the_widening_part():
     predict = _box_model(truth)
     middle = len(truth) // 2
     seed = predict(middle, SlicePrompt.of_box(_box(truth[middle], middle)))
-    rule = StopRule(min_score=0.0, margins=(3.0,))
+    rule = StopRule(min_score=0.0, scales=(1.0,))
     results = propagate_boxes({middle: seed}, len(truth), predict, rule)
     assert results[0].mask.sum() < truth[0].sum()
 
@@ -76,6 +78,72 @@ def test_a_mask_growing_around_the_previous_one_continues():
     assert rule.continues(SliceMask(grown - 0.5, 0.9), SliceMask(previous - 0.5, 0.9), 25)
     shifted = np.roll(previous, 8, axis=1)
     assert not rule.continues(SliceMask(shifted - 0.5, 0.9), SliceMask(previous - 0.5, 0.9), 25)
+
+
+def _leaky_model(truth: np.ndarray, neighbour: np.ndarray):
+    """Answers the truth inside the box (rated 0.8), or the truth and a large neighbour
+    (rated 0.95) once the box reaches into the neighbour."""
+
+    def predict(index: int, prompt: SlicePrompt) -> SliceMask:
+        x0, y0, x1, y1 = np.round(prompt.box).astype(int)
+        inside = np.zeros_like(truth[index])
+        inside[y0 : y1 + 1, x0 : x1 + 1] = True
+        mask, score = truth[index] & inside, 0.8
+        if (neighbour & inside).any():
+            mask, score = mask | neighbour, 0.95
+        return SliceMask(np.where(mask, 1.0, -1.0), score)
+
+    return predict
+
+
+def test_a_better_rated_answer_unlike_the_previous_mask_loses():
+    truth = np.zeros((5, 80, 80), bool)
+    truth[:, 30:50, 30:50] = True
+    neighbour = np.zeros((80, 80), bool)
+    neighbour[52:80, 0:80] = True  # reached by the 1.25 box (rows up to 52), three times larger
+    predict = _leaky_model(truth, neighbour)
+    seed = predict(2, SlicePrompt.of_box(Box(2, 30, 30, 49, 49)))
+    results = propagate_boxes({2: seed}, 5, predict, StopRule())
+    found = np.stack([results[k].mask for k in range(5)])
+    np.testing.assert_array_equal(found, truth)
+
+
+def _rim_model(truth: np.ndarray):
+    """Answers a structure's one-pixel rim (rated 0.6) to a box that holds all of it, and
+    the structure (rated 0.8) to a box that cuts into it."""
+
+    def predict(index: int, prompt: SlicePrompt) -> SliceMask:
+        x0, y0, x1, y1 = prompt.box
+        rows, columns = np.nonzero(truth[index])
+        holds = x0 <= columns.min() and y0 <= rows.min()
+        holds = holds and x1 >= columns.max() and y1 >= rows.max()
+        if holds:
+            rim = truth[index] & ~ndimage.binary_erosion(truth[index])
+            return SliceMask(np.where(rim, 1.0, -1.0), 0.6)
+        return SliceMask(np.where(truth[index], 1.0, -1.0), 0.8)
+
+    return predict
+
+
+def test_a_seed_answer_filling_little_of_its_box_is_asked_again_with_smaller_boxes():
+    truth = np.zeros((1, 80, 80), bool)
+    truth[0, 20:60, 20:60] = True
+    predict = _rim_model(truth)
+    prompt = SlicePrompt.of_box(_box(truth[0], 0))
+    assert predict(0, prompt).mask.sum() < 0.3 * 44 * 44
+    answer = seed_answer(0, prompt, predict)
+    np.testing.assert_array_equal(answer.mask, truth[0])
+    assert answer.score == 0.8
+
+
+def test_a_seed_answer_filling_its_box_is_kept():
+    truth = np.zeros((1, 80, 80), bool)
+    truth[0, 20:60, 20:60] = True
+    predict = _box_model(truth)
+    prompt = SlicePrompt.of_box(_box(truth[0], 0))
+    answer = seed_answer(0, prompt, predict)
+    np.testing.assert_array_equal(answer.mask, truth[0])
+    assert answer.score == 1.0
 
 
 def _box(mask: np.ndarray, index: int) -> Box:
