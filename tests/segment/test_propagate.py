@@ -172,14 +172,14 @@ def phantom_dice(segmenter, knee_phantom, truth_box, dice) -> dict[int, float]:
 
 @pytest.mark.slow
 def test_phantom_bones_meet_the_target(phantom_dice):
-    """Measured: femur 0.96, tibia 0.87 (before issue 21's rule: 0.75, 0.88)."""
+    """Measured: femur 0.96, tibia 0.86 (before issue 21's rule: 0.75, 0.88)."""
     low = {bone.key: round(v, 3) for bone, v in phantom_dice.items() if v < TARGET}
     assert not low, low
 
 
 @pytest.mark.slow
 def test_other_phantom_noise_meets_the_target(segmenter, held_out_phantom, truth_box, dice):
-    """Seed 3. Measured: femur 0.96, tibia 0.87 (before: 0.76, 0.87)."""
+    """Seed 3. Measured: femur 0.96, tibia 0.86 (before: 0.76, 0.87)."""
     image, truth = held_out_phantom.echoes[0], held_out_phantom.labels.array
     scores = {
         bone.key: _propagated_dice(segmenter, image, truth, bone, truth_box, dice)
