@@ -17,7 +17,7 @@ from msklabel.segment.backends.base import Backend, SliceMask, TrackingBackend
 from msklabel.segment.cache import EmbeddingCache, EmbeddingKey
 from msklabel.segment.intensity import Window
 from msklabel.segment.prompts import LabelPrompt, SlicePrompt, as_prompts
-from msklabel.segment.propagate import StopRule, propagate_boxes
+from msklabel.segment.propagate import StopRule, propagate_boxes, seed_answer
 from msklabel.volume import Volume
 
 
@@ -97,10 +97,10 @@ class Session:
         if prompt.propagate and isinstance(self.backend, TrackingBackend):
             return self.backend.track(self.images, {k: prompt.on_slice(k) for k in slices})
         self.embeddings(slices)
-        seeds = {k: self.predict_slice(k, prompt.on_slice(k)) for k in slices}
         if not prompt.propagate:
-            return seeds
+            return {k: self.predict_slice(k, prompt.on_slice(k)) for k in slices}
         rule = self.segmenter.stop_rule
+        seeds = {k: seed_answer(k, prompt.on_slice(k), self.predict_slice, rule) for k in slices}
         return propagate_boxes(seeds, self.volume.shape[0], self.predict_slice, rule)
 
     def segment(self, prompts: Iterable[LabelPrompt] | LabelPrompt) -> Segmentation:

@@ -1,11 +1,28 @@
 """Box propagation through slices for 2D promptable models (SAM, MedSAM, LiteMedSAM).
 
-Each next slice is prompted with boxes around the previous slice's mask grown by a few margins;
-the answer the model rates best is kept, its holes filled. One tight box alone lets the mask
-shrink slice after slice where a bone widens (the phantom femur's condyles). Propagation
-stops where the structure ends: the mask vanishes or shrinks far below the largest mask of the
-run, the model rates it poorly, or the smaller of the new and previous masks no longer lies
-mostly inside the other.
+Each next slice is prompted with boxes around the previous slice's mask, scaled about its centre
+by a few factors (0.9, 1.0, 1.1 and 1.25 by default: relative, so the same at any pixel size).
+Of the answers (holes filled), those that look like the previous mask (Dice >= 0.5) are kept
+and the one the model rates best wins; if none looks like it, the best-rated answer is judged.
+A second round asks the same slice with the boxes around that answer.
+The two parts address what failed on the issue 21 cases: a box grown by a few pixels cannot
+reach the part of a bone that widens (the phantom femur's condyle: 1/3 of the bone followed),
+and the best-rated answer alone jumps to a neighbouring structure or to the bone's cortical rim
+(clinical-3t: predicted IoU is no guide between a whole bone and a ring). Propagation stops
+where the structure ends: the mask vanishes or shrinks far below the largest mask of the run,
+the model rates it poorly, or the smaller of the new and previous masks no longer lies mostly
+inside the other.
+
+The seed slice keeps the user's answer unless it fills less than 30 % of the user's box (a box
+drawn around a structure holds it; the clinical-3t femur's middle slice answered with its
+cortex alone, a sixth of the bone); then boxes shrunk to 0.9 and 0.95 of it are asked too and
+the best-rated answer is kept.
+
+Measured (LiteMedSAM, one truth box with a 2 px margin on each bone's middle slice, Dice over
+the volume, old rule = three boxes grown by 3, 5, 7 px and the best-rated answer): femur / tibia
+on the 3 mm sagittal phantom 0.96 / 0.86 (old 0.75 / 0.88), on a held-out clinical-1.5t study
+(seed 11) 0.86 / 0.87 (old 0.87 / 0.91), on clinical-3t seed 1 0.58 / 0.88 (old 0.18 / 0.76);
+most simulated studies stay below issue 21's 0.85. Per case: docs/prompts.md.
 """
 
 from __future__ import annotations
@@ -32,20 +49,29 @@ class StopRule:
     small confident masks past a structure's end). ``min_score``: lowest predicted IoU.
     ``min_overlap``: least share of the smaller of the new and previous masks that must lie
     inside the other (a growing structure contains the previous mask, a shrinking one lies in
-    it). ``margins``: pixels added around the previous mask's box, one box per margin.
+    it). ``scales``: factors applied to the previous mask's box about its centre, one box per
+    factor. ``min_similarity``: least Dice with the previous mask for an answer to compete on
+    its predicted IoU. ``rounds``: rounds of boxes per slice, each next one around the last
+    round's answer (a second round follows a bone that widens by more than the largest box
+    reaches). ``min_seed_fill``: least share of a seed box its answer must fill before
+    ``seed_scales`` (shrunk boxes) are tried as well.
     """
 
     min_area: int = 10
     min_relative_area: float = 0.2
     min_score: float = 0.5
     min_overlap: float = 0.5
-    margins: tuple[float, ...] = (3.0, 5.0, 7.0)
+    scales: tuple[float, ...] = (0.9, 1.0, 1.1, 1.25)
+    min_similarity: float = 0.5
+    min_seed_fill: float = 0.3
+    seed_scales: tuple[float, ...] = (0.9, 0.95)
+    rounds: int = 2
 
     def __post_init__(self) -> None:
-        shares = (self.min_overlap, self.min_relative_area)
-        if self.min_area < 1 or not all(0 <= v <= 1 for v in shares):
+        shares = (self.min_overlap, self.min_relative_area, self.min_similarity, self.min_seed_fill)
+        if self.min_area < 1 or self.rounds < 1 or not all(0 <= v <= 1 for v in shares):
             raise ValueError(f"invalid stop rule {self}")
-        if not self.margins or min(self.margins) < 0:
+        if not self.scales or min(self.scales) <= 0 or min(self.seed_scales, default=1) <= 0:
             raise ValueError(f"invalid stop rule {self}")
 
     def continues(self, current: SliceMask, previous: SliceMask, largest_area: int) -> bool:
@@ -75,7 +101,7 @@ def propagate_boxes(
             previous, index = seeds[seed], seed + step
             largest = int(previous.mask.sum())
             while 0 <= index < slice_count and index not in results:
-                current = _best_answer(index, previous.mask, predict, rule.margins)
+                current = _best_answer(index, previous.mask, predict, rule)
                 if current is None or not rule.continues(current, previous, largest):
                     break
                 results[index] = previous = current
@@ -84,20 +110,71 @@ def propagate_boxes(
     return results
 
 
+def seed_answer(
+    index: int,
+    prompt: SlicePrompt,
+    predict: Callable[[int, SlicePrompt], SliceMask],
+    rule: StopRule = StopRule(),
+) -> SliceMask:
+    """The answer to a seed prompt; for a box alone whose answer fills too little of it, the
+    best-rated of the answers to it and to the box shrunk by ``rule.seed_scales``."""
+    answer = predict(index, prompt)
+    if prompt.box is None or len(prompt.coordinates) or prompt.mask is not None:
+        return answer
+    x0, y0, x1, y1 = prompt.box
+    if answer.mask.sum() >= rule.min_seed_fill * (x1 - x0 + 1) * (y1 - y0 + 1):
+        return answer
+    centre, half = (prompt.box[:2] + prompt.box[2:]) / 2, (prompt.box[2:] - prompt.box[:2]) / 2
+    for factor in rule.seed_scales:
+        box = np.concatenate([centre - half * factor, centre + half * factor])
+        shrunk = predict(index, SlicePrompt(np.empty((0, 2)), np.empty(0, bool), box))
+        if shrunk.score > answer.score:
+            answer = shrunk
+    return answer
+
+
+def _scaled_box(mask: np.ndarray, index: int, factor: float) -> Box | None:
+    """The box around ``mask`` (1 px margin) scaled by ``factor`` about its centre, in the slice."""
+    box = Box.around(mask, index)
+    if box is None:
+        return None
+    rows, columns = (box.row_min + box.row_max) / 2, (box.column_min + box.column_max) / 2
+    half_rows = (box.row_max - box.row_min) / 2 * factor + 1
+    half_columns = (box.column_max - box.column_min) / 2 * factor + 1
+    return Box(
+        index,
+        max(rows - half_rows, 0.0),
+        max(columns - half_columns, 0.0),
+        min(rows + half_rows, mask.shape[0] - 1),
+        min(columns + half_columns, mask.shape[1] - 1),
+    )
+
+
 def _best_answer(
     index: int,
     previous: np.ndarray,
     predict: Callable[[int, SlicePrompt], SliceMask],
-    margins: tuple[float, ...],
+    rule: StopRule,
 ) -> SliceMask | None:
-    """The best-rated answer to the boxes around ``previous`` on slice ``index``, holes filled."""
-    answers = []
-    for margin in margins:
-        box = Box.around(previous, index, margin)
-        if box is None:
-            return None
-        answers.append(predict(index, SlicePrompt.of_box(box)))
-    return filled(max(answers, key=lambda answer: answer.score))
+    """The answer on slice ``index``: ``rule.rounds`` rounds of scaled boxes, the first around
+    ``previous``, each next one around the last round's answer; each round keeps the best-rated
+    of its answers (holes filled) among those similar to ``previous`` (all if none is)."""
+    around = previous
+    for _ in range(rule.rounds):
+        answers = []
+        for factor in rule.scales:
+            box = _scaled_box(around, index, factor)
+            if box is None:
+                return None
+            answers.append(filled(predict(index, SlicePrompt.of_box(box))))
+        similar = [a for a in answers if _dice(a.mask, previous) >= rule.min_similarity]
+        best = max(similar or answers, key=lambda answer: answer.score)
+        around = best.mask
+    return best
+
+
+def _dice(a: np.ndarray, b: np.ndarray) -> float:
+    return 2.0 * float((a & b).sum()) / max(int(a.sum() + b.sum()), 1)
 
 
 def filled(answer: SliceMask) -> SliceMask:
