@@ -12,9 +12,9 @@ import time
 import numpy as np
 
 from msklabel.data.simulation import PRESETS, simulate_study
-from msklabel.detect.evaluation import dice
 from msklabel.kneeseg.automatic import load_segmenter, segment_knee
 from msklabel.labels import BONES, CARTILAGE_PLATES, MENISCI
+from msklabel.segment.overlap import dice
 
 STRUCTURES = (*BONES, *CARTILAGE_PLATES, *MENISCI)
 

@@ -20,9 +20,9 @@ import numpy as np
 
 from msklabel.data.phantom import PhantomConfig, make_phantom
 from msklabel.data.simulation import PRESETS, simulate_study
-from msklabel.detect.evaluation import dice
 from msklabel.labels import BONES
 from msklabel.segment import Box, LabelPrompt, Segmenter, load_backend
+from msklabel.segment.overlap import dice
 from msklabel.volume import Volume
 
 #: Margin (pixels) of the prompt box around the truth, as a user's box is a little loose.

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from msklabel.data.sample import SampleFiles, fetch_sample
+from msklabel.segment.overlap import dice as dice_of
 from msklabel.testing.orthanc import OrthancServer
 
 # The suite runs on the CPU on every machine ("auto" means the CPU); tests marked gpu name
@@ -24,6 +25,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("gpu") is not None:
             item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(scope="session")
+def dice():
+    """``dice(a, b)``: the Dice coefficient of two boolean arrays (msklabel's own)."""
+    return dice_of
 
 
 @pytest.fixture(scope="session")

@@ -53,14 +53,3 @@ def studies(sample, tmp_path_factory) -> Studies:
         write_nifti(volume, folder / f"{name}.nii.gz")
         images[name] = read_nifti(folder / f"{name}.nii.gz")
     return Studies(folder, images, phantom.labels.array)
-
-
-def _dice(found: np.ndarray, truth: np.ndarray) -> float:
-    total = found.sum() + truth.sum()
-    return float(2 * (found & truth).sum() / total) if total else 1.0
-
-
-@pytest.fixture(scope="session")
-def dice():
-    """Dice overlap of two boolean arrays."""
-    return _dice

@@ -14,10 +14,10 @@ from msklabel.data.simulation import simulate_study, write_study
 from msklabel.data.simulation.anatomy import unposed_labels
 from msklabel.data.simulation.presets import preset
 from msklabel.data.simulation.sequence import cpmg_echoes, slice_profile
-from msklabel.detect.evaluation import dice
 from msklabel.io.dicom import read_dicom_series, series_field_strength
 from msklabel.io.nifti import read_nifti
 from msklabel.labels import BONES, CARTILAGE_PLATES, KneeLabel
+from msklabel.segment.overlap import dice
 
 pytestmark = pytest.mark.slow
 

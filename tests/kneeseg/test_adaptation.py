@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 from msklabel.data.simulation import simulate_study
-from msklabel.detect.evaluation import dice
 from msklabel.detect.synth import LabelledSeries
 from msklabel.kneeseg.automatic import default_weights, load_segmenter, segment_knee
 from msklabel.kneeseg.presets import training_volumes
 from msklabel.kneeseg.training import TrainConfig, train_segmenter
 from msklabel.labels import BONES, CARTILAGE_PLATES, MENISCI
+from msklabel.segment.overlap import dice
 
 pytestmark = [
     pytest.mark.slow,

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from msklabel.data.simulation import simulate_study
-from msklabel.detect.evaluation import dice
 from msklabel.kneeseg.automatic import default_weights, load_segmenter, segment_knee
 from msklabel.labels import BONES, CARTILAGE_PLATES, MENISCI
+from msklabel.segment.overlap import dice
 
 pytestmark = [
     pytest.mark.slow,

@@ -48,20 +48,10 @@ def _truth_box(labels: np.ndarray, label: int, index: int, margin: float = 2.0) 
     return box
 
 
-def _dice(a: np.ndarray, b: np.ndarray) -> float:
-    return 2.0 * float((a & b).sum()) / max(int(a.sum() + b.sum()), 1)
-
-
 @pytest.fixture(scope="session")
 def truth_box():
     """``truth_box(labels, label, slice, margin=2)``: the box around a label on a slice."""
     return _truth_box
-
-
-@pytest.fixture(scope="session")
-def dice():
-    """``dice(a, b)``: the Dice coefficient of two boolean arrays."""
-    return _dice
 
 
 @pytest.fixture(scope="session")

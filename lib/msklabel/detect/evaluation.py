@@ -13,6 +13,7 @@ from msklabel.detect.consistency import Laterality, Rules, Structure, find_struc
 from msklabel.detect.detector import Detector
 from msklabel.labels import KneeLabel
 from msklabel.segment import Box, LabelPrompt, Segmenter
+from msklabel.segment.overlap import dice
 from msklabel.volume import Volume
 
 #: A detected box matches the true one at this intersection over union.
@@ -80,12 +81,6 @@ def score_boxes(
         )
         result[KneeLabel(label)] = BoxScore(hits, len(expected) - hits, len(detected) - hits)
     return result
-
-
-def dice(a: np.ndarray, b: np.ndarray) -> float:
-    """Dice coefficient of two boolean arrays (1 when both are empty)."""
-    total = int(a.sum()) + int(b.sum())
-    return 2.0 * int((a & b).sum()) / total if total else 1.0
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import ndimage
 
-from msklabel.detect.evaluation import dice
+from msklabel.segment.overlap import dice
 
 __all__ = ["dice", "hd95", "iou", "surface_dice", "volume_difference"]
 

@@ -108,8 +108,9 @@ class StudyIndex:
         already stored under that id, and save the index."""
         vector = self._checked(vector, model_id)
         entry = {"id": study_id, "info": info or {}}
-        if study_id in self.ids:
-            row = self.ids.index(study_id)
+        ids = self.ids
+        if study_id in ids:
+            row = ids.index(study_id)
             self.vectors[row] = vector
             self.entries[row] = entry
         else:
@@ -130,11 +131,14 @@ class StudyIndex:
         vector = self._checked(vector, model_id)
         similarity = self.vectors @ vector
         excluded = set(exclude)
-        order = [i for i in np.argsort(-similarity, kind="stable") if self.ids[i] not in excluded]
-        return [
-            Neighbour(self.entries[i]["id"], float(similarity[i]), self.entries[i]["info"])
-            for i in order[:k]
-        ]
+        found = []
+        for i in np.argsort(-similarity, kind="stable"):
+            entry = self.entries[i]
+            if entry["id"] not in excluded:
+                found.append(Neighbour(entry["id"], float(similarity[i]), entry["info"]))
+                if len(found) == k:
+                    break
+        return found
 
     def _checked(self, vector: np.ndarray, model_id: str) -> np.ndarray:
         vector = np.asarray(vector, np.float32).ravel()

@@ -34,6 +34,7 @@ import numpy as np
 from scipy import ndimage
 
 from msklabel.segment.backends.base import SliceMask
+from msklabel.segment.overlap import dice
 from msklabel.segment.prompts import Box, SlicePrompt
 
 #: Logit given to pixels of a filled hole (just inside the mask).
@@ -157,8 +158,9 @@ def _best_answer(
     rule: StopRule,
 ) -> SliceMask | None:
     """The answer on slice ``index``: ``rule.rounds`` rounds of scaled boxes, the first around
-    ``previous``, each next one around the last round's answer; each round keeps the best-rated
-    of its answers (holes filled) among those similar to ``previous`` (all if none is)."""
+    ``previous``, each next one around the last round's answer (none once an answer has the
+    box it was asked around); each round keeps the best-rated of its answers (holes filled)
+    among those similar to ``previous`` (all if none is)."""
     around = previous
     for _ in range(rule.rounds):
         answers = []
@@ -167,14 +169,12 @@ def _best_answer(
             if box is None:
                 return None
             answers.append(filled(predict(index, SlicePrompt.of_box(box))))
-        similar = [a for a in answers if _dice(a.mask, previous) >= rule.min_similarity]
+        similar = [a for a in answers if dice(a.mask, previous) >= rule.min_similarity]
         best = max(similar or answers, key=lambda answer: answer.score)
+        if Box.around(best.mask, index) == Box.around(around, index):
+            break  # the next round's boxes would be these again, and so its answers
         around = best.mask
     return best
-
-
-def _dice(a: np.ndarray, b: np.ndarray) -> float:
-    return 2.0 * float((a & b).sum()) / max(int(a.sum() + b.sum()), 1)
 
 
 def filled(answer: SliceMask) -> SliceMask:
