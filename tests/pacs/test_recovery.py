@@ -155,9 +155,14 @@ def test_sigterm_during_a_job_exits_cleanly_and_the_job_resumes_once(
     log = first.log.read_text()
     print(f"SIGTERM to exit: {took:.1f} s (grace {grace:g} s), exit status {code}")
     assert code == 0, log[-3000:]
-    assert took < grace + 10, took
     assert "terminate called" not in log
-    assert f"job(s) 1 still running after {grace:g} s: left to resume at the next start" in log
+    left = f"job(s) 1 still running after {grace:g} s: left to resume at the next start"
+    stopped = re.search(re.escape(left) + r"; stopped in ([0-9.]+) s", log)
+    assert stopped, log[-3000:]
+    # The stop itself keeps to the grace period (the other parts stop beside the workers'
+    # wait); the outside clock adds the signal's delivery and the process's end.
+    assert float(stopped[1]) < grace + 0.25, stopped[0]
+    assert took < grace + 3, took
     (job,) = status.summary()["jobs"]
     assert job["state"] == "running" and _running_step(status) == "segment"
 

@@ -68,6 +68,7 @@ def _listen(args: argparse.Namespace) -> int:
     import os
     import signal
     import threading
+    import time
 
     from msklabel.pacs import Service, load_config
 
@@ -84,6 +85,7 @@ def _listen(args: argparse.Namespace) -> int:
         print(f"storage: {config.storage}; role: {args.role}", flush=True)
         stop.wait()
     finally:
+        stopping = time.monotonic()
         unfinished = service.stop()
     if unfinished:
         # A job thread may be inside native code (torch): ending the interpreter around it
@@ -91,7 +93,8 @@ def _listen(args: argparse.Namespace) -> int:
         # the job is still "running" under this dead process and resumes at the next start.
         print(
             f"job(s) {', '.join(map(str, unfinished))} still running after "
-            f"{config.queue.shutdown_timeout_s:g} s: left to resume at the next start",
+            f"{config.queue.shutdown_timeout_s:g} s: left to resume at the next start; "
+            f"stopped in {time.monotonic() - stopping:.2f} s",
             flush=True,
         )
         logging.shutdown()

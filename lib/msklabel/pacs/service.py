@@ -10,6 +10,7 @@ role asks (``all``, ``listener`` or ``worker``).
 from __future__ import annotations
 
 import logging
+import threading
 
 from msklabel.pacs.completion import Housekeeper
 from msklabel.pacs.config import PacsConfig
@@ -61,15 +62,17 @@ class Service:
         return self
 
     def stop(self) -> list[int]:
-        """Stop every part; the jobs still running after the queue's shutdown timeout
-        (their threads cannot be stopped: leave the process with :func:`os._exit`, and the
-        next start resumes them)."""
-        if self.listener is not None:
-            self.listener.stop()
-        self.housekeeper.stop()
+        """Stop every part within the queue's shutdown timeout (the listener, housekeeper and
+        status server stop while the workers get that time to finish); the jobs still running
+        then (their threads cannot be stopped: leave the process with :func:`os._exit`, and
+        the next start resumes them)."""
+        parts = [p for p in (self.listener, self.housekeeper, self.status_server) if p]
+        stoppers = [threading.Thread(target=part.stop, daemon=True) for part in parts]
+        for stopper in stoppers:
+            stopper.start()
         self.queue.stop()
-        if self.status_server is not None:
-            self.status_server.stop()
+        for stopper in stoppers:
+            stopper.join()
         return sorted(self.worker.running) if self.worker is not None else []
 
     def __enter__(self) -> Service:
