@@ -14,10 +14,10 @@ from msklabel.biomarkers.knee import measure_knee
 from msklabel.demo import DemoOutputs, run_demo
 from msklabel.dicom.seg import read_seg_labels
 from msklabel.io import read_volumes
+from msklabel.io.checksum import file_digest
 from msklabel.io.nifti import read_nifti
 from msklabel.kneeseg import default_weights
 from msklabel.labels import BONES, CARTILAGE_PLATES, MENISCI, KneeLabel
-from msklabel.segment.backends.base import file_digest
 
 
 @pytest.fixture(scope="module")

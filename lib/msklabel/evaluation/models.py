@@ -13,6 +13,7 @@ import torch
 from msklabel import __version__
 from msklabel.evaluation.datasets import Case, restricted
 from msklabel.evaluation.prompts import PromptMode, simulate
+from msklabel.io.checksum import file_digest
 from msklabel.segment import MODELS, Segmentation
 
 #: What a plan's ``model`` may name: the knee network, or a backend of msklabel.segment.
@@ -45,14 +46,31 @@ class ModelSpec:
                 )
 
     def fingerprint(self, mode: PromptMode) -> dict:
-        """What identifies this model's results in ``mode``: its weights file by path, size
-        and modification time (shipped weights: by msklabel's version)."""
-        weights = None
-        if self.checkpoint is not None:
-            stat = self.checkpoint.stat()
-            weights = [str(self.checkpoint.resolve()), stat.st_size, stat.st_mtime_ns]
+        """What identifies this model's results in ``mode``: the SHA-256 of every weights file
+        its predictions read (:meth:`weights_files`) and msklabel's version."""
+        weights = [file_digest(path) for path in self.weights_files(mode)]
         return {"model": self.model, "variant": self.variant, "weights": weights,
                 "software": __version__, "mode": str(mode)}  # fmt: skip
+
+    def weights_files(self, mode: PromptMode) -> list[Path]:
+        """The weights files a prediction in ``mode`` reads: the checkpoint, or the shipped
+        network of ``kneeseg`` and ``litemedsam``; and the shipped detector in detector mode."""
+        files = []
+        if self.checkpoint is not None:
+            files.append(self.checkpoint)
+        elif self.model == "kneeseg":
+            from msklabel.kneeseg import default_weights
+
+            files.append(default_weights())
+        elif self.model == "litemedsam":
+            from msklabel.segment.backends.litemedsam import packaged_checkpoint
+
+            files.append(packaged_checkpoint())
+        if mode.kind == "detector":
+            from msklabel.detect.automatic import default_weights as detector_weights
+
+            files.append(detector_weights())
+        return files
 
 
 class Predictor:

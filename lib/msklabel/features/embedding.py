@@ -24,8 +24,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from msklabel.io.checksum import file_digest
 from msklabel.segment import Segmenter, Session, load_backend
-from msklabel.segment.backends.base import file_digest
 from msklabel.volume import Volume
 
 #: Encoders ``load_embedder`` knows, by name.

@@ -14,8 +14,8 @@ from monai.networks.nets import UNet
 
 from msklabel.device import resolve_device
 from msklabel.errors import InputError
+from msklabel.io.checksum import file_digest
 from msklabel.kneeseg.classes import SegClass
-from msklabel.segment.backends.base import file_digest
 from msklabel.volume import Volume
 
 FORMAT = "msklabel-kneeseg/1"

@@ -19,7 +19,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from msklabel.segment.backends.base import TrainableBackend, file_digest
+from msklabel.io.checksum import file_digest
+from msklabel.segment.backends.base import TrainableBackend
 from msklabel.segment.intensity import Window
 from msklabel.segment.prompts import Box
 from msklabel.volume import Volume

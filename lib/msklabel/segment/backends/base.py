@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -92,15 +91,6 @@ def require_checkpoint(
     if not path.is_file():
         raise InputError(path, f"no such checkpoint file for the {backend!r} model")
     return path
-
-
-def file_digest(path: str | os.PathLike[str]) -> str:
-    """SHA-256 of a file, hex: identifies weights in cache keys and provenance."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:

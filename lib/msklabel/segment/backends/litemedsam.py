@@ -11,7 +11,8 @@ from types import ModuleType
 import torch
 
 from msklabel.errors import DataUnavailableError, InputError
-from msklabel.segment.backends.base import file_digest, load_weights
+from msklabel.io.checksum import file_digest
+from msklabel.segment.backends.base import load_weights
 from msklabel.segment.backends.sam import InputFormat, SamFamilyBackend
 
 #: LiteMedSAM's TinyViT encoder takes 256 x 256 inputs in [0, 1], longest side resized.

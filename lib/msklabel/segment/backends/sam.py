@@ -17,12 +17,8 @@ import torch.nn.functional as F
 
 from msklabel.device import check_precision, mixed_precision, resolve_device
 from msklabel.errors import InputError
-from msklabel.segment.backends.base import (
-    MASK_PROMPT_LOGIT,
-    SliceMask,
-    file_digest,
-    require_checkpoint,
-)
+from msklabel.io.checksum import file_digest
+from msklabel.segment.backends.base import MASK_PROMPT_LOGIT, SliceMask, require_checkpoint
 from msklabel.segment.prompts import SlicePrompt
 
 SAM_VARIANTS = ("vit_b", "vit_l", "vit_h")
