@@ -19,6 +19,8 @@ slices (:class:`~msklabel.kneeseg.bank.LabelBank`):
   result blurred in-plane, zoomed (0.48-0.75 mm pixels), rotated, shifted and elastically
   deformed onto the network's grid, then given a bias field, Rician noise and a random gamma;
 - marrow gets a slow random variation (red marrow, oedema-like patches);
+- on a share of physical-contrast images fat and fatty marrow are suppressed (spectral fat
+  saturation), keeping a random few to a few tens of % of their signal;
 - on a share of images the fat of marrow and of fat tissue is displaced along one in-plane
   axis (the readout) as the fat-water chemical shift displaces it (3.4 ppm over the
   bandwidth per pixel: about 0.4-1 mm at clinical bandwidths), while the labels stay where
@@ -58,6 +60,10 @@ SINGLE_ECHO_SHARE = 0.25
 IMAGED_SHARE = 0.5
 #: Share of images whose fat has the intensity of the marrow.
 FAT_LIKE_MARROW_SHARE = 0.35
+#: Share of physical-contrast images with fat suppression, and the range of the signal share
+#: that fat and fatty marrow keep (spectral fat saturation leaves a few to a few tens of %).
+FAT_SUPPRESSED_SHARE = 0.25
+FAT_RESIDUAL = (0.03, 0.35)
 #: Share of images with a fat-water chemical shift, its largest displacement (mm) and the
 #: range of the fat fraction of marrow (the rest of its signal, water, stays in place).
 CHEMICAL_SHIFT_SHARE = 0.6
@@ -184,6 +190,7 @@ def _from_labels(
 
     lookup = torch.tensor(class_lookup())
     image = torch.zeros(count, 2, SIZE, SIZE)
+    fat_image = torch.zeros_like(image)
     shares = torch.zeros(count, len(SegClass), SIZE, SIZE)
     for j, offset in enumerate(offsets.tolist()):
         w = weights[:, j]
@@ -200,12 +207,13 @@ def _from_labels(
         bone = _is_bone(rows)
         values = torch.where(bone[:, None], values * marrow[:, None], values)
         fraction = torch.where(bone, fat_fraction[:, None, None], (rows == KneeLabel.FAT).float())
-        fat = values * fraction[:, None]
-        displaced = F.grid_sample(fat, fat_grid, padding_mode="border", align_corners=False)
-        image += w[:, None, None, None] * (values - fat + displaced)
+        fat = w[:, None, None, None] * values * fraction[:, None]
+        image += w[:, None, None, None] * values - fat
+        fat_image += fat
         shares.view(count, len(SegClass), -1).scatter_add_(
             1, lookup[labels].view(count, 1, -1), w[:, None, None].expand(-1, 1, SIZE * SIZE)
         )
+    image += F.grid_sample(fat_image, fat_grid, padding_mode="border", align_corners=False)
     image = _blur(image, 0.6 * _uniform(count, g) / PIXEL_MM)
     return image, shares, bank.known[centre], bank.labels[centre] > 0
 
@@ -263,6 +271,11 @@ def _intensity_table(count: int, generator: torch.Generator) -> torch.Tensor:
     table[:, :, KneeLabel.FAT] = torch.where(
         like_marrow, marrow[..., 0] * (0.9 + 0.2 * torch.rand(count, 2, generator=g)), fat
     )
+    suppressed = (torch.rand(count, 1, 1, generator=g) < FAT_SUPPRESSED_SHARE) & (chosen == 0)
+    low, high = FAT_RESIDUAL
+    residual = low + (high - low) * torch.rand(count, 1, 1, generator=g)
+    fatty = (kinds == _MARROW) | (kinds == _FAT)
+    table = torch.where(suppressed & fatty, table * residual, table)
     table[:, :, _AIR_ROW] = 0.0
     return table
 
