@@ -18,7 +18,14 @@ slices (:class:`~msklabel.kneeseg.bank.LabelBank`):
 - slices of the slab (0.6-5 mm thick) are averaged (partial volume across the slice), the
   result blurred in-plane, zoomed (0.48-0.75 mm pixels), rotated, shifted and elastically
   deformed onto the network's grid, then given a bias field, Rician noise and a random gamma;
-- marrow gets a slow random variation (red marrow, oedema-like patches).
+- marrow gets a slow random variation (red marrow, oedema-like patches);
+- on a share of physical-contrast images fat and fatty marrow are suppressed (spectral fat
+  saturation), keeping a random few to a few tens of % of their signal;
+- on a share of images the fat of marrow and of fat tissue is displaced along one in-plane
+  axis (the readout) as the fat-water chemical shift displaces it (3.4 ppm over the
+  bandwidth per pixel: about 0.4-1 mm at clinical bandwidths), while the labels stay where
+  the anatomy is: at a bone's surface the marrow's signal then covers the cartilage on one
+  side and leaves a dark gap on the other.
 
 The targets are the share of each network class in every output pixel (the same slab
 averaging and resampling applied to the labels' one-hot maps).
@@ -53,6 +60,15 @@ SINGLE_ECHO_SHARE = 0.25
 IMAGED_SHARE = 0.5
 #: Share of images whose fat has the intensity of the marrow.
 FAT_LIKE_MARROW_SHARE = 0.35
+#: Share of physical-contrast images with fat suppression, and the range of the signal share
+#: that fat and fatty marrow keep (spectral fat saturation leaves a few to a few tens of %).
+FAT_SUPPRESSED_SHARE = 0.25
+FAT_RESIDUAL = (0.03, 0.35)
+#: Share of images with a fat-water chemical shift, its largest displacement (mm) and the
+#: range of the fat fraction of marrow (the rest of its signal, water, stays in place).
+CHEMICAL_SHIFT_SHARE = 0.6
+CHEMICAL_SHIFT_MM = 1.5
+MARROW_FAT_FRACTION = (0.5, 0.95)
 
 # Tissue kinds and their (PD, T2 ms) ranges for the physical contrast.
 _MARROW, _CARTILAGE, _MENISCUS, _MUSCLE, _FAT, _FLUID, _TENDON, _CORTEX = range(8)
@@ -170,9 +186,11 @@ def _from_labels(
     air_px = torch.where(_uniform(count, g) < 0.7, air_px, torch.full_like(air_px, 1e9))
     texture = _texture(count, g)  # [n, S, S] multiplicative, around 1
     marrow = _marrow(count, g)  # [n, S, S] multiplicative, on bones only
+    fat_grid, fat_fraction = _chemical_shift(count, g)
 
     lookup = torch.tensor(class_lookup())
     image = torch.zeros(count, 2, SIZE, SIZE)
+    fat_image = torch.zeros_like(image)
     shares = torch.zeros(count, len(SegClass), SIZE, SIZE)
     for j, offset in enumerate(offsets.tolist()):
         w = weights[:, j]
@@ -186,13 +204,35 @@ def _from_labels(
         values = torch.where((rows == 0)[:, None], surroundings, values)
         tissue = (labels > 0)[:, None]
         values = torch.where(tissue, values * texture[:, None], values)
-        values = torch.where(_is_bone(rows)[:, None], values * marrow[:, None], values)
-        image += w[:, None, None, None] * values
+        bone = _is_bone(rows)
+        values = torch.where(bone[:, None], values * marrow[:, None], values)
+        fraction = torch.where(bone, fat_fraction[:, None, None], (rows == KneeLabel.FAT).float())
+        fat = w[:, None, None, None] * values * fraction[:, None]
+        image += w[:, None, None, None] * values - fat
+        fat_image += fat
         shares.view(count, len(SegClass), -1).scatter_add_(
             1, lookup[labels].view(count, 1, -1), w[:, None, None].expand(-1, 1, SIZE * SIZE)
         )
+    image += F.grid_sample(fat_image, fat_grid, padding_mode="border", align_corners=False)
     image = _blur(image, 0.6 * _uniform(count, g) / PIXEL_MM)
     return image, shares, bank.known[centre], bank.labels[centre] > 0
+
+
+def _chemical_shift(count: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per image, the sampling grid ``[n, S, S, 2]`` that displaces fat along its readout (a
+    random axis and sign; none on images without a shift) and the fat fraction of marrow."""
+    g = generator
+    shifted = _uniform(count, g) < CHEMICAL_SHIFT_SHARE
+    distance = torch.where(shifted, CHEMICAL_SHIFT_MM * _uniform(count, g), 0.0)
+    sign = torch.where(_uniform(count, g) < 0.5, -1.0, 1.0)
+    along_rows = _uniform(count, g) < 0.5
+    step = 2.0 * sign * distance / PIXEL_MM / SIZE  # normalised grid units
+    offset = torch.stack([torch.where(along_rows, 0.0, step), torch.where(along_rows, step, 0.0)])
+    identity = torch.eye(2, 3).expand(count, 2, 3).clone()
+    identity[:, :, 2] = -offset.T  # sampling from -d displaces the content by +d
+    grid = F.affine_grid(identity, [count, 2, SIZE, SIZE], align_corners=False)
+    low, high = MARROW_FAT_FRACTION
+    return grid, low + (high - low) * _uniform(count, g)
 
 
 def _uniform(count: int, generator: torch.Generator) -> torch.Tensor:
@@ -231,6 +271,11 @@ def _intensity_table(count: int, generator: torch.Generator) -> torch.Tensor:
     table[:, :, KneeLabel.FAT] = torch.where(
         like_marrow, marrow[..., 0] * (0.9 + 0.2 * torch.rand(count, 2, generator=g)), fat
     )
+    suppressed = (torch.rand(count, 1, 1, generator=g) < FAT_SUPPRESSED_SHARE) & (chosen == 0)
+    low, high = FAT_RESIDUAL
+    residual = low + (high - low) * torch.rand(count, 1, 1, generator=g)
+    fatty = (kinds == _MARROW) | (kinds == _FAT)
+    table = torch.where(suppressed & fatty, table * residual, table)
     table[:, :, _AIR_ROW] = 0.0
     return table
 
