@@ -84,8 +84,11 @@ class JobQueue:
         )  # fmt: skip
         self._consumer.start()
 
-    def stop(self) -> None:
-        """Stop taking jobs; wait up to ``shutdown_timeout_s`` for the running ones."""
+    def stop(self, timeout_s: float | None = None) -> None:
+        """Stop taking jobs; wait up to ``timeout_s`` (None: ``shutdown_timeout_s``) for the
+        running ones."""
         if self._consumer is not None:
+            if timeout_s is not None:
+                self._consumer.shutdown_timeout = max(0.0, timeout_s)
             self._consumer.stop(graceful=True)
             self._consumer = None

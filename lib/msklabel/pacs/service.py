@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from msklabel.pacs.completion import Housekeeper
 from msklabel.pacs.config import PacsConfig
@@ -62,17 +63,24 @@ class Service:
         return self
 
     def stop(self) -> list[int]:
-        """Stop every part within the queue's shutdown timeout (the listener, housekeeper and
-        status server stop while the workers get that time to finish); the jobs still running
-        then (their threads cannot be stopped: leave the process with :func:`os._exit`, and
-        the next start resumes them)."""
+        """Stop every part within the queue's shutdown timeout: the listener, housekeeper and
+        status server stop while the workers get the time left to finish, and a part still
+        stopping at the end is left behind (logged). Returns the jobs still running then
+        (their threads cannot be stopped: leave the process with :func:`os._exit`, and the
+        next start resumes them)."""
+        deadline = time.monotonic() + self.config.queue.shutdown_timeout_s
         parts = [p for p in (self.listener, self.housekeeper, self.status_server) if p]
-        stoppers = [threading.Thread(target=part.stop, daemon=True) for part in parts]
+        stoppers = [
+            threading.Thread(target=part.stop, name=type(part).__name__, daemon=True)
+            for part in parts
+        ]
         for stopper in stoppers:
             stopper.start()
-        self.queue.stop()
+        self.queue.stop(deadline - time.monotonic())
         for stopper in stoppers:
-            stopper.join()
+            stopper.join(max(0.0, deadline - time.monotonic()))
+            if stopper.is_alive():
+                logger.warning("the %s was still stopping at the shutdown timeout", stopper.name)
         return sorted(self.worker.running) if self.worker is not None else []
 
     def __enter__(self) -> Service:
