@@ -134,20 +134,18 @@ def seed_answer(
     return answer
 
 
-def _scaled_box(mask: np.ndarray, index: int, factor: float) -> Box | None:
-    """The box around ``mask`` (1 px margin) scaled by ``factor`` about its centre, in the slice."""
-    box = Box.around(mask, index)
-    if box is None:
-        return None
+def _scaled_box(box: Box, factor: float, shape: tuple[int, ...]) -> Box:
+    """``box`` scaled by ``factor`` about its centre with a 1 px margin, inside a slice of
+    ``shape``."""
     rows, columns = (box.row_min + box.row_max) / 2, (box.column_min + box.column_max) / 2
     half_rows = (box.row_max - box.row_min) / 2 * factor + 1
     half_columns = (box.column_max - box.column_min) / 2 * factor + 1
     return Box(
-        index,
+        box.slice,
         max(rows - half_rows, 0.0),
         max(columns - half_columns, 0.0),
-        min(rows + half_rows, mask.shape[0] - 1),
-        min(columns + half_columns, mask.shape[1] - 1),
+        min(rows + half_rows, shape[0] - 1),
+        min(columns + half_columns, shape[1] - 1),
     )
 
 
@@ -161,19 +159,20 @@ def _best_answer(
     ``previous``, each next one around the last round's answer (none once an answer has the
     box it was asked around); each round keeps the best-rated of its answers (holes filled)
     among those similar to ``previous`` (all if none is)."""
-    around = previous
+    around = Box.around(previous, index)
     for _ in range(rule.rounds):
-        answers = []
-        for factor in rule.scales:
-            box = _scaled_box(around, index, factor)
-            if box is None:
-                return None
-            answers.append(filled(predict(index, SlicePrompt.of_box(box))))
+        if around is None:
+            return None
+        answers = [
+            filled(predict(index, SlicePrompt.of_box(_scaled_box(around, factor, previous.shape))))
+            for factor in rule.scales
+        ]
         similar = [a for a in answers if dice(a.mask, previous) >= rule.min_similarity]
         best = max(similar or answers, key=lambda answer: answer.score)
-        if Box.around(best.mask, index) == Box.around(around, index):
+        box = Box.around(best.mask, index)
+        if box == around:
             break  # the next round's boxes would be these again, and so its answers
-        around = best.mask
+        around = box
     return best
 
 
