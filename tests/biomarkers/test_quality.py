@@ -26,7 +26,9 @@ from msklabel.biomarkers.quality import (
 )
 from msklabel.data.phantom import Phantom, PhantomConfig, make_phantom
 from msklabel.errors import InputError
+from msklabel.io.chemical_shift import chemical_shift
 from msklabel.labels import BONES, CARTILAGE_PLATES, MENISCI, KneeLabel
+from msklabel.testing.headers import SAMPLE_READOUT, mr_header
 from msklabel.testing.masks import boxes_as_masks
 
 #: A coarse sagittal knee (3 mm slices, 1 mm pixels, 8 echoes): about 4 s to make and judge.
@@ -152,6 +154,44 @@ def test_t2_limits_follow_the_field_strength_and_the_site_rules(phantom) -> None
     assert (assumed.field_strength_t, assumed.field_strength_source) == (3.0, "assumed")
 
 
+@pytest.mark.slow
+def test_an_unsuppressed_chemical_shift_makes_every_plate_doubtful(phantom, tmp_path) -> None:
+    """1.5 T at 130 Hz/px without fat suppression (1.67 px) flags each plate, and only the
+    plates; fat saturation, a header without bandwidth, the sample's 0.89 px and a site
+    limit above the shift leave them passing."""
+    labels = phantom.labels
+    result = measure_knee(labels)  # no echoes: T2 is not what is judged here
+    plates = {label.key for label in CARTILAGE_PLATES}
+    readout = {**SAMPLE_READOUT, "MagneticFieldStrength": "1.5", "PixelBandwidth": "130"}
+
+    def judged(rules=None, **attributes) -> QualityReport:
+        shift = chemical_shift(mr_header(**{**readout, **attributes}))
+        return assess_knee(labels, result, chemical_shift=shift, **({"rules": rules} if rules
+                           else {}))  # fmt: skip
+
+    report = judged()
+    assert set(report.with_verdict(Verdict.DOUBTFUL)) == plates, report.summary()
+    (reason,) = report.structures["femoral_cartilage"].reasons
+    assert reason.code == "chemical_shift" and reason.verdict == Verdict.DOUBTFUL
+    assert "1.67 px (1.04 mm) along the columns" in reason.message
+    assert report.structures["tibia"].verdict == Verdict.PASS
+    assert report.structures["medial_meniscus"].verdict == Verdict.PASS
+    assert report.structures["patellar_cartilage"].evidence["chemical_shift_px"] == (
+        pytest.approx(1.67, abs=0.01)
+    )
+    for passing in (
+        judged(ScanOptions="FS"),
+        judged(PixelBandwidth=None),
+        judged(MagneticFieldStrength="3", PixelBandwidth="488.281"),
+        judged(rules_from_mapping({"chemical_shift_px": 1.8}, "site.toml")),
+    ):
+        assert set(passing.with_verdict(Verdict.PASS)) >= plates, passing.summary()
+    path = tmp_path / "site.toml"
+    path.write_text("[quality]\nchemical_shift_px = 1.5\n")
+    assert load_rules(path).chemical_shift_px == 1.5
+    assert set(judged(load_rules(path)).with_verdict(Verdict.DOUBTFUL)) == plates
+
+
 def _with_fluid(phantom: Phantom, share: float) -> list:
     """The phantom's echoes with ``share`` of the femoral cartilage's voxels (every k-th)
     carrying joint fluid's signal (T2 300 ms) instead."""
@@ -231,6 +271,7 @@ def test_bands_judge_and_describe() -> None:
         ({"limits": {"cartilage": {"volume_mm3": [0, 1, 2]}}}, "four numbers"),
         ({"limits": {"all": {"confidence": [0.9, 0.5, 1, 1]}}}, "not ordered"),
         ({"near_bone_mm": -1}, "must be positive"),
+        ({"chemical_shift_px": 0}, "must be positive"),
     ],
 )
 def test_bad_site_rules_are_refused_naming_the_file(table, message) -> None:

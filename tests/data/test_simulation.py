@@ -4,6 +4,7 @@ DICOM output and CLI."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -14,7 +15,8 @@ from msklabel.data.simulation import simulate_study, write_study
 from msklabel.data.simulation.anatomy import unposed_labels
 from msklabel.data.simulation.presets import preset
 from msklabel.data.simulation.sequence import cpmg_echoes, slice_profile
-from msklabel.io.dicom import read_dicom_series, series_field_strength
+from msklabel.io.chemical_shift import chemical_shift
+from msklabel.io.dicom import field_strength, read_dicom_series, series_header
 from msklabel.io.nifti import read_nifti
 from msklabel.labels import BONES, CARTILAGE_PLATES, KneeLabel
 from msklabel.segment.overlap import dice
@@ -102,6 +104,16 @@ def test_anatomy_is_deformed_yet_bones_stay_bones(study):
     assert sides[1] > sides[0]
 
 
+def test_switching_the_chemical_shift_off_changes_only_the_image():
+    spec = preset("clinical-1.5t")
+    shifted = simulate_study(spec, 2, slices=2, matrix=48, echoes=1)
+    still = simulate_study(replace(spec, chemical_shift=False), 2, slices=2, matrix=48, echoes=1)
+    assert (shifted.preset.fat_shift, still.preset.fat_shift) == (pytest.approx(1.67, abs=0.01), 0)
+    assert np.array_equal(shifted.truth.array, still.truth.array)
+    assert (shifted.b1_mean, shifted.t2) == (still.b1_mean, still.t2)
+    assert not np.array_equal(shifted.echoes[0].array, still.echoes[0].array)
+
+
 def test_written_study_reads_back(tmp_path):
     small = simulate_study("clinical-1.5t", 2, slices=3, matrix=48, echoes=4)
     paths = write_study(small, tmp_path)
@@ -110,7 +122,11 @@ def test_written_study_reads_back(tmp_path):
     for written, read in zip(small.echoes, volumes, strict=True):
         assert np.array_equal(read.array, written.array)
         assert np.allclose(read.affine, written.affine, atol=1e-4)
-    assert series_field_strength(volumes[0]) == pytest.approx(1.5)
+    header = series_header(volumes[0])
+    assert field_strength(header) == pytest.approx(1.5)
+    shift = chemical_shift(header)  # 130 Hz/px at 1.5 T, readout down the columns
+    assert shift is not None and shift.fat_suppression is None and shift.readout == "COL"
+    assert shift.pixels == pytest.approx(small.preset.fat_shift)
     truth = read_nifti(paths["truth"])
     assert np.array_equal(truth.array, small.truth.array)
     facts = json.loads(paths["facts"].read_text())

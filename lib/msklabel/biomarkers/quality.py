@@ -34,6 +34,11 @@ there are several), each judged against a :class:`Band` of limits:
     share of those voxels fitted longer than :data:`~msklabel.biomarkers.t2.FLUID_T2_MS`:
     a mask that takes joint fluid (its median may still look like cartilage).
 
+A cartilage plate is doubtful (``chemical_shift``) when the series' header shows a fat-water
+chemical shift (:mod:`msklabel.io.chemical_shift`) larger than ``chemical_shift_px`` acquired
+pixels along the readout without fat suppression: the automatic plate is then displaced
+along the readout although its size, T2 and shape stay plausible (docs/simulation.md).
+
 An expected structure (bones, plates, menisci) that is absent fails (``empty``), one with
 fewer than ``min_voxels`` voxels fails (``tiny``), and a plate whose thickness cannot be
 measured (its rays never leave it) fails (``unmeasurable``). The verdict of a structure is its
@@ -59,6 +64,7 @@ from msklabel.biomarkers.masks import GROUPS, MaskFigures, T2Figures, t2_figures
 from msklabel.biomarkers.measurement import Measurements
 from msklabel.biomarkers.t2 import FLUID_T2_MS
 from msklabel.errors import InputError
+from msklabel.io.chemical_shift import ChemicalShift
 from msklabel.labels import BONES, CARTILAGE_PLATES, MENISCI, KneeLabel
 from msklabel.volume import Volume
 
@@ -205,6 +211,9 @@ DEFAULT_T2_BANDS: dict[str, dict[str, Band]] = {
     "1.5": {"cartilage": Band(12.0, 20.0, 65.0, 90.0), "meniscus": Band(3.0, 5.0, 35.0, 50.0)},
 }
 
+#: Default of :attr:`QualityRules.chemical_shift_px`.
+DEFAULT_CHEMICAL_SHIFT_PX = 1.2
+
 
 @dataclass(frozen=True)
 class QualityRules:
@@ -216,6 +225,9 @@ class QualityRules:
     near_bone_mm: float = 4.0
     between_bones_mm: float = 20.0
     min_voxels: int = 20
+    #: Largest fat-water shift (acquired pixels) without fat suppression that leaves a
+    #: plate a pass (docs/quality.md: from the ablation in docs/simulation.md).
+    chemical_shift_px: float = DEFAULT_CHEMICAL_SHIFT_PX
     source: str = "defaults"
 
     def band(self, metric: str, label: int) -> Band | None:
@@ -243,7 +255,13 @@ def _scopes(label: int) -> tuple[str, ...]:
 
 
 DEFAULT_RULES = QualityRules()
-_SCALARS = ("field_strength_t", "near_bone_mm", "between_bones_mm", "min_voxels")
+_SCALARS = (
+    "field_strength_t",
+    "near_bone_mm",
+    "between_bones_mm",
+    "min_voxels",
+    "chemical_shift_px",
+)
 
 
 def rules_from_mapping(data: Mapping[str, Any], source: str = "configuration") -> QualityRules:
@@ -255,6 +273,7 @@ def rules_from_mapping(data: Mapping[str, Any], source: str = "configuration") -
         [quality]
         field_strength_t = 3.0              # when the header has no MagneticFieldStrength
         near_bone_mm = 4.0
+        chemical_shift_px = 1.2             # fat shift (px) above which plates are doubtful
         [quality.limits.cartilage]          # a group, a structure key, or "all"
         thickness_mean_mm = [0.5, 1.0, 3.8, 5.0]   # fail_low, low, high, fail_high
         [quality.t2_ms."3"]                 # T2 limits (ms) by field strength, then scope
@@ -427,12 +446,14 @@ def assess_knee(
     confidence: Mapping[int, float] | None = None,
     rules: QualityRules = DEFAULT_RULES,
     field_strength_t: float | None = None,
+    chemical_shift: ChemicalShift | None = None,
     expected: Iterable[int] = EXPECTED,
 ) -> QualityReport:
     """The verdict of every knee structure in ``labels`` (and of every ``expected`` one),
     from ``result`` (:func:`~msklabel.biomarkers.knee.measure_knee` of the same labels),
     the ``echoes`` on the same grid (for T2), the segmenter's ``confidence`` per label
-    value, and ``field_strength_t`` from the header (None: ``rules.field_strength_t``)."""
+    value, ``field_strength_t`` from the header (None: ``rules.field_strength_t``) and the
+    header's ``chemical_shift`` (None: not judged)."""
     figures = MaskFigures(labels, rules.near_bone_mm, rules.between_bones_mm)
     strength = rules.field_strength_t if field_strength_t is None else float(field_strength_t)
     t2 = t2_figures(labels, echoes) if len(echoes) >= 2 else {}
@@ -445,7 +466,7 @@ def assess_knee(
         if label in (confidence or {}):
             measured["confidence"] = float(confidence[label])  # type: ignore[index]
         structures[label.key] = _judge(
-            label, figures, measured, result.unmeasured, t2, rules, strength
+            label, figures, measured, result.unmeasured, t2, rules, strength, chemical_shift
         )
     return QualityReport(
         structures,
@@ -476,6 +497,7 @@ def _judge(
     t2: Mapping[int, T2Figures],
     rules: QualityRules,
     strength: float,
+    shift: ChemicalShift | None,
 ) -> StructureQuality:
     voxels = figures.voxels(label)
     if voxels == 0:
@@ -516,6 +538,14 @@ def _judge(
             shown = f"{value:.1%}" if unit == "%" else f"{value:.3g}"
             message = f"{name}: {shown} ({band.describe(unit)}{where})"
             reasons.append(Reason(f"{metric}:{direction}", verdict, message))
+    if label in CARTILAGE_PLATES and shift is not None:
+        evidence["chemical_shift_px"] = shift.pixels
+        if shift.fat_suppression is None and shift.pixels > rules.chemical_shift_px:
+            message = (
+                f"{shift.describe()} without fat suppression (doubtful above "
+                f"{rules.chemical_shift_px:g} px): the plate may be displaced along the readout"
+            )
+            reasons.append(Reason("chemical_shift", Verdict.DOUBTFUL, message))
     reasons.sort(key=lambda r: -r.verdict.rank)  # failing reasons first
     return StructureQuality(label.key, worst(r.verdict for r in reasons), tuple(reasons), evidence)
 

@@ -46,7 +46,8 @@ def _measure(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from msklabel.io import read_echoes
-    from msklabel.io.dicom import series_field_strength
+    from msklabel.io.chemical_shift import chemical_shift
+    from msklabel.io.dicom import field_strength, series_header
     from msklabel.results.study import STEPS, measure_study, read_labels
 
     rules = quality_rules(args)  # a bad file is reported before any work
@@ -65,9 +66,11 @@ def _measure(args: argparse.Namespace) -> int:
         image = _reference_echo(echoes, args.echo_time, args.series)
         step("reading labels")
         labels = read_labels(args.labels, image)
+        header = series_header(image)
         report = measure_study(
             image, labels, echoes=echoes, labels_name=str(args.labels), on_step=step,
-            rules=rules, field_strength_t=series_field_strength(image),
+            rules=rules, field_strength_t=field_strength(header),
+            chemical_shift=chemical_shift(header),
         )  # fmt: skip
         step("writing files")
         paths = report.write(args.out)

@@ -301,15 +301,15 @@ def field_strength(header: Dataset) -> float | None:
     return value if value > 0 else None
 
 
-def series_field_strength(volume: Volume) -> float | None:
-    """The field strength in the header of ``volume``'s first source file, if it has one."""
+def series_header(volume: Volume) -> Dataset:
+    """The header (no pixels) of ``volume``'s first source file; an empty dataset when it
+    has none or it cannot be read (every attribute then reads as absent)."""
     if not volume.source_files:
-        return None
+        return Dataset()
     try:
-        header = pydicom.dcmread(volume.source_files[0], stop_before_pixels=True)
+        return pydicom.dcmread(volume.source_files[0], stop_before_pixels=True)
     except (OSError, InvalidDicomError):
-        return None
-    return field_strength(header)
+        return Dataset()
 
 
 def _text(dataset: Dataset, keyword: str) -> str | None:

@@ -36,6 +36,7 @@
 
     [quality]                            # the quality gate's limits (msklabel.biomarkers.quality)
     field_strength_t = 3.0               # when the header has no MagneticFieldStrength
+    chemical_shift_px = 1.2              # fat shift (px, no fat suppression): plates doubtful above
     [quality.limits.cartilage]           # per scope ("all", a group, a structure key)
     thickness_mean_mm = [0.5, 1.0, 3.8, 5.0]   # fail_low, low, high, fail_high
 

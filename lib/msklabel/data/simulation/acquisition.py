@@ -1,15 +1,11 @@
 """From tissue signal to a reconstructed image: smooth fields, k-space truncation (Gibbs
-ringing), the fat-water chemical shift along the readout, and complex Gaussian noise in
+ringing), the fat-water chemical shift along the readout (its size:
+:func:`msklabel.io.chemical_shift.fat_shift_pixels`), and complex Gaussian noise in
 k-space whose magnitude image is Rician."""
 
 from __future__ import annotations
 
 import numpy as np
-
-#: Fat-water chemical shift (ppm of the main methylene peak) and the proton gyromagnetic
-#: ratio (Hz/T).
-FAT_SHIFT_PPM = 3.4
-GAMMA_HZ_PER_T = 42.577e6
 
 
 def smooth_field(points: np.ndarray, coefficients: np.ndarray, centre: np.ndarray) -> np.ndarray:
@@ -23,11 +19,6 @@ def smooth_field(points: np.ndarray, coefficients: np.ndarray, centre: np.ndarra
 def random_coefficients(rng: np.random.Generator, amplitude: float) -> np.ndarray:
     """Coefficients of :func:`smooth_field` giving variations of about ``amplitude``."""
     return rng.normal(0.0, amplitude / 2.0, 9)
-
-
-def fat_shift_pixels(field_t: float, bandwidth_hz_per_pixel: float) -> float:
-    """Displacement of fat along the readout, in acquired pixels."""
-    return FAT_SHIFT_PPM * 1e-6 * GAMMA_HZ_PER_T * field_t / bandwidth_hz_per_pixel
 
 
 def acquire(

@@ -12,11 +12,18 @@ echoes 10.5 ms apart, effective TE 31.5 ms, 140 mm field, 320 x 256 matrix, 3 mm
 B1 (transmit) scale: 3 T knee B1+ maps report flip angles of roughly 80-100 % of nominal;
 1.5 T is closer to nominal. Pulses: Hann-windowed sincs, excitation time-bandwidth 2.7,
 refocusing 2.0 (short refocusing pulses as multi-echo trains use); both assumed.
+
+``chemical_shift=False`` (through :func:`dataclasses.replace`) keeps fat where its water is,
+and another ``bandwidth_hz_per_pixel`` changes only the fat's displacement (the drawn anatomy,
+fields and noise depend on the seed and the preset's name, not on either; the SNR stays the
+preset's): how ``scripts/chemshift_ablation.py`` isolates the shift.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+
+from msklabel.io.chemical_shift import fat_shift_pixels
 
 
 @dataclass(frozen=True)
@@ -40,10 +47,18 @@ class Preset:
     snr: float  # cartilage signal / noise standard deviation on the first image
     b1_range: tuple[float, float]
     fat_residual: tuple[float, float] | None = None  # fat saturation: remaining share
+    chemical_shift: bool = True  # False: fat is not displaced along the readout
     excitation_tbw: float = 2.7
     refocusing_tbw: float = 2.0
     sub_slices: int = 11
     oversample: float = 1.5
+
+    @property
+    def fat_shift(self) -> float:
+        """Displacement of fat along the readout (acquired pixels; 0 without the shift)."""
+        if not self.chemical_shift:
+            return 0.0
+        return fat_shift_pixels(self.field_t, self.bandwidth_hz_per_pixel)
 
     @property
     def echo_times(self) -> tuple[float, ...]:

@@ -13,7 +13,6 @@ import numpy as np
 from msklabel.data.simulation import presets
 from msklabel.data.simulation.acquisition import (
     acquire,
-    fat_shift_pixels,
     kspace_noise,
     random_coefficients,
     smooth_field,
@@ -57,16 +56,19 @@ class SimulatedStudy:
 
 
 def simulate_study(
-    preset: str,
+    preset: str | Preset,
     seed: int,
     *,
     slices: int | None = None,
     matrix: int | None = None,
     echoes: int | None = None,
 ) -> SimulatedStudy:
-    """Simulate preset ``preset`` for subject ``seed`` (deterministic); ``slices``,
-    ``matrix`` and ``echoes`` make it smaller (centred slices, coarser matrix, first echoes)."""
-    spec = presets.preset(preset).resized(slices, matrix, echoes)
+    """Simulate ``preset`` (a name or a :class:`Preset`) for subject ``seed``
+    (deterministic for the preset's name); ``slices``, ``matrix`` and ``echoes`` make it
+    smaller (centred slices, coarser matrix, first echoes)."""
+    spec = (presets.preset(preset) if isinstance(preset, str) else preset).resized(
+        slices, matrix, echoes
+    )
     rng = np.random.default_rng([seed, zlib.crc32(spec.name.encode())])
     anatomy = random_anatomy(dess_source(), rng)
     pools = jittered(spec.field_t, rng)
@@ -80,7 +82,7 @@ def simulate_study(
     water_table, fat_table = _signal_tables(spec, pools)
     offsets = np.linspace(-1.25, 1.25, spec.sub_slices)
     fine = _fine_shape(spec)
-    shift = fat_shift_pixels(spec.field_t, spec.bandwidth_hz_per_pixel)
+    shift = spec.fat_shift
     centre = anatomy.target_centre
 
     clean = np.empty((len(spec.images), *grid.shape), np.complex64)
@@ -164,11 +166,16 @@ def write_study(study: SimulatedStudy, out_dir: str | os.PathLike[str]) -> dict[
         repetition_time=study.preset.repetition_time,
     )
     paths = write_mr_series(study.echoes, out / "dicom", info)
-    for path in paths:  # what the writer does not set: field strength and sequence
+    spec = study.preset
+    for path in paths:  # what the writer does not set: field, sequence, readout
         ds = dcmread(path)
-        ds.MagneticFieldStrength = f"{study.preset.field_t:g}"
+        ds.MagneticFieldStrength = f"{spec.field_t:g}"
         ds.ScanningSequence = "SE"
         ds.SequenceVariant = "NONE"
+        ds.ScanOptions = "FS" if spec.fat_residual else ""
+        ds.PixelBandwidth = f"{spec.bandwidth_hz_per_pixel:g}"
+        ds.InPlanePhaseEncodingDirection = "ROW"  # readout down the columns (array rows)
+        ds.AcquisitionMatrix = [spec.acquired[0], 0, 0, spec.acquired[1]]
         ds.Laterality = "L"
         ds.save_as(path, enforce_file_format=True)
     write_nifti(study.truth, out / "truth.nii.gz")
