@@ -4,6 +4,7 @@ rate of the same run)."""
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 import urllib.parse
@@ -14,10 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from msklabel.bench.context import BenchContext
-from msklabel.bench.measure import count_flops, peak_rss, timings
+from msklabel.bench.measure import count_flops, peak_rss
 from msklabel.bench.row import Goal, Row
 from msklabel.labels import KneeLabel
-from msklabel.segment import Box, LabelPrompt, Point, Session
+from msklabel.segment import Box, LabelPrompt, Point, Segmenter, Session
 from msklabel.segment.prompts import SlicePrompt
 
 FAMILY = "click"
@@ -39,10 +40,12 @@ def femur_clicks(index: int, count: int, seed: int = 0) -> list[SlicePrompt]:
 
 
 def in_process_rows(context: BenchContext) -> list[Row]:
-    """Latency of ``Session.predict_slice`` (prompt to full-size mask) on an encoded slice."""
+    """Latency of ``Session.predict_slice`` (prompt to full-size mask) on an encoded slice,
+    with the prepared mask decoder (as served) and with the stock one, timed in turns."""
     session = context.sample_session
     index = session.volume.shape[0] // 2
     session.embeddings([index])
+    sessions = {"": session, ", stock decoder": stock_decoder_session(session)}
     rate = context.matmul_rates["fp32"]
     count = context.settings.clicks
     kinds = {
@@ -51,17 +54,42 @@ def in_process_rows(context: BenchContext) -> list[Row]:
     }
     rows = []
     for kind, prompts in kinds.items():
-        session.predict_slice(index, prompts[0])  # warm-up
-        calls = iter(prompts)
-        seconds = timings(lambda c=calls: session.predict_slice(index, next(c)), count, warmup=0)
-        rows += latency_rows(
-            f"{kind}-to-mask p{{q}}, in-process",
-            seconds,
-            decoder_limits(session, index, prompts, rate),
-            f"{count} prompts on an encoded 256x256 slice (LiteMedSAM)",
-            Goal("value", "<", 60.0) if kind == "click" else None,
-        )
+        calls = [lambda p, s=s: s.predict_slice(index, p) for s in sessions.values()]
+        for call in calls:
+            call(prompts[0])  # warm-up; prepares the slice's decoder image side
+        seconds = alternating_timings(calls, prompts)
+        for (decoder, each), times in zip(sessions.items(), seconds, strict=True):
+            rows += latency_rows(
+                f"{kind}-to-mask p{{q}}, in-process{decoder}",
+                times,
+                decoder_limits(each, index, prompts, rate),
+                f"{count} prompts on an encoded 256x256 slice (LiteMedSAM), timed in turns "
+                "with the other decoder",
+                Goal("value", "<", 60.0) if kind == "click" and not decoder else None,
+            )
     return rows
+
+
+def stock_decoder_session(session: Session) -> Session:
+    """A session on the same image and embedding cache whose backend runs the stock mask
+    decoder, for comparison with the prepared one."""
+    backend = copy.copy(session.backend)
+    backend.prepare_decoder = False
+    return Segmenter(backend, session.segmenter.cache).session(session.volume, session.window)
+
+
+def alternating_timings(
+    calls: list[Callable[[SlicePrompt], object]], prompts: list[SlicePrompt]
+) -> np.ndarray:
+    """Seconds ``[len(calls), len(prompts)]`` of each call on each prompt, the calls taking
+    turns on every prompt and going first in turn (so that load on a shared machine falls on
+    all of them alike)."""
+    seconds = np.empty((len(calls), len(prompts)))
+    for column, prompt in enumerate(prompts):
+        for shift in range(len(calls)):
+            row = (column + shift) % len(calls)
+            seconds[row, column] = _timed(calls[row], prompt)
+    return seconds
 
 
 def decoder_limits(

@@ -19,6 +19,7 @@ from msklabel.device import check_precision, mixed_precision, resolve_device
 from msklabel.errors import InputError
 from msklabel.io.checksum import file_digest
 from msklabel.segment.backends.base import MASK_PROMPT_LOGIT, SliceMask, require_checkpoint
+from msklabel.segment.backends.prepared_decoder import prepared_decoder
 from msklabel.segment.prompts import SlicePrompt
 
 SAM_VARIANTS = ("vit_b", "vit_l", "vit_h")
@@ -92,6 +93,9 @@ class SamFamilyBackend:
     #: Rounds of box growth for clicks on a box-only network, and the starting margin.
     click_rounds = 6
     click_margin = 0.05
+    #: Decode prompts without a mask prompt through :mod:`.prepared_decoder` (same masks, the
+    #: image side computed once per embedding).
+    prepare_decoder = True
 
     def __init__(
         self,
@@ -172,8 +176,12 @@ class SamFamilyBackend:
         masks = None if prompt.mask is None else self._mask_prompt(prompt.mask)
         # A lone click is ambiguous: ask for several masks and keep the one rated best.
         multimask = boxes is None and masks is None and len(prompt.coordinates) == 1
+        prepared = prepared_decoder(self.network) if self.prepare_decoder else None
         with torch.inference_mode():
-            logits, scores = self._decode(embedding[None], points, boxes, masks, multimask)
+            if prepared is not None and masks is None:
+                logits, scores = prepared(embedding, points, boxes, multimask)
+            else:
+                logits, scores = self._decode(embedding[None], points, boxes, masks, multimask)
             best = int(scores[0].argmax())
             logits = self.input_format.from_input(logits[:, best : best + 1], shape)
         return SliceMask(logits[0, 0].cpu().numpy(), float(scores[0, best]))
