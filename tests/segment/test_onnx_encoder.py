@@ -200,3 +200,10 @@ def test_onnx_masks_match_torch_on_the_sample_knee_bones(
         for bone, box in SAMPLE_BOXES.items()
     ]
     _compare(segmenter, onnx_backend, sample_knee, prompts, slices, dice)
+
+
+@pytest.mark.slow
+def test_a_copy_being_fine_tuned_encodes_in_torch(onnx_backend):
+    trained = copy.copy(onnx_backend)  # as msklabel.segment.finetune does
+    trained.network = copy.deepcopy(onnx_backend.network)
+    assert onnx_backend.runtime == "onnx" and trained.runtime == "torch"

@@ -92,7 +92,7 @@ class SamFamilyBackend:
 
     ``runtime`` ``onnx`` runs ``encode``'s image encoder in ONNX Runtime
     (:mod:`~msklabel.segment.backends.onnx_encoder`; fp32 on the CPU only, else torch with the
-    reason logged); ``runtime`` then says which one serves. ``encode_tensor`` is always torch.
+    reason logged); :attr:`runtime` says which one serves. ``encode_tensor`` is always torch.
     """
 
     #: Rounds of box growth for clicks on a box-only network, and the starting margin.
@@ -127,9 +127,7 @@ class SamFamilyBackend:
         self._onnx = None
         if check_runtime(runtime) == "onnx":
             self._onnx = onnx_encoder(self.encoder, input_format.size, self.device, precision)
-        # ONNX Runtime's embeddings differ from torch's in the last bits: their own cache entries
-        self.runtime = "torch" if self._onnx is None else "onnx"
-        if self._onnx is not None:
+        if self._onnx is not None:  # embeddings that differ in the last bits: own cache entries
             self.model_id = f"{self.model_id}:onnx"
         self.box_only = box_only
         if self.device.type != "cpu":
@@ -139,6 +137,12 @@ class SamFamilyBackend:
     @property
     def encoder(self) -> torch.nn.Module:
         return self.network.image_encoder
+
+    @property
+    def runtime(self) -> str:
+        """What runs ``encode``'s image encoder now: ``onnx``, or ``torch`` (also for a copy
+        whose network is being fine-tuned)."""
+        return "onnx" if self._onnx is not None and self._onnx.serves(self.encoder) else "torch"
 
     @property
     def mask_size(self) -> tuple[int, int]:
@@ -163,7 +167,7 @@ class SamFamilyBackend:
         return self.network.image_encoder(self._inputs(images))
 
     def _encode_batch(self, images: torch.Tensor) -> torch.Tensor:
-        if self._onnx is not None and self._onnx.serves(self.encoder):
+        if self.runtime == "onnx":
             return self._onnx(self._inputs(images))
         return self.encode_tensor(images)
 
