@@ -34,6 +34,7 @@ def test_quick_subset_gives_every_row_a_reference_and_ratio_or_a_reason(tmp_path
     assert {
         "LiteMedSAM encoder fp32, per slice",
         "LiteMedSAM encoder bf16, per slice",
+        "LiteMedSAM encoder fp32 ONNX Runtime, per slice",
         "SEG + SR writing, 160x384x384, 6 segments",
         "listener throughput, sample study",
     } <= measured

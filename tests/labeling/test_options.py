@@ -9,6 +9,7 @@ import torch
 
 from msklabel.labeling.labelset import KNEE_STRUCTURES
 from msklabel.labeling.options import AppOptions
+from msklabel.segment import DEFAULT_RUNTIME
 
 
 def test_defaults_serve_litemedsam_on_the_knee_set(tmp_path):
@@ -38,6 +39,13 @@ def test_options_are_read(tmp_path):
     assert AppOptions.from_conf({"device": "cpu"}, tmp_path).device == torch.device("cpu")
 
 
+def test_the_runtime_reaches_litemedsam_only(tmp_path):
+    assert AppOptions.from_conf({}, tmp_path).models[0].runtime == DEFAULT_RUNTIME
+    options = AppOptions.from_conf({"models": "litemedsam,sam", "runtime": "onnx"}, tmp_path)
+    assert options.runtime == "onnx"
+    assert [spec.runtime for spec in options.models] == ["onnx", "torch"]
+
+
 @pytest.mark.parametrize(
     ("conf", "problem"),
     [
@@ -47,6 +55,7 @@ def test_options_are_read(tmp_path):
         ({"dicomweb_filter": "{Modality"}, "-c dicomweb_filter"),
         ({"device": "gpu"}, "-c device: device 'gpu': unknown"),
         ({"device": "cuda:99"}, "-c device: device 'cuda:99'"),
+        ({"runtime": "tvm"}, "-c runtime: unknown 'tvm'"),
     ],
 )
 def test_bad_options_name_their_key(conf, problem, tmp_path):

@@ -1,5 +1,6 @@
-"""Row family 3: automatic segmentation of whole volumes (the sample knee, a phantom) in a
-worker process, against the encoder's compute limit for the slices it encoded."""
+"""Row family 3: automatic segmentation of whole volumes (the sample knee, with the encoder in
+torch and in ONNX Runtime; a phantom) in a worker process, against the encoder's compute limit
+for the slices it encoded."""
 
 from __future__ import annotations
 
@@ -28,8 +29,11 @@ def automatic_rows(context: BenchContext) -> list[Row]:
     slices = context.settings.phantom_slices
     runs = {
         "sample knee": ["--sample", str(context.sample_dir)],
+        "sample knee, ONNX Runtime encoder": [
+            "--sample", str(context.sample_dir), "--runtime", "onnx"
+        ],
         f"phantom {slices} slices": ["--phantom-slices", str(slices)],
-    }
+    }  # fmt: skip
     limit = context.encoder_flops / context.matmul_rates["fp32"]
     rows = []
     for name, arguments in runs.items():
@@ -37,6 +41,10 @@ def automatic_rows(context: BenchContext) -> list[Row]:
             result = run_worker(arguments)
         except (RuntimeError, subprocess.TimeoutExpired) as error:
             rows.append(Row.missing(FAMILY, f"automatic segmentation, {name}", "s", str(error)))
+            continue
+        if "onnx" in arguments and result["runtime"] != "onnx":
+            reason = "ONNX Runtime could not serve (the worker's log says why)"
+            rows.append(Row.missing(FAMILY, f"automatic segmentation, {name}", "s", reason))
             continue
         context.worker_results[name] = result
         rows.append(
@@ -48,7 +56,7 @@ def automatic_rows(context: BenchContext) -> list[Row]:
                 f"{result['encoded']} slices encoded at the encoder's compute limit",
                 result["encoded"] * limit,
                 note=f"{result['slices']} slices {result['shape'][1]}x{result['shape'][2]}; "
-                f"{result['method']}",
+                f"{result['method']}; encoder in {result['runtime']}",
                 extra=result,
             )
         )

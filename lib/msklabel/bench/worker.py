@@ -1,7 +1,7 @@
 """A segmentation worker in its own process: automatic segmentation of one volume, timed,
 with the process's peak resident memory. Run as
 ``python -m msklabel.bench.worker (--sample DIR | --phantom-slices N | --load-only)
-[--device cpu|cuda]``; prints one JSON line.
+[--device cpu|cuda] [--runtime torch|onnx]``; prints one JSON line.
 """
 
 from __future__ import annotations
@@ -37,16 +37,18 @@ def phantom_volume(slices: int) -> Volume:
     return Volume(array, affine, echo_time=echo.echo_time, modality="MR")
 
 
-def segment_whole_volume(volume: Volume, device: str = "cpu") -> dict[str, object]:
-    """Segment ``volume`` automatically on ``device``; the seconds, slices encoded and method
-    used.
+def segment_whole_volume(
+    volume: Volume, device: str = "cpu", runtime: str = "torch"
+) -> dict[str, object]:
+    """Segment ``volume`` automatically on ``device``, LiteMedSAM's encoder in ``runtime``; the
+    seconds, slices encoded, method and the runtime that served.
 
     The detector's ``msklabel.detect.segment_automatic`` when it is installed; otherwise one
     box per slice around the limb's tissue (the demo's prompts), so every slice is encoded.
     """
     from msklabel.segment import LabelPrompt, Segmenter, load_backend
 
-    segmenter = Segmenter(load_backend("litemedsam", device=device))
+    segmenter = Segmenter(load_backend("litemedsam", device=device, runtime=runtime))
     try:
         from msklabel.detect import load_detector, segment_automatic
 
@@ -75,7 +77,9 @@ def segment_whole_volume(volume: Volume, device: str = "cpu") -> dict[str, objec
     start = time.perf_counter()
     run()
     seconds = time.perf_counter() - start
-    return {"seconds": seconds, "encoded": segmenter.cache.stats().entries, "method": method}
+    encoded = segmenter.cache.stats().entries
+    runtime = segmenter.backend.runtime
+    return {"seconds": seconds, "encoded": encoded, "method": method, "runtime": runtime}
 
 
 def main() -> None:
@@ -87,6 +91,9 @@ def main() -> None:
     source.add_argument("--phantom-slices", type=int, help="segment a phantom of N slices")
     source.add_argument("--load-only", action="store_true", help="only load the model")
     parser.add_argument("--device", default="cpu", help="where the models run (default: cpu)")
+    parser.add_argument(
+        "--runtime", default="torch", help="what runs the image encoder (default: torch)"
+    )
     args = parser.parse_args()
     if args.load_only:
         from msklabel.segment import load_backend
@@ -100,7 +107,7 @@ def main() -> None:
         volume = read_volumes(args.sample)[0]
     else:
         volume = phantom_volume(args.phantom_slices)
-    result = segment_whole_volume(volume, args.device)
+    result = segment_whole_volume(volume, args.device, args.runtime)
     result.update(slices=volume.shape[0], shape=volume.shape, peak_rss=peak_rss())
     print(json.dumps(result))
 

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from msklabel.cli.device import add_device_option, device_of
+from msklabel.cli.runtime import add_runtime_option, runtime_of
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", type=Path, default=None, help="segmenter weights")
     parser.add_argument("--variant", default=None, help="segmenter architecture (see segment)")
     add_device_option(parser)
+    add_runtime_option(parser)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -138,7 +140,9 @@ def _train(args: argparse.Namespace) -> int:
 def _segmenter(args: argparse.Namespace):
     from msklabel.segment import Segmenter, load_backend
 
-    backend = load_backend(args.model, args.checkpoint, args.variant, device=device_of(args))
+    backend = load_backend(
+        args.model, args.checkpoint, args.variant, device=device_of(args), runtime=runtime_of(args)
+    )
     return Segmenter(backend)
 
 

@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 
 from msklabel.cli.device import add_device_option, device_of
+from msklabel.cli.runtime import add_runtime_option, runtime_of
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--echo-time", type=float, default=None, help="echo to segment (ms)")
     parser.add_argument("--series-uid", default=None, help="Series Instance UID to segment")
     add_device_option(parser)
+    add_runtime_option(parser)
     parser.set_defaults(handler=_segment)
 
 
@@ -55,7 +57,9 @@ def _segment(args: argparse.Namespace) -> int:
     device = device_of(args)
     prompts = load_prompts(args.prompts)
     volume = read_volume(args.input, series_instance_uid=args.series_uid, echo_time=args.echo_time)
-    backend = load_backend(args.model, args.checkpoint, args.variant, device=device)
+    backend = load_backend(
+        args.model, args.checkpoint, args.variant, device=device, runtime=runtime_of(args)
+    )
     result = Segmenter(backend).segment(volume, prompts)
     args.out.mkdir(parents=True, exist_ok=True)
     write_nifti(result.labels, args.out / "labels.nii.gz")

@@ -7,6 +7,7 @@ import signal
 import sys
 
 from msklabel.cli.device import add_device_option, device_of
+from msklabel.cli.runtime import add_runtime_option
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -68,6 +69,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="app option, e.g. -c labels femur,tibia -c checkpoint PATH (repeatable)",
     )
     add_device_option(parser)
+    add_runtime_option(parser)
     parser.set_defaults(handler=_run)
 
 
@@ -81,7 +83,8 @@ def _run(args: argparse.Namespace) -> int:
     device_of(args)  # a device this machine lacks is reported before the server starts
     # A plain kill (SIGTERM) stops the server too: it runs in its own session.
     signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(0))
-    conf = {"device": args.device, **dict(args.conf)}  # -c device wins over --device
+    runtime = {} if args.runtime is None else {"runtime": args.runtime}
+    conf = {"device": args.device, **runtime, **dict(args.conf)}  # -c wins over --device etc.
     token = read_token(args.token_file)
     studies = args.studies or str(sample_studies())
     server = MonaiLabelServer(

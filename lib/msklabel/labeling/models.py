@@ -27,18 +27,20 @@ from msklabel.device import resolve_device
 from msklabel.features import Embedder, load_embedder
 from msklabel.kneeseg import KneeSegmenter, load_segmenter
 from msklabel.labeling.series import series_volume
-from msklabel.segment import EmbeddingCache, Segmenter, Session, load_backend
+from msklabel.segment import DEFAULT_RUNTIME, EmbeddingCache, Segmenter, Session, load_backend
 
 Loaded = TypeVar("Loaded")
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Which backend to load: model name, its base checkpoint (None: packaged) and variant."""
+    """Which backend to load: model name, its base checkpoint (None: packaged), variant and
+    the runtime of its image encoder (:data:`msklabel.segment.RUNTIMES`)."""
 
     model: str = "litemedsam"
     checkpoint: str | None = None
     variant: str | None = None
+    runtime: str = DEFAULT_RUNTIME
 
 
 class Published:
@@ -130,7 +132,10 @@ class ModelStore(Published):
 
         def load(published: Path | None, device: torch.device) -> Segmenter:
             checkpoint = published or self.spec.checkpoint
-            backend = load_backend(self.spec.model, checkpoint, self.spec.variant, device=device)
+            spec = self.spec
+            backend = load_backend(
+                spec.model, checkpoint, spec.variant, device=device, runtime=spec.runtime
+            )
             return Segmenter(backend, cache=self.cache)
 
         return self.current(device, load)

@@ -19,6 +19,9 @@ folder's defaults (a relative ``checkpoint`` or ``model_dir`` is taken from the 
 - ``device``: where the models run unless a request names a ``device`` (as MONAI Label's
   own infer and train requests do): ``auto`` (a CUDA GPU if there is one, else the CPU),
   ``cpu``, ``cuda`` or ``cuda:N``; default ``auto``.
+- ``runtime``: what runs LiteMedSAM's image encoder, ``torch`` or ``onnx`` (ONNX Runtime, fp32
+  on the CPU; torch where it cannot serve); the other models run in torch. Default
+  :data:`msklabel.segment.DEFAULT_RUNTIME`.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from msklabel.device import resolve_device
 from msklabel.errors import InputError
 from msklabel.labeling.labelset import LabelSet
 from msklabel.labeling.models import ModelSpec
-from msklabel.segment import MODELS
+from msklabel.segment import DEFAULT_RUNTIME, MODELS, RUNTIMES
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class AppOptions:
     dicomweb_filter: dict[str, Any] = field(default_factory=lambda: {"Modality": "MR"})
     scoring_slices: int = 3
     device: torch.device = field(default_factory=resolve_device)
+    runtime: str = DEFAULT_RUNTIME
 
     @classmethod
     def from_conf(cls, conf: Mapping[str, str], app_dir: str | os.PathLike[str]) -> AppOptions:
@@ -61,8 +65,16 @@ class AppOptions:
         checkpoint = conf.get("checkpoint") or None
         if checkpoint is not None and not Path(checkpoint).is_file():
             raise ValueError(f"-c checkpoint: no such file {checkpoint}")
+        runtime = conf.get("runtime") or DEFAULT_RUNTIME
+        if runtime not in RUNTIMES:
+            raise ValueError(f"-c runtime: unknown {runtime!r} (known: {', '.join(RUNTIMES)})")
         models = tuple(
-            ModelSpec(name, checkpoint if number == 0 else None, conf.get("variant") or None)
+            ModelSpec(
+                name,
+                checkpoint if number == 0 else None,
+                conf.get("variant") or None,
+                runtime if name == "litemedsam" else "torch",
+            )
             for number, name in enumerate(names)
         )
         try:
@@ -84,6 +96,7 @@ class AppOptions:
             dicomweb_filter=search,
             scoring_slices=int(conf.get("scoring_slices", 3)),
             device=device,
+            runtime=runtime,
         )
 
 

@@ -6,7 +6,7 @@
 >>> result = segmenter.segment(volume, [femur])  # doctest: +SKIP
 """
 
-from msklabel.segment.backends import MODELS, load_backend
+from msklabel.segment.backends import DEFAULT_RUNTIME, MODELS, RUNTIMES, load_backend
 from msklabel.segment.cache import EmbeddingCache
 from msklabel.segment.engine import Segmentation, Segmenter, Session
 from msklabel.segment.intensity import Window
@@ -21,7 +21,9 @@ from msklabel.segment.prompts import (
 from msklabel.segment.propagate import StopRule
 
 __all__ = [
+    "DEFAULT_RUNTIME",
     "MODELS",
+    "RUNTIMES",
     "Box",
     "Box3D",
     "EmbeddingCache",

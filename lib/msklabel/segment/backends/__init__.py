@@ -7,9 +7,12 @@ import os
 import torch
 
 from msklabel.segment.backends.base import Backend
+from msklabel.segment.backends.onnx_encoder import DEFAULT_RUNTIME, RUNTIMES, check_runtime
 from msklabel.segment.runtime import reuse_freed_memory
 
 MODELS = ("litemedsam", "sam", "medsam", "sam2")
+
+__all__ = ["DEFAULT_RUNTIME", "MODELS", "RUNTIMES", "load_backend"]
 
 
 def load_backend(
@@ -18,6 +21,7 @@ def load_backend(
     variant: str | None = None,
     precision: str = "fp32",
     device: str | torch.device = "auto",
+    runtime: str = DEFAULT_RUNTIME,
 ) -> Backend:
     """The backend ``model`` with weights from ``checkpoint``.
 
@@ -27,14 +31,18 @@ def load_backend(
     checkpoint is given; the others need one. ``precision`` is the image encoder's arithmetic:
     ``fp32``, ``bf16`` or (CUDA only) ``fp16`` (autocast; SAM-family models only, see
     docs/performance.md). ``device``: where the network runs (:mod:`msklabel.device`).
+    ``runtime``: what runs LiteMedSAM's image encoder, ``torch`` or ``onnx`` (ONNX Runtime,
+    CPU fp32 only; elsewhere torch, the reason logged); the other models run in torch only.
     Loading a backend also sets this process's allocator to reuse freed memory
     (:func:`msklabel.segment.runtime.reuse_freed_memory`).
     """
     reuse_freed_memory()
+    if check_runtime(runtime) != "torch" and model != "litemedsam":
+        raise ValueError(f"the {model} backend runs in torch only, not {runtime!r}")
     if model == "litemedsam":
         from msklabel.segment.backends.litemedsam import load_litemedsam
 
-        return load_litemedsam(checkpoint, precision, device)
+        return load_litemedsam(checkpoint, precision, device, runtime)
     if model == "sam":
         from msklabel.segment.backends.sam import load_sam
 

