@@ -84,20 +84,20 @@ class BenchContext:
 
     @property
     def matmul_rates(self) -> dict[str, float]:
-        """Dense matmul FLOP/s in fp32 and bf16, measured now on this process's threads.
+        """Dense matmul FLOP/s in fp32, and in bf16 where the CPU has bf16 arithmetic
+        (:func:`~msklabel.bench.measure.native_bf16`), measured now on this process's threads.
 
         Measured afresh at each use, right before the work it is the limit of, so that both
         see the same machine (other processes come and go on a shared one).
         """
-        from msklabel.bench.measure import matmul_rate
+        from msklabel.bench.measure import matmul_rate, native_bf16
         from msklabel.segment.runtime import reuse_freed_memory
 
         reuse_freed_memory()  # the allocator as the model's own runs have it
         size = self.settings.matmul_size
-        rates = {
-            "fp32": matmul_rate(torch.float32, size),
-            "bf16": matmul_rate(torch.bfloat16, size),
-        }
+        rates = {"fp32": matmul_rate(torch.float32, size)}
+        if native_bf16()[0]:
+            rates["bf16"] = matmul_rate(torch.bfloat16, size)
         self.measured_rates.append(rates)
         return rates
 
