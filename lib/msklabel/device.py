@@ -12,8 +12,10 @@ device(type='cpu')
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
+import time
 from collections.abc import Iterator
 
 import torch
@@ -28,6 +30,11 @@ ENVIRONMENT = "MSKLABEL_DEVICE"
 CHOICES = "auto, cpu, cuda or cuda:N"
 #: Arithmetic of mixed precision: fp32 (none), bf16 (CPU or CUDA), fp16 (CUDA only).
 PRECISIONS = ("fp32", "bf16", "fp16")
+
+#: bf16 counts as native where a small bf16 matmul reaches this share of the fp32 rate: CPUs
+#: with bf16 instructions (AVX-512 BF16, AMX) run it at 1-4x fp32's rate, CPUs without them
+#: emulate it about 100x slower than fp32 (an AVX2 EPYC: 1 against 150 GFLOP/s).
+NATIVE_BF16_SHARE = 0.25
 
 _CUDA = re.compile(r"cuda(?::(\d+))?")
 
@@ -89,3 +96,51 @@ def mixed_precision(device: torch.device, precision: str = "fp32") -> Iterator[N
         return
     with torch.autocast(device.type, dtype=dtype):
         yield
+
+
+def matmul_rate(
+    dtype: torch.dtype = torch.float32,
+    size: int = 2048,
+    repeats: int = 5,
+    device: torch.device | None = None,
+) -> float:
+    """The best FLOP/s of a dense ``size`` x ``size`` matmul on this process's torch threads
+    (or on ``device``, a GPU), over ``repeats`` timed runs after two untimed ones.
+
+    The compute limit the benchmark compares with: what the machine's BLAS reaches on the
+    densest kernel there is, on the same threads as the model.
+    """
+    generator = torch.Generator().manual_seed(0)
+    a = torch.randn(size, size, generator=generator).to(device, dtype)
+    b = torch.randn(size, size, generator=generator).to(device, dtype)
+    out = torch.empty(size, size, dtype=dtype, device=device)
+    cuda = device is not None and device.type == "cuda"
+    best = float("inf")
+    for run in range(repeats + 2):
+        if cuda:
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        torch.mm(a, b, out=out)
+        if cuda:
+            torch.cuda.synchronize(device)
+        if run >= 2:
+            best = min(best, time.perf_counter() - start)
+    return 2.0 * size**3 / best
+
+
+@functools.cache
+def native_bf16() -> tuple[bool, float, float]:
+    """Whether this CPU does bf16 arithmetic natively, with the probe's bf16 and fp32 FLOP/s
+    (256 x 256 matmuls: under 0.1 s even where bf16 is emulated). Probed once per process."""
+    bf16 = matmul_rate(torch.bfloat16, 256, repeats=3)
+    fp32 = matmul_rate(torch.float32, 256, repeats=3)
+    return bf16 >= NATIVE_BF16_SHARE * fp32, bf16, fp32
+
+
+def bf16_pays(device: torch.device) -> bool:
+    """Whether bf16 autocast can speed work up on ``device``: a CUDA GPU with bf16 support,
+    or a CPU with bf16 arithmetic (:func:`native_bf16`); elsewhere it is emulated and slower
+    than fp32."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and native_bf16()[0]

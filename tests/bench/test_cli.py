@@ -8,8 +8,8 @@ import pytest
 
 from msklabel.bench import FAMILIES
 from msklabel.bench.encoder import BF16_ROW
-from msklabel.bench.measure import native_bf16
 from msklabel.cli import main
+from msklabel.device import native_bf16
 
 
 @pytest.mark.slow

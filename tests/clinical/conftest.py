@@ -16,9 +16,12 @@ from msklabel.clinical.cohort import (
 from msklabel.clinical.features import ReferenceCohort
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="package", autouse=True)
 def _one_thread() -> Iterator[None]:
-    """Gradient boosting with one OpenMP thread: predictable times on small shared machines."""
+    """Gradient boosting with one OpenMP thread: predictable times on small shared machines.
+
+    Package scope: the limit is lifted after the clinical tests. (In session scope it stayed
+    for every later test, and torch, which shares the OpenMP runtime, ran on one thread.)"""
     with threadpool_limits(1):
         yield
 

@@ -8,7 +8,8 @@ import pytest
 from msklabel.data.phantom import Phantom, PhantomConfig, make_phantom
 from msklabel.data.sample import fetch_sample
 from msklabel.io import read_volumes
-from msklabel.segment import Box, EmbeddingCache, Segmenter
+from msklabel.labels import BONES
+from msklabel.segment import Box, EmbeddingCache, LabelPrompt, Segmenter
 from msklabel.testing.checkpoints import random_checkpoints
 from msklabel.volume import Volume
 
@@ -52,6 +53,23 @@ def _truth_box(labels: np.ndarray, label: int, index: int, margin: float = 2.0) 
 def truth_box():
     """``truth_box(labels, label, slice, margin=2)``: the box around a label on a slice."""
     return _truth_box
+
+
+@pytest.fixture(scope="session")
+def phantom_bone_boxes(knee_phantom):
+    """``phantom_bone_boxes(count)``: the ``count`` slices of ``knee_phantom`` where the
+    smallest bone is largest (sorted), and one prompt per bone with its true box on each."""
+
+    def boxes(count: int) -> tuple[list[int], list[LabelPrompt]]:
+        labels = knee_phantom.labels.array
+        areas = np.stack([(labels == bone).sum(axis=(1, 2)) for bone in BONES]).min(axis=0)
+        slices = sorted(np.argsort(areas)[-count:].tolist())
+        prompts = [
+            LabelPrompt(bone, boxes=[_truth_box(labels, bone, k) for k in slices]) for bone in BONES
+        ]
+        return slices, prompts
+
+    return boxes
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from msklabel.labels import BONES, KneeLabel
+from msklabel.labels import KneeLabel
 from msklabel.segment import Box, LabelPrompt, Segmenter, load_backend
 from msklabel.segment.backends import onnx_encoder
 
@@ -179,14 +179,9 @@ def _compare(segmenter, onnx_backend, volume, prompts, slices, dice) -> None:
 
 @pytest.mark.slow
 def test_onnx_masks_match_torch_on_phantom_bones(
-    segmenter, onnx_backend, knee_phantom, truth_box, dice
+    segmenter, onnx_backend, knee_phantom, phantom_bone_boxes, dice
 ):
-    labels = knee_phantom.labels.array
-    areas = np.stack([(labels == bone).sum(axis=(1, 2)) for bone in BONES]).min(axis=0)
-    slices = sorted(np.argsort(areas)[-2:].tolist())
-    prompts = [
-        LabelPrompt(bone, boxes=[truth_box(labels, bone, k) for k in slices]) for bone in BONES
-    ]
+    slices, prompts = phantom_bone_boxes(2)
     _compare(segmenter, onnx_backend, knee_phantom.echoes[0], prompts, slices, dice)
 
 

@@ -85,12 +85,12 @@ class BenchContext:
     @property
     def matmul_rates(self) -> dict[str, float]:
         """Dense matmul FLOP/s in fp32, and in bf16 where the CPU has bf16 arithmetic
-        (:func:`~msklabel.bench.measure.native_bf16`), measured now on this process's threads.
+        (:func:`~msklabel.device.native_bf16`), measured now on this process's threads.
 
         Measured afresh at each use, right before the work it is the limit of, so that both
         see the same machine (other processes come and go on a shared one).
         """
-        from msklabel.bench.measure import matmul_rate, native_bf16
+        from msklabel.device import matmul_rate, native_bf16
         from msklabel.segment.runtime import reuse_freed_memory
 
         reuse_freed_memory()  # the allocator as the model's own runs have it

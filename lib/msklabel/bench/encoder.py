@@ -8,8 +8,9 @@ from __future__ import annotations
 import numpy as np
 
 from msklabel.bench.context import BenchContext
-from msklabel.bench.measure import native_bf16, timings
+from msklabel.bench.measure import timings
 from msklabel.bench.row import Goal, Row
+from msklabel.device import native_bf16
 
 FAMILY = "encoder"
 #: The ONNX Runtime row's name.

@@ -14,8 +14,9 @@ import torch
 from msklabel.bench.automatic import run_worker
 from msklabel.bench.click import decoder_limits, femur_clicks, latency_rows
 from msklabel.bench.context import BenchContext
-from msklabel.bench.measure import count_flops, matmul_rate, timings
+from msklabel.bench.measure import count_flops, timings
 from msklabel.bench.row import Goal, Row
+from msklabel.device import matmul_rate
 from msklabel.segment.backends.sam import SamFamilyBackend
 
 FAMILY = "gpu"

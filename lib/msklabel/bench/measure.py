@@ -1,8 +1,11 @@
-"""Measuring tools shared by the rows: timers, FLOP counts, the matmul rate, peak memory."""
+"""Measuring tools shared by the rows: timers, FLOP counts, peak memory.
+
+The matmul rate (the rows' compute limit) and the bf16 probe live with the device choice,
+:mod:`msklabel.device`, which training asks too.
+"""
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -37,41 +40,6 @@ def count_flops(call: Callable[[], object]) -> int:
     with torch.inference_mode(), FlopCounterMode(display=False) as counter:
         call()
     return int(counter.get_total_flops())
-
-
-def matmul_rate(
-    dtype: torch.dtype = torch.float32,
-    size: int = 2048,
-    repeats: int = 5,
-    device: torch.device | None = None,
-) -> float:
-    """The best FLOP/s of a dense ``size`` x ``size`` matmul on this process's torch threads
-    (or on ``device``, a GPU).
-
-    This is the compute limit the rows compare with: what the machine's BLAS reaches on
-    the densest kernel there is, in the same run, on the same threads as the model.
-    """
-    generator = torch.Generator().manual_seed(0)
-    a = torch.randn(size, size, generator=generator).to(device, dtype)
-    b = torch.randn(size, size, generator=generator).to(device, dtype)
-    out = torch.empty(size, size, dtype=dtype, device=device)
-    best = timings(lambda: torch.mm(a, b, out=out), repeats, warmup=2, device=device).min()
-    return 2.0 * size**3 / best
-
-
-#: bf16 counts as native where a small bf16 matmul reaches this share of the fp32 rate: CPUs
-#: with bf16 instructions (AVX-512 BF16, AMX) run it at 1-4x fp32's rate, CPUs without them
-#: emulate it about 100x slower than fp32 (an AVX2 EPYC: 1 against 150 GFLOP/s).
-NATIVE_BF16_SHARE = 0.25
-
-
-@functools.cache
-def native_bf16() -> tuple[bool, float, float]:
-    """Whether this CPU does bf16 arithmetic natively, with the probe's bf16 and fp32 FLOP/s
-    (256 x 256 matmuls: under 0.1 s even where bf16 is emulated)."""
-    bf16 = matmul_rate(torch.bfloat16, 256, repeats=3)
-    fp32 = matmul_rate(torch.float32, 256, repeats=3)
-    return bf16 >= NATIVE_BF16_SHARE * fp32, bf16, fp32
 
 
 def peak_rss(pid: int | str = "self") -> int:

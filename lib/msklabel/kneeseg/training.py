@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from msklabel.detect.synth import LabelledSeries
-from msklabel.device import mixed_precision, resolve_device
+from msklabel.device import bf16_pays, mixed_precision, resolve_device
 from msklabel.kneeseg.bank import ImageBank, LabelBank
 from msklabel.kneeseg.classes import SegClass
 from msklabel.kneeseg.network import KneeSegmenter
@@ -39,8 +39,10 @@ class TrainConfig:
     seed: int = 0
     widths: tuple[int, ...] = (16, 32, 64, 128, 256)
     residual_units: int = 2
-    #: Run the network in bfloat16 (autocast) during training: about twice as fast on CPUs
-    #: with AVX-512 BF16 (and on recent GPUs), the weights stay float32.
+    #: Run the network in bfloat16 (autocast) during training where the device has bf16
+    #: arithmetic (:func:`~msklabel.device.bf16_pays`): about twice as fast on CPUs with
+    #: AVX-512 BF16 and on recent GPUs; elsewhere bf16 is emulated, slower than fp32, and the
+    #: network trains in fp32. The weights stay float32 either way.
     bfloat16: bool = True
 
     def __post_init__(self) -> None:
@@ -114,13 +116,14 @@ def train_segmenter(
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimiser, max_lr=config.learning_rate, total_steps=config.steps, pct_start=0.1
     )
+    precision = "bf16" if config.bfloat16 and bf16_pays(device) else "fp32"
     network.train()
     started = time.perf_counter()
     bar = tqdm(range(config.steps), desc="training segmenter", unit="step", disable=not progress)
     running = math.nan
     for step in bar:
         batch = synthesise(bank, config.batch_size, generator, imaged)
-        with mixed_precision(device, "bf16" if config.bfloat16 else "fp32"):
+        with mixed_precision(device, precision):
             logits = network(batch.images.to(device))
         loss = segmentation_loss(logits, batch.targets.to(device), batch.known.to(device))
         optimiser.zero_grad(set_to_none=True)
@@ -142,6 +145,7 @@ def train_segmenter(
         "seconds": round(time.perf_counter() - started, 1),
         "torch": str(torch.__version__),
         "device": str(device),
+        "precision": precision,
     }
     log.info("trained the segmenter: %s", segmenter.info)
     return segmenter

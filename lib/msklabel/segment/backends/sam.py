@@ -7,6 +7,7 @@ normalisation, aspect ratio): :class:`InputFormat`. The network is any module wi
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, replace
 from typing import Any
@@ -15,13 +16,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from msklabel.device import check_precision, mixed_precision, resolve_device
+from msklabel.device import bf16_pays, check_precision, mixed_precision, resolve_device
 from msklabel.errors import InputError
 from msklabel.io.checksum import file_digest
 from msklabel.segment.backends.base import MASK_PROMPT_LOGIT, SliceMask, require_checkpoint
 from msklabel.segment.backends.onnx_encoder import DEFAULT_RUNTIME, check_runtime, onnx_encoder
 from msklabel.segment.backends.prepared_decoder import prepared_decoder
 from msklabel.segment.prompts import SlicePrompt
+
+log = logging.getLogger(__name__)
 
 SAM_VARIANTS = ("vit_b", "vit_l", "vit_h")
 #: Slices encoded at once on a GPU: this many pixels of network input (24 LiteMedSAM slices).
@@ -119,6 +122,13 @@ class SamFamilyBackend:
                 raise TypeError(f"the {name} network has no {part}")
         self.device = resolve_device(device)
         self.precision = check_precision(precision, self.device)
+        if precision == "bf16" and not bf16_pays(self.device):
+            log.warning(
+                "%s in bf16 on %s: this device emulates bf16, far slower than fp32 "
+                "(choose fp32 here)",
+                name,
+                self.device,
+            )
         self.name = name
         self.network = network.to(self.device).eval()
         self.input_format = input_format
