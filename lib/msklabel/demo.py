@@ -31,8 +31,7 @@ from msklabel.biomarkers.quality import (
 )
 from msklabel.data.sample import fetch_sample
 from msklabel.io import read_echoes
-from msklabel.io.chemical_shift import chemical_shift
-from msklabel.io.dicom import field_strength, series_header
+from msklabel.io.acquisition import Acquisition
 from msklabel.io.nifti import write_nifti
 from msklabel.kneeseg import KneeSegmenter, load_segmenter, segment_knee
 from msklabel.labels import KneeLabel
@@ -77,12 +76,11 @@ def run_demo(
     segmenter = segmenter or load_segmenter(device=device)
     result = segment_knee(echoes, segmenter)
     seconds = time.perf_counter() - started
-    header = series_header(volume)
     report = measure_study(
         volume, result.labels, echoes=echoes, labels_name="automatic segmentation",
         on_step=lambda step: log.info("biomarkers: %s", step),
         confidence=confidence_from_scores(result.scores), rules=rules,
-        field_strength_t=field_strength(header), chemical_shift=chemical_shift(header),
+        acquisition=Acquisition.of(volume),
     )  # fmt: skip
     log.info("quality gate: %s", report.quality.summary())
 

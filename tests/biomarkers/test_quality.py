@@ -26,7 +26,7 @@ from msklabel.biomarkers.quality import (
 )
 from msklabel.data.phantom import Phantom, PhantomConfig, make_phantom
 from msklabel.errors import InputError
-from msklabel.io.chemical_shift import chemical_shift
+from msklabel.io.acquisition import Acquisition
 from msklabel.labels import BONES, CARTILAGE_PLATES, MENISCI, KneeLabel
 from msklabel.testing.headers import SAMPLE_READOUT, mr_header
 from msklabel.testing.masks import boxes_as_masks
@@ -43,7 +43,9 @@ def phantom() -> Phantom:
 def _judge(phantom: Phantom, array: np.ndarray, **kwargs) -> QualityReport:
     labels = phantom.labels.with_array(array)
     result = measure_knee(labels, echoes=phantom.echoes)
-    return assess_knee(labels, result, echoes=phantom.echoes, field_strength_t=3.0, **kwargs)
+    return assess_knee(
+        labels, result, echoes=phantom.echoes, acquisition=Acquisition(3.0), **kwargs
+    )
 
 
 def _codes(report: QualityReport, key: str) -> set[str]:
@@ -144,7 +146,9 @@ def test_t2_limits_follow_the_field_strength_and_the_site_rules(phantom) -> None
     at_3t = _judge(phantom, array, rules=rules)
     labels = phantom.labels.with_array(array)
     result = measure_knee(labels, echoes=phantom.echoes)
-    at_15t = assess_knee(labels, result, echoes=phantom.echoes, rules=rules, field_strength_t=1.5)
+    at_15t = assess_knee(
+        labels, result, echoes=phantom.echoes, rules=rules, acquisition=Acquisition(1.5)
+    )
     assert at_3t.verdict("femoral_cartilage") == Verdict.PASS
     assert at_15t.verdict("femoral_cartilage") == Verdict.FAIL
     (reason,) = at_15t.structures["femoral_cartilage"].reasons
@@ -165,8 +169,8 @@ def test_an_unsuppressed_chemical_shift_makes_every_plate_doubtful(phantom, tmp_
     readout = {**SAMPLE_READOUT, "MagneticFieldStrength": "1.5", "PixelBandwidth": "130"}
 
     def judged(rules=None, **attributes) -> QualityReport:
-        shift = chemical_shift(mr_header(**{**readout, **attributes}))
-        return assess_knee(labels, result, chemical_shift=shift, **({"rules": rules} if rules
+        acquisition = Acquisition.from_header(mr_header(**{**readout, **attributes}))
+        return assess_knee(labels, result, acquisition=acquisition, **({"rules": rules} if rules
                            else {}))  # fmt: skip
 
     report = judged()
@@ -216,7 +220,7 @@ def test_a_plate_that_holds_fluid_is_caught_and_its_t2_leaves_the_fluid_out(
     echoes = _with_fluid(phantom, share)
     labels = phantom.labels
     result = measure_knee(labels, echoes=echoes)
-    report = assess_knee(labels, result, echoes=echoes, field_strength_t=3.0)
+    report = assess_knee(labels, result, echoes=echoes, acquisition=Acquisition(3.0))
     quality = report.structures["femoral_cartilage"]
     assert quality.verdict == verdict, quality
     assert "t2_fluid_share:high" in {r.code for r in quality.reasons}

@@ -64,6 +64,7 @@ from msklabel.biomarkers.masks import GROUPS, MaskFigures, T2Figures, t2_figures
 from msklabel.biomarkers.measurement import Measurements
 from msklabel.biomarkers.t2 import FLUID_T2_MS
 from msklabel.errors import InputError
+from msklabel.io.acquisition import UNKNOWN_ACQUISITION, Acquisition
 from msklabel.io.chemical_shift import ChemicalShift
 from msklabel.labels import BONES, CARTILAGE_PLATES, MENISCI, KneeLabel
 from msklabel.volume import Volume
@@ -445,17 +446,17 @@ def assess_knee(
     echoes: Sequence[Volume] = (),
     confidence: Mapping[int, float] | None = None,
     rules: QualityRules = DEFAULT_RULES,
-    field_strength_t: float | None = None,
-    chemical_shift: ChemicalShift | None = None,
+    acquisition: Acquisition = UNKNOWN_ACQUISITION,
     expected: Iterable[int] = EXPECTED,
 ) -> QualityReport:
     """The verdict of every knee structure in ``labels`` (and of every ``expected`` one),
     from ``result`` (:func:`~msklabel.biomarkers.knee.measure_knee` of the same labels),
     the ``echoes`` on the same grid (for T2), the segmenter's ``confidence`` per label
-    value, ``field_strength_t`` from the header (None: ``rules.field_strength_t``) and the
-    header's ``chemical_shift`` (None: not judged)."""
+    value and the series' ``acquisition``: its field strength (where not given,
+    ``rules.field_strength_t`` is assumed) and chemical shift (where not given, not judged)."""
     figures = MaskFigures(labels, rules.near_bone_mm, rules.between_bones_mm)
-    strength = rules.field_strength_t if field_strength_t is None else float(field_strength_t)
+    given = acquisition.field_strength_t
+    strength = rules.field_strength_t if given is None else float(given)
     t2 = t2_figures(labels, echoes) if len(echoes) >= 2 else {}
     present = figures.present
     structures: dict[str, StructureQuality] = {}
@@ -466,12 +467,19 @@ def assess_knee(
         if label in (confidence or {}):
             measured["confidence"] = float(confidence[label])  # type: ignore[index]
         structures[label.key] = _judge(
-            label, figures, measured, result.unmeasured, t2, rules, strength, chemical_shift
+            label,
+            figures,
+            measured,
+            result.unmeasured,
+            t2,
+            rules,
+            strength,
+            acquisition.chemical_shift,
         )
     return QualityReport(
         structures,
         strength,
-        "assumed" if field_strength_t is None else "header",
+        "assumed" if given is None else "header",
         rules.source,
     )
 

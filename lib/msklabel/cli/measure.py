@@ -46,8 +46,7 @@ def _measure(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from msklabel.io import read_echoes
-    from msklabel.io.chemical_shift import chemical_shift
-    from msklabel.io.dicom import field_strength, series_header
+    from msklabel.io.acquisition import Acquisition
     from msklabel.results.study import STEPS, measure_study, read_labels
 
     rules = quality_rules(args)  # a bad file is reported before any work
@@ -66,11 +65,9 @@ def _measure(args: argparse.Namespace) -> int:
         image = _reference_echo(echoes, args.echo_time, args.series)
         step("reading labels")
         labels = read_labels(args.labels, image)
-        header = series_header(image)
         report = measure_study(
             image, labels, echoes=echoes, labels_name=str(args.labels), on_step=step,
-            rules=rules, field_strength_t=field_strength(header),
-            chemical_shift=chemical_shift(header),
+            rules=rules, acquisition=Acquisition.of(image),
         )  # fmt: skip
         step("writing files")
         paths = report.write(args.out)

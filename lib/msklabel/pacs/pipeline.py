@@ -196,17 +196,15 @@ class JobRun:
     def _biomarkers(self) -> str:
         from msklabel.biomarkers.knee import measure_knee
         from msklabel.biomarkers.quality import assess_knee, write_biomarkers_json
-        from msklabel.io.chemical_shift import chemical_shift
-        from msklabel.io.dicom import field_strength
+        from msklabel.io.acquisition import Acquisition
 
         echoes = self._echoes()
         fitted = echoes if len(echoes) >= 2 else ()
         labels = self._labels()
         result = measure_knee(labels, echoes=fitted)
-        header = self._header()
         quality = assess_knee(
             labels, result, echoes=fitted, confidence=self._confidence(), rules=self.config.quality,
-            field_strength_t=field_strength(header), chemical_shift=chemical_shift(header),
+            acquisition=Acquisition.from_header(self._header()),
         )  # fmt: skip
         write_biomarkers_json(self.folder / "biomarkers.json", result.measurements, quality)
         self._inputs["measured"] = result  # the results step reuses it in this run
@@ -244,21 +242,18 @@ class JobRun:
 
     def _results(self) -> str:
         from msklabel.biomarkers.quality import QualityReport
-        from msklabel.io.chemical_shift import chemical_shift
-        from msklabel.io.dicom import field_strength
+        from msklabel.io.acquisition import Acquisition
         from msklabel.results.study import measure_study
 
         echoes = self._echoes()
         path = self.folder / "biomarkers.json"  # absent when that step is left out
         quality = QualityReport.from_json(json.loads(path.read_text())["quality"]) if (
             path.exists()) else None  # fmt: skip
-        header = self._header()
         report = measure_study(
             echoes[0], self._labels(), echoes=echoes, labels_name="automatic segmentation",
             model_results=self._model_results(), measured=self._inputs.get("measured"),
             quality=quality, rules=self.config.quality, confidence=self._confidence(),
-            field_strength_t=field_strength(header), chemical_shift=chemical_shift(header),
-            models_not_run=self._not_run(),
+            acquisition=Acquisition.from_header(self._header()), models_not_run=self._not_run(),
         )  # fmt: skip
         paths = report.write(self.folder / "results")
         return f"{len(report.result.measurements)} measurements; {', '.join(sorted(paths))}"

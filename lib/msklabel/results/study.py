@@ -33,7 +33,7 @@ from msklabel.dicom.report import make_report_image
 from msklabel.dicom.seg import make_segmentation, read_seg_labels, read_source_images
 from msklabel.dicom.sr import make_measurement_report
 from msklabel.errors import InputError
-from msklabel.io.chemical_shift import ChemicalShift
+from msklabel.io.acquisition import UNKNOWN_ACQUISITION, Acquisition
 from msklabel.io.nifti import read_nifti
 from msklabel.volume import Volume
 
@@ -118,8 +118,7 @@ def measure_study(
     measured: KneeBiomarkers | None = None,
     confidence: Mapping[int, float] | None = None,
     rules: QualityRules = DEFAULT_RULES,
-    field_strength_t: float | None = None,
-    chemical_shift: ChemicalShift | None = None,
+    acquisition: Acquisition = UNKNOWN_ACQUISITION,
     quality: QualityReport | None = None,
     models_not_run: Sequence[str] = (),
 ) -> StudyReport:
@@ -131,9 +130,8 @@ def measure_study(
     ``measured``: the result of :func:`measure_knee` on the same labels and echoes, if the
     caller has it already (it is then not measured again). The quality gate
     (:func:`~msklabel.biomarkers.quality.assess_knee` with ``rules``, the segmenter's
-    ``confidence`` per label, the header's ``field_strength_t`` and ``chemical_shift``) judges
-    every structure,
-    unless its ``quality`` report is given; a failed structure's values are withheld from
+    ``confidence`` per label and the series' ``acquisition``) judges every structure, unless
+    its ``quality`` report is given; a failed structure's values are withheld from
     the SR, the report and the JSON rows. ``models_not_run`` (reasons) go on the report.
     """
     step = on_step or (lambda name: None)
@@ -144,7 +142,7 @@ def measure_study(
     if quality is None:
         quality = assess_knee(
             labels, result, echoes=fitted, confidence=confidence, rules=rules,
-            field_strength_t=field_strength_t, chemical_shift=chemical_shift,
+            acquisition=acquisition,
         )  # fmt: skip
     source_images = read_source_images(image)
     step(STEPS[2])

@@ -1,0 +1,36 @@
+"""What a series' header says about how it was acquired that judging its measurements needs:
+the field strength (which T2 reference applies) and the fat-water chemical shift (whether
+cartilage plates may be displaced). Read once, passed on as one value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydicom.dataset import Dataset
+
+from msklabel.io.chemical_shift import ChemicalShift, chemical_shift
+from msklabel.io.dicom import field_strength, series_header
+from msklabel.volume import Volume
+
+
+@dataclass(frozen=True)
+class Acquisition:
+    """The acquisition facts of one series; a field is None where the header does not say."""
+
+    field_strength_t: float | None = None  #: MagneticFieldStrength (T)
+    chemical_shift: ChemicalShift | None = None
+
+    @classmethod
+    def from_header(cls, header: Dataset) -> Acquisition:
+        """The facts ``header`` (any image of the series, pixels not needed) gives."""
+        return cls(field_strength(header), chemical_shift(header))
+
+    @classmethod
+    def of(cls, volume: Volume) -> Acquisition:
+        """The facts of ``volume``'s series, from its first source file's header (none for a
+        volume without DICOM source files)."""
+        return cls.from_header(series_header(volume))
+
+
+#: Nothing known of the acquisition: the default where no header is at hand.
+UNKNOWN_ACQUISITION = Acquisition()
