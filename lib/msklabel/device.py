@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 import torch
 
-from msklabel.errors import DeviceError
+from msklabel.errors import DeviceError, OptionError
 
 #: The default choice: a CUDA GPU where there is one, else the CPU.
 AUTO = "auto"
@@ -76,11 +76,11 @@ def resolve_device(choice: str | torch.device = AUTO) -> torch.device:
 
 
 def check_precision(precision: str, device: torch.device) -> str:
-    """``precision`` if ``device`` can run it, else ValueError naming both."""
+    """``precision`` if ``device`` can run it, else :class:`OptionError` naming both."""
     if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r} (known: {', '.join(PRECISIONS)})")
+        raise OptionError(f"unknown precision {precision!r} (known: {', '.join(PRECISIONS)})")
     if precision == "fp16" and device.type != "cuda":
-        raise ValueError(f"precision 'fp16' runs on CUDA only, not on {device}")
+        raise OptionError(f"precision 'fp16' runs on CUDA only, not on {device}")
     return precision
 
 

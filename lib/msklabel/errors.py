@@ -26,5 +26,10 @@ class DataUnavailableError(MsklabelError, RuntimeError):
     """Data or weights that msklabel needs could not be obtained or failed verification."""
 
 
+class OptionError(MsklabelError, ValueError):
+    """An option or setting cannot be used: an unknown value, or one the other choices
+    exclude (e.g. a runtime a model does not run in)."""
+
+
 class DeviceError(MsklabelError, ValueError):
     """A compute device cannot be used: an unknown name, or a GPU this machine lacks."""

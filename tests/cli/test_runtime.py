@@ -37,6 +37,15 @@ def test_commands_take_a_runtime_and_default_to_the_library_one(command):
         parser.parse_args([*command, *COMMANDS[command], "--runtime", "tvm"])
 
 
+def test_a_model_without_that_runtime_is_one_line_of_error(tmp_path, capsys):
+    image, prompts = tmp_path / "in.nii.gz", tmp_path / "p.json"
+    command = ["segment", str(image), "--out", str(tmp_path / "o"), "--prompts", str(prompts)]
+    code = main([*command, "--model", "sam", "--checkpoint", str(image), "--runtime", "onnx"])
+    assert code == 2
+    error = capsys.readouterr().err.strip()
+    assert error == "msklabel: error: the sam backend runs in torch only, not 'onnx'", error
+
+
 @pytest.mark.slow
 def test_segment_gives_the_same_labels_in_either_runtime(tmp_path, dice):
     pytest.importorskip("onnxruntime")

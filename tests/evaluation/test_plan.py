@@ -82,6 +82,15 @@ def test_a_plan_becomes_typed_datasets_and_models(tmp_path):
     assert [str(mode) for mode in lite.prompts] == [
         "oracle-box", "detector", "clicks:3", "box+clicks:2"
     ]  # fmt: skip
+    assert (kneeseg.runtime, lite.runtime) == ("torch", "torch")
+    onnx = load_plan(
+        _write(
+            tmp_path, GOOD.replace('model = "litemedsam"', 'model = "litemedsam"\nruntime = "onnx"')
+        )
+    )
+    assert onnx.models[1].runtime == "onnx"
+    mode = lite.prompts[0]
+    assert onnx.models[1].fingerprint(mode) == {**lite.fingerprint(mode), "runtime": "onnx"}
     # the definition digests a cache relies on: stable, and different for another definition
     assert phantoms.fingerprint() == load_plan(_write(tmp_path, GOOD)).datasets[0].fingerprint()
     assert phantoms.fingerprint() != sim.fingerprint()
@@ -112,6 +121,14 @@ def test_a_plan_becomes_typed_datasets_and_models(tmp_path):
         (
             ('model = "litemedsam"', 'model = "sam"\ncheckpoint = "no.pt"'),
             r"models\[1\]\.checkpoint: no such file",
+        ),
+        (
+            ('model = "litemedsam"', 'model = "sam"\nruntime = "onnx"'),
+            r"models\[1\]\.runtime: the sam backend runs in torch only, not 'onnx'",
+        ),
+        (
+            ('model = "litemedsam"', 'model = "litemedsam"\nruntime = "tvm"'),
+            r"models\[1\]\.runtime: unknown runtime 'tvm'",
         ),
         (('name = "sim"', 'name = "phantoms"'), r"datasets: names must be unique"),
         (

@@ -52,8 +52,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _segment(args: argparse.Namespace) -> int:
     from msklabel.io import read_volume
     from msklabel.io.nifti import write_nifti
-    from msklabel.segment import Segmenter, load_backend, load_prompts
+    from msklabel.segment import Segmenter, check_model_runtime, load_backend, load_prompts
 
+    check_model_runtime(args.model, runtime_of(args))  # before reading any input
     device = device_of(args)
     prompts = load_prompts(args.prompts)
     volume = read_volume(args.input, series_instance_uid=args.series_uid, echo_time=args.echo_time)

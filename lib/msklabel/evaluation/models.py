@@ -14,7 +14,7 @@ from msklabel import __version__
 from msklabel.evaluation.datasets import Case, restricted
 from msklabel.evaluation.prompts import PromptMode, simulate
 from msklabel.io.checksum import file_digest
-from msklabel.segment import MODELS, Segmentation
+from msklabel.segment import DEFAULT_RUNTIME, MODELS, Segmentation, check_model_runtime
 
 #: What a plan's ``model`` may name: the knee network, or a backend of msklabel.segment.
 KINDS = ("kneeseg", *MODELS)
@@ -27,17 +27,20 @@ _PROMPTABLE = ("detector", "oracle-box", "clicks", "box+clicks")
 class ModelSpec:
     """A model to evaluate: ``model`` is ``kneeseg`` or a backend name (``litemedsam``,
     ``sam``, ``medsam``, ``sam2``) with weights from ``checkpoint`` (None: the shipped ones,
-    where there are) and architecture ``variant``; ``name`` labels it in the results."""
+    where there are), architecture ``variant`` and the ``runtime`` of LiteMedSAM's image
+    encoder (:data:`~msklabel.segment.RUNTIMES`); ``name`` labels it in the results."""
 
     name: str
     model: str
     prompts: tuple[PromptMode, ...]
     checkpoint: Path | None = None
     variant: str | None = None
+    runtime: str = DEFAULT_RUNTIME
 
     def __post_init__(self) -> None:
         if self.model not in KINDS:
             raise ValueError(f"unknown model {self.model!r} (known: {', '.join(KINDS)})")
+        check_model_runtime(self.model, self.runtime)
         accepted = _ACCEPTS.get(self.model, _PROMPTABLE)
         for mode in self.prompts:
             if mode.kind not in accepted:
@@ -47,10 +50,12 @@ class ModelSpec:
 
     def fingerprint(self, mode: PromptMode) -> dict:
         """What identifies this model's results in ``mode``: the SHA-256 of every weights file
-        its predictions read (:meth:`weights_files`) and msklabel's version."""
+        its predictions read (:meth:`weights_files`), msklabel's version and, other than the
+        default, the runtime (its embeddings differ from torch's in the last bits)."""
         weights = [file_digest(path) for path in self.weights_files(mode)]
+        runtime = {} if self.runtime == DEFAULT_RUNTIME else {"runtime": self.runtime}
         return {"model": self.model, "variant": self.variant, "weights": weights,
-                "software": __version__, "mode": str(mode)}  # fmt: skip
+                "software": __version__, "mode": str(mode), **runtime}  # fmt: skip
 
     def weights_files(self, mode: PromptMode) -> list[Path]:
         """The weights files a prediction in ``mode`` reads: the checkpoint, or the shipped
@@ -116,6 +121,6 @@ class Predictor:
         if self._backend is None:
             spec = self.spec
             self._backend = load_backend(
-                spec.model, spec.checkpoint, spec.variant, device=self.device
+                spec.model, spec.checkpoint, spec.variant, device=self.device, runtime=spec.runtime
             )
         return Segmenter(self._backend)

@@ -44,6 +44,7 @@ from msklabel.evaluation.models import KINDS as MODEL_KINDS
 from msklabel.evaluation.models import ModelSpec
 from msklabel.evaluation.prompts import PromptMode
 from msklabel.labels import KneeLabel
+from msklabel.segment import DEFAULT_RUNTIME, check_model_runtime
 
 #: Dataset kinds and the keys each takes besides ``name``, ``kind`` and ``strata``.
 DATASET_KEYS = {
@@ -278,9 +279,14 @@ def _model(table: _Table, base: Path) -> ModelSpec:
     if path is not None and not path.is_file():
         raise table.error("checkpoint", f"no such file {path}")
     variant = table.get("variant", str)
+    runtime = table.get("runtime", str, DEFAULT_RUNTIME)
+    try:
+        check_model_runtime(model, runtime)
+    except ValueError as error:
+        raise table.error("runtime", str(error)) from None
     table.done()
     try:
-        return ModelSpec(name, model, modes, path, variant)
+        return ModelSpec(name, model, modes, path, variant, runtime)
     except ValueError as error:
         raise table.error("prompts", str(error)) from None
 

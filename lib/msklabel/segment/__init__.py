@@ -6,7 +6,13 @@
 >>> result = segmenter.segment(volume, [femur])  # doctest: +SKIP
 """
 
-from msklabel.segment.backends import DEFAULT_RUNTIME, MODELS, RUNTIMES, load_backend
+from msklabel.segment.backends import (
+    DEFAULT_RUNTIME,
+    MODELS,
+    RUNTIMES,
+    check_model_runtime,
+    load_backend,
+)
 from msklabel.segment.cache import EmbeddingCache
 from msklabel.segment.engine import Segmentation, Segmenter, Session
 from msklabel.segment.intensity import Window
@@ -34,6 +40,7 @@ __all__ = [
     "Session",
     "StopRule",
     "Window",
+    "check_model_runtime",
     "load_backend",
     "load_prompts",
     "save_prompts",

@@ -6,13 +6,14 @@ import os
 
 import torch
 
+from msklabel.errors import OptionError
 from msklabel.segment.backends.base import Backend
 from msklabel.segment.backends.onnx_encoder import DEFAULT_RUNTIME, RUNTIMES, check_runtime
 from msklabel.segment.runtime import reuse_freed_memory
 
 MODELS = ("litemedsam", "sam", "medsam", "sam2")
 
-__all__ = ["DEFAULT_RUNTIME", "MODELS", "RUNTIMES", "load_backend"]
+__all__ = ["DEFAULT_RUNTIME", "MODELS", "RUNTIMES", "check_model_runtime", "load_backend"]
 
 
 def load_backend(
@@ -37,8 +38,7 @@ def load_backend(
     (:func:`msklabel.segment.runtime.reuse_freed_memory`).
     """
     reuse_freed_memory()
-    if check_runtime(runtime) != "torch" and model != "litemedsam":
-        raise ValueError(f"the {model} backend runs in torch only, not {runtime!r}")
+    check_model_runtime(model, runtime)
     if model == "litemedsam":
         from msklabel.segment.backends.litemedsam import load_litemedsam
 
@@ -55,6 +55,14 @@ def load_backend(
         from msklabel.segment.backends.sam2 import load_sam2
 
         if precision != "fp32":
-            raise ValueError(f"the sam2 backend runs in fp32 only, not {precision!r}")
+            raise OptionError(f"the sam2 backend runs in fp32 only, not {precision!r}")
         return load_sam2(checkpoint, variant or "hiera_b+", device)
-    raise ValueError(f"unknown model {model!r} (known: {', '.join(MODELS)})")
+    raise OptionError(f"unknown model {model!r} (known: {', '.join(MODELS)})")
+
+
+def check_model_runtime(model: str, runtime: str) -> str:
+    """``runtime`` if ``model`` can run in it, else :class:`OptionError` naming both: only
+    LiteMedSAM's encoder has a runtime other than torch."""
+    if check_runtime(runtime) != "torch" and model != "litemedsam":
+        raise OptionError(f"the {model} backend runs in torch only, not {runtime!r}")
+    return runtime

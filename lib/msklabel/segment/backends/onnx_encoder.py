@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from msklabel.data.sample import cache_root
+from msklabel.errors import OptionError
 
 logger = logging.getLogger(__name__)
 
@@ -35,9 +36,9 @@ _reported: set[str] = set()
 
 
 def check_runtime(runtime: str) -> str:
-    """``runtime`` if known, else ValueError naming the choices."""
+    """``runtime`` if known, else :class:`~msklabel.errors.OptionError` naming the choices."""
     if runtime not in RUNTIMES:
-        raise ValueError(f"unknown runtime {runtime!r} (known: {', '.join(RUNTIMES)})")
+        raise OptionError(f"unknown runtime {runtime!r} (known: {', '.join(RUNTIMES)})")
     return runtime
 
 
