@@ -107,6 +107,31 @@ def test_cartilage_inside_its_bone_fails(phantom) -> None:
 
 
 @pytest.mark.slow
+def test_a_femur_drawn_in_the_air_fails_on_its_signal(phantom) -> None:
+    """As the knee network once did on a held-out simulation (docs/quality.md): the femur's
+    label on air beside the knee, with a plausible volume; only the femur fails for it."""
+    array = np.asarray(phantom.labels.array).copy()
+    femur = array == KneeLabel.FEMUR
+    image = np.asarray(phantom.echoes[0].array)
+    air = (array == 0) & (image < 0.05 * np.percentile(image, 99))
+    corner = np.zeros_like(air)
+    corner[:, :50, :50] = True
+    assert (air & corner).sum() > 0.5 * femur.sum()  # air enough for a femur-sized "bone"
+    array[femur] = 0
+    array[air & corner] = KneeLabel.FEMUR
+    report = _judge(phantom, array)
+    femur_quality = report.structures["femur"]
+    assert femur_quality.verdict == Verdict.FAIL
+    assert "bone_signal:low" in _codes(report, "femur")
+    assert femur_quality.evidence["bone_signal"] < 0.12
+    for bone in ("tibia", "patella"):
+        assert "bone_signal:low" not in _codes(report, bone)
+        assert report.structures[bone].evidence["bone_signal"] > 0.5
+    truth = _judge(phantom, np.asarray(phantom.labels.array))
+    assert truth.structures["femur"].evidence["bone_signal"] > 0.5
+
+
+@pytest.mark.slow
 def test_an_empty_plate_fails_and_a_tiny_one_too(phantom) -> None:
     array = np.asarray(phantom.labels.array).copy()
     array[array == KneeLabel.MEDIAL_TIBIAL_CARTILAGE] = 0

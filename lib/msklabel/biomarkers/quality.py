@@ -26,6 +26,10 @@ there are several), each judged against a :class:`Band` of limits:
     a plate's measured thickness and bone-cartilage interface area;
 ``volume_mm3``
     any structure's volume;
+``bone_signal``
+    a bone's median signal in the image it was segmented on, as a share of the median of
+    the image's tissue (:func:`~msklabel.biomarkers.masks.bone_signal`): a bone drawn in the
+    air around the knee has next to none;
 ``t2_median_ms``
     median T2 of a plate's or meniscus' voxels, fitted here from the echoes by
     :func:`msklabel.biomarkers.t2.fit_t2` (the EPG model on a multi-echo spin echo), judged
@@ -60,7 +64,7 @@ from typing import Any
 import numpy as np
 
 from msklabel.biomarkers.knee import PLATE_BONES, KneeBiomarkers
-from msklabel.biomarkers.masks import GROUPS, MaskFigures, T2Figures, t2_figures
+from msklabel.biomarkers.masks import GROUPS, MaskFigures, T2Figures, bone_signal, t2_figures
 from msklabel.biomarkers.measurement import Measurements
 from msklabel.biomarkers.t2 import FLUID_T2_MS
 from msklabel.errors import InputError
@@ -165,6 +169,7 @@ DESCRIPTIONS = {
     "thickness_p95_mm": ("95th percentile thickness", "mm"),
     "area_mm2": ("bone interface area", "mm2"),
     "volume_mm3": ("volume", "mm3"),
+    "bone_signal": ("median signal, as a share of the image's tissue median", "%"),
     "t2_median_ms": ("median T2 of its voxels", "ms"),
     "t2_fluid_share": ("voxels with the T2 of fluid (> {fluid_t2_ms:g} ms)", "%"),
 }
@@ -204,7 +209,10 @@ DEFAULT_BANDS: dict[str, dict[str, Band]] = {
         "between_bones_share": Band(0.6, 0.9, 1.0, 1.0),
         "volume_mm3": Band(100.0, 300.0, 10000.0, 20000.0),
     },
-    "bone": {"volume_mm3": Band(1000.0, 3000.0, INF, INF)},
+    "bone": {
+        "volume_mm3": Band(1000.0, 3000.0, INF, INF),
+        "bone_signal": Band(0.12, 0.2, INF, INF),
+    },
 }
 #: Default T2 limits (ms) by field strength (tesla, as text) and scope.
 DEFAULT_T2_BANDS: dict[str, dict[str, Band]] = {
@@ -444,6 +452,7 @@ def assess_knee(
     result: KneeBiomarkers,
     *,
     echoes: Sequence[Volume] = (),
+    image: Volume | None = None,
     confidence: Mapping[int, float] | None = None,
     rules: QualityRules = DEFAULT_RULES,
     acquisition: Acquisition = UNKNOWN_ACQUISITION,
@@ -451,10 +460,13 @@ def assess_knee(
 ) -> QualityReport:
     """The verdict of every knee structure in ``labels`` (and of every ``expected`` one),
     from ``result`` (:func:`~msklabel.biomarkers.knee.measure_knee` of the same labels),
-    the ``echoes`` on the same grid (for T2), the segmenter's ``confidence`` per label
-    value and the series' ``acquisition``: its field strength (where not given,
+    the ``echoes`` on the same grid (T2, from 2 or more), the ``image`` the labels were drawn
+    on (the bones' signal; default: the first echo, if any), the segmenter's ``confidence``
+    per label value and the series' ``acquisition``: its field strength (where not given,
     ``rules.field_strength_t`` is assumed) and chemical shift (where not given, not judged)."""
     figures = MaskFigures(labels, rules.near_bone_mm, rules.between_bones_mm)
+    image = image if image is not None else (echoes[0] if echoes else None)
+    signal = bone_signal(labels, image) if image is not None else {}
     given = acquisition.field_strength_t
     strength = rules.field_strength_t if given is None else float(given)
     t2 = t2_figures(labels, echoes) if len(echoes) >= 2 else {}
@@ -466,6 +478,8 @@ def assess_knee(
         measured = dict(_measured(result.measurements, label))
         if label in (confidence or {}):
             measured["confidence"] = float(confidence[label])  # type: ignore[index]
+        if label in signal:
+            measured["bone_signal"] = signal[label]
         structures[label.key] = _judge(
             label,
             figures,

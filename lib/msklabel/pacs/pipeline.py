@@ -203,7 +203,8 @@ class JobRun:
         labels = self._labels()
         result = measure_knee(labels, echoes=fitted)
         quality = assess_knee(
-            labels, result, echoes=fitted, confidence=self._confidence(), rules=self.config.quality,
+            labels, result, echoes=fitted, image=echoes[0], confidence=self._confidence(),
+            rules=self.config.quality,
             acquisition=Acquisition.from_header(self._header()),
         )  # fmt: skip
         write_biomarkers_json(self.folder / "biomarkers.json", result.measurements, quality)

@@ -141,7 +141,7 @@ def measure_study(
     step(STEPS[1])
     if quality is None:
         quality = assess_knee(
-            labels, result, echoes=fitted, confidence=confidence, rules=rules,
+            labels, result, echoes=fitted, image=image, confidence=confidence, rules=rules,
             acquisition=acquisition,
         )  # fmt: skip
     source_images = read_source_images(image)
