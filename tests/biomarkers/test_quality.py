@@ -184,13 +184,15 @@ def test_t2_limits_follow_the_field_strength_and_the_site_rules(phantom) -> None
 
 
 @pytest.mark.slow
-def test_an_unsuppressed_chemical_shift_makes_every_plate_doubtful(phantom, tmp_path) -> None:
-    """1.5 T at 130 Hz/px without fat suppression (1.67 px) flags each plate, and only the
-    plates; fat saturation, a header without bandwidth, the sample's 0.89 px and a site
+def test_an_unsuppressed_chemical_shift_makes_plates_and_menisci_doubtful(
+    phantom, tmp_path
+) -> None:
+    """1.5 T at 130 Hz/px without fat suppression (1.67 px) flags each plate and meniscus,
+    and no bone; fat saturation, a header without bandwidth, the sample's 0.89 px and a site
     limit above the shift leave them passing."""
     labels = phantom.labels
     result = measure_knee(labels)  # no echoes: T2 is not what is judged here
-    plates = {label.key for label in CARTILAGE_PLATES}
+    plates = {label.key for label in (*CARTILAGE_PLATES, *MENISCI)}
     readout = {**SAMPLE_READOUT, "MagneticFieldStrength": "1.5", "PixelBandwidth": "130"}
 
     def judged(rules=None, **attributes) -> QualityReport:
@@ -204,7 +206,7 @@ def test_an_unsuppressed_chemical_shift_makes_every_plate_doubtful(phantom, tmp_
     assert reason.code == "chemical_shift" and reason.verdict == Verdict.DOUBTFUL
     assert "1.67 px (1.04 mm) along the columns" in reason.message
     assert report.structures["tibia"].verdict == Verdict.PASS
-    assert report.structures["medial_meniscus"].verdict == Verdict.PASS
+    assert report.structures["patella"].verdict == Verdict.PASS
     assert report.structures["patellar_cartilage"].evidence["chemical_shift_px"] == (
         pytest.approx(1.67, abs=0.01)
     )

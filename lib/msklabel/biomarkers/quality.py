@@ -38,10 +38,11 @@ there are several), each judged against a :class:`Band` of limits:
     share of those voxels fitted longer than :data:`~msklabel.biomarkers.t2.FLUID_T2_MS`:
     a mask that takes joint fluid (its median may still look like cartilage).
 
-A cartilage plate is doubtful (``chemical_shift``) when the series' header shows a fat-water
-chemical shift (:mod:`msklabel.io.chemical_shift`) larger than ``chemical_shift_px`` acquired
-pixels along the readout without fat suppression: the automatic plate is then displaced
-along the readout although its size, T2 and shape stay plausible (docs/simulation.md).
+A cartilage plate or meniscus is doubtful (``chemical_shift``) when the series' header shows
+a fat-water chemical shift (:mod:`msklabel.io.chemical_shift`) larger than
+``chemical_shift_px`` acquired pixels along the readout without fat suppression: the
+automatic mask is then displaced along the readout although its size, T2 and shape stay
+plausible (docs/simulation.md).
 
 An expected structure (bones, plates, menisci) that is absent fails (``empty``), one with
 fewer than ``min_voxels`` voxels fails (``tiny``), and a plate whose thickness cannot be
@@ -560,12 +561,12 @@ def _judge(
             shown = f"{value:.1%}" if unit == "%" else f"{value:.3g}"
             message = f"{name}: {shown} ({band.describe(unit)}{where})"
             reasons.append(Reason(f"{metric}:{direction}", verdict, message))
-    if label in CARTILAGE_PLATES and shift is not None:
+    if label in (*CARTILAGE_PLATES, *MENISCI) and shift is not None:
         evidence["chemical_shift_px"] = shift.pixels
         if shift.fat_suppression is None and shift.pixels > rules.chemical_shift_px:
             message = (
                 f"{shift.describe()} without fat suppression (doubtful above "
-                f"{rules.chemical_shift_px:g} px): the plate may be displaced along the readout"
+                f"{rules.chemical_shift_px:g} px): it may be drawn displaced along the readout"
             )
             reasons.append(Reason("chemical_shift", Verdict.DOUBTFUL, message))
     reasons.sort(key=lambda r: -r.verdict.rank)  # failing reasons first

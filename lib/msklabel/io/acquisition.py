@@ -1,6 +1,6 @@
 """What a series' header says about how it was acquired that judging its measurements needs:
 the field strength (which T2 reference applies) and the fat-water chemical shift (whether
-cartilage plates may be displaced). Read once, passed on as one value."""
+plates and menisci may be drawn displaced). Read once, passed on as one value."""
 
 from __future__ import annotations
 
