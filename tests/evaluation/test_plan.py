@@ -67,7 +67,8 @@ def _write(tmp_path: Path, text: str) -> Path:
 def test_a_plan_becomes_typed_datasets_and_models(tmp_path):
     plan = load_plan(_write(tmp_path, GOOD))
     assert plan.structures == (KneeLabel.FEMUR, KneeLabel.FEMORAL_CARTILAGE)
-    assert plan.surface_tolerance_mm == 2.0
+    assert plan.surface_tolerance_mm == 2.0 and plan.per_slice is False
+    assert load_plan(_write(tmp_path, "per_slice = true\n" + GOOD)).per_slice is True
     phantoms, sim, site, pacs, annotated = plan.datasets
     assert isinstance(phantoms, PhantomDataset) and phantoms.case_names() == ["seed-0", "seed-1"]
     assert phantoms.config["spacing"] == (6.0, 1.5, 1.5) and phantoms.strata == {"site": "A"}
@@ -121,6 +122,10 @@ def test_a_plan_becomes_typed_datasets_and_models(tmp_path):
         (("slices = 8", "slices = 8\nsizes = 2"), r"datasets\[1\]: unknown keys \['sizes'\]"),
         (("seeds = [3]", 'seeds = "3"'), r"datasets\[1\]\.seeds: must be a list, got '3'"),
         (('url = "http://', 'url = "'), r"datasets\[3\]\.url: must be an http\(s\) URL"),
+        (
+            ("surface_tolerance_mm = 2.0", 'surface_tolerance_mm = 2.0\nper_slice = "yes"'),
+            r"plan\.toml: per_slice: must be true or false, got 'yes'",
+        ),
     ],
 )
 def test_a_bad_plan_names_its_file_and_key(tmp_path, change, message):

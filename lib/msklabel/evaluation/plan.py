@@ -4,6 +4,7 @@ A plan file (see docs/evaluation.md)::
 
     structures = ["femur", "tibia", "femoral_cartilage"]
     surface_tolerance_mm = 1.0
+    per_slice = true            # also per_slice.csv: Dice and voxel counts per slice
 
     [[datasets]]
     name = "phantoms"
@@ -70,7 +71,8 @@ class PlanError(InputError):
 class Plan:
     """What to evaluate: every case of ``datasets`` with every model in each of its prompt
     modes, scored on ``structures`` (surface Dice at ``surface_tolerance_mm``); biomarkers
-    are compared unless ``biomarkers`` is false."""
+    are compared unless ``biomarkers`` is false, and each slice is scored too when
+    ``per_slice`` is true."""
 
     datasets: tuple[Dataset, ...]
     models: tuple[ModelSpec, ...]
@@ -78,6 +80,7 @@ class Plan:
     surface_tolerance_mm: float = 1.0
     biomarkers: bool = True
     source: str = "<plan>"
+    per_slice: bool = False
 
 
 def load_plan(path: str | os.PathLike[str]) -> Plan:
@@ -106,6 +109,7 @@ def plan_from_dict(document: Mapping[str, Any], source: str | os.PathLike[str] =
     if tolerance <= 0:
         raise PlanError(source, "surface_tolerance_mm", f"must be > 0, got {tolerance}")
     biomarkers = top.get("biomarkers", bool, True)
+    per_slice = top.get("per_slice", bool, False)
     base = Path(source).parent if source != "<plan>" else Path.cwd()
     datasets = tuple(_dataset(table, base) for table in top.tables("datasets"))
     models = tuple(_model(table, base) for table in top.tables("models"))
@@ -117,7 +121,7 @@ def plan_from_dict(document: Mapping[str, Any], source: str | os.PathLike[str] =
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise PlanError(source, key, f"names must be unique, repeated: {duplicates}")
-    return Plan(datasets, models, structures, float(tolerance), biomarkers, str(source))
+    return Plan(datasets, models, structures, float(tolerance), biomarkers, str(source), per_slice)
 
 
 class _Table:
