@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from msklabel.dicomweb import AuthSettingError, DicomWebAuth, MissingSecret
 from msklabel.errors import InputError
 from msklabel.evaluation.datasets import (
     Dataset,
@@ -52,7 +53,7 @@ DATASET_KEYS = {
     "simulation": ("preset", "seeds", "slices", "matrix", "echoes"),
     "nifti": ("path", "image_dir", "label_dir", "labels"),
     "dicom": ("path", "series", "reference", "labels"),
-    "dicomweb": ("url",),
+    "dicomweb": ("url", "user", "password_env", "token_env"),
     "monailabel": ("path", "labels"),
 }
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -201,7 +202,7 @@ def _dataset(table: _Table, base: Path) -> Dataset:
         url = table.get("url", str, _REQUIRED)
         if not url.startswith(("http://", "https://")):
             raise table.error("url", f"must be an http(s) URL of a DICOMweb root, got {url!r}")
-        dataset = DicomWebDataset(**common, url=url.rstrip("/"))
+        dataset = DicomWebDataset(**common, url=url.rstrip("/"), auth=_auth(table))
     else:
         folder = base / table.get("path", str, _REQUIRED)
         labels = _labels(table)
@@ -253,6 +254,25 @@ def _simulation(table: _Table, common: dict[str, Any]) -> SimulationDataset:
     except ValueError as error:
         raise table.error("preset", str(error)) from None
     return SimulationDataset(**common, preset=preset, seeds=table.integers("seeds"), **sizes)
+
+
+def _auth(table: _Table) -> DicomWebAuth:
+    """The login of a DICOMweb dataset; its secret must be in the environment variable the
+    plan names, never in the plan."""
+    for key, instead in (("password", "password_env"), ("token", "token_env")):
+        if key in table.table:
+            raise table.error(key, f"never write a secret in the plan: name the environment "
+                                   f"variable that holds it with {instead}")  # fmt: skip
+    settings = {key: table.get(key, str) for key in ("user", "password_env", "token_env")}
+    try:
+        auth = DicomWebAuth(**settings)
+    except AuthSettingError as error:
+        raise table.error(error.key, error.reason) from None
+    try:
+        auth.secret()
+    except MissingSecret as error:
+        raise table.error("token_env" if auth.token_env else "password_env", str(error)) from None
+    return auth
 
 
 def _labels(table: _Table) -> dict[str, int] | None:
