@@ -115,3 +115,20 @@ def test_a_fine_tuning_round_trains_without_the_held_out_image_and_scores_it(
     assert point["dice"]["femur"] > 0.5  # oracle boxes find the bone
     assert store.curve.plot_path == tmp_path / "litemedsam.curve.png"
     assert store.curve.plot_path.is_file()
+
+
+@pytest.mark.slow
+def test_a_knee_network_round_is_scored_on_the_held_out_image(datastore, tmp_path):
+    from msklabel.kneeseg.training import TrainConfig
+    from msklabel.labeling.models import KneeSegStore
+    from msklabel.labeling.training import train_kneeseg_and_publish
+
+    pairs, _ = datastore
+    store = KneeSegStore(tmp_path, device="cpu")
+    report = train_kneeseg_and_publish(store, pairs, TrainConfig(steps=20, batch_size=1))
+    assert report["labels"] == 1
+    (point,) = store.curve.points()
+    assert point["weights_id"] == store.segmenter().model_id != "kneeseg:new"
+    assert (point["training_labels"], point["held_out_labels"]) == (1, 1)
+    assert set(point["dice"]) == set(STRUCTURES)  # what the held-out label map holds
+    assert all(0 <= value <= 1 for value in point["dice"].values())
