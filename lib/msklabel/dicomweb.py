@@ -65,6 +65,14 @@ class DicomWebAuth:
         """The environment variable holding the secret (None: no login)."""
         return self.token_env or self.password_env
 
+    def __str__(self) -> str:
+        """Which login this is, without its secret."""
+        if self.token_env is not None:
+            return f"the bearer token in ${self.token_env}"
+        if self.user is not None:
+            return f"user {self.user!r} with the password in ${self.password_env}"
+        return "no credentials given"
+
     def secret(self) -> str | None:
         """The password or token, read from the environment now (None: no login)."""
         if self.variable is None:

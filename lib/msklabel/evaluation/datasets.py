@@ -319,17 +319,10 @@ class DicomWebDataset(Dataset):
             response = getattr(error, "response", None)
             status = None if response is None else response.status_code
             if status in (401, 403):
-                reason = f"the server refused the login ({self._login()}; HTTP {status})"
+                reason = f"the server refused the login ({self.auth}; HTTP {status})"
             else:
                 reason = f"DICOMweb {what} failed ({error})"
             raise InputError(self.url, f"dataset {self.name!r}: {reason}") from None
-
-    def _login(self) -> str:
-        if self.auth.token_env is not None:
-            return f"the bearer token in ${self.auth.token_env}"
-        if self.auth.user is not None:
-            return f"user {self.auth.user!r} with the password in ${self.auth.password_env}"
-        return "no credentials given"
 
 
 def restricted(labels: Volume, structures: Sequence[int]) -> Volume:
