@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -184,7 +185,14 @@ def test_training_on_a_final_label_changes_and_improves_the_next_infer(
     assert before_ids.isdisjoint(after_ids), "the next infer uses the new weights"
     assert not np.array_equal(before, after)
     assert dice(after, truth[slices]) > dice(before, truth[slices]) + 0.1
-    assert client.info()["trainers"][MODEL] and client.info()["train_stats"][MODEL]["examples"] == 4
+    info = client.info()
+    assert info["trainers"][MODEL] and info["train_stats"][MODEL]["examples"] == 4
+    # The phantom's id is outside the held-out share: no held-out label scores this round.
+    (point,) = info["train_stats"][MODEL]["learning_curve"]
+    assert point["training_labels"] == 1 and point["dice"] == {}
+    assert point["reason"].startswith("none of the 1 final labels is in the held-out share")
+    assert point["weights_id"] in after_ids
+    assert Path(info["train_stats"][MODEL]["learning_curve_plot"]).is_file()
 
 
 def test_least_sure_strategy_explains_its_choice(client):

@@ -85,6 +85,82 @@ def test_a_dicomweb_dataset_reads_studies_with_a_seg_from_orthanc(tmp_path, orth
 
 
 @pytest.mark.slow
+def test_a_dicomweb_dataset_logs_in_to_orthanc_without_showing_the_password(
+    tmp_path, monkeypatch, caplog, perfect
+):
+    """Orthanc with HTTP basic authentication: the right login reads the dataset and runs a
+    plan; a wrong, missing or unset one fails naming the dataset; the password is in no log
+    line, error, table or cache file."""
+    import requests
+    from dicomweb_client.api import DICOMwebClient
+
+    from msklabel.dicom.seg import make_segmentation, read_source_images
+    from msklabel.evaluation.plan import load_plan
+    from msklabel.evaluation.runner import Evaluator
+    from msklabel.io import read_echoes
+    from msklabel.testing.orthanc import OrthancServer
+
+    caplog.set_level("DEBUG")
+    password = "pw-5d1c0e7a93"
+    phantom = make_phantom(PhantomConfig(seed=0, **CONFIG))
+    files = save_phantom(phantom, tmp_path / "with-seg")
+    echoes = read_echoes(files.dicom_dir)
+    seg = make_segmentation(echoes[0].with_array(phantom.labels.array),
+                            read_source_images(echoes[0]))  # fmt: skip
+    instances = [pydicom.dcmread(path) for path in sorted(files.dicom_dir.rglob("*.dcm"))]
+    study = str(instances[0].StudyInstanceUID)
+    with OrthancServer(users={"radiology": password}) as orthanc:
+        session = requests.Session()
+        session.auth = ("radiology", password)
+        DICOMwebClient(url=orthanc.dicomweb_url, session=session).store_instances([*instances, seg])
+        plan = tmp_path / "plan.toml"
+        plan.write_text(f"""
+            structures = ["femur", "femoral_cartilage"]
+            biomarkers = false
+            [[datasets]]
+            name = "pacs"
+            kind = "dicomweb"
+            url = "{orthanc.dicomweb_url}"
+            user = "radiology"
+            password_env = "PACS_PASSWORD"
+            [[models]]
+            model = "kneeseg"
+        """)
+        with pytest.raises(
+            InputError,
+            match=r"plan\.toml: datasets\[0\]\.password_env: "
+            r"environment variable PACS_PASSWORD is not set",
+        ):
+            load_plan(plan)  # fmt: skip
+        monkeypatch.setenv("PACS_PASSWORD", password)
+        result = Evaluator(load_plan(plan), tmp_path / "out", progress=False).run()
+        assert result.errors == [] and list(result.cases["case"].unique()) == [study]
+        assert (result.cases["dice"] == 1).all()
+        dataset = load_plan(plan).datasets[0]
+        np.testing.assert_array_equal(dataset.load(study).reference.array, phantom.labels.array)
+
+        refused = r"dataset 'pacs': the server refused the login \(%s; HTTP 401\)"
+        monkeypatch.setenv("PACS_PASSWORD", "wrong-password")
+        with pytest.raises(
+            InputError,
+            match=refused % r"user 'radiology' with the password in "
+            r"\$PACS_PASSWORD",
+        ):
+            dataset.case_names()  # fmt: skip
+        with pytest.raises(InputError, match=refused % "no credentials given"):
+            DicomWebDataset(name="pacs", url=orthanc.dicomweb_url).case_names()
+        monkeypatch.delenv("PACS_PASSWORD")
+        with pytest.raises(
+            InputError, match="dataset 'pacs': environment variable PACS_PASSWORD is not set"
+        ):
+            dataset.load(study)  # fmt: skip
+    assert caplog.records and password not in caplog.text
+    for path in (tmp_path / "out").rglob("*"):
+        if path.is_file():
+            assert password.encode() not in path.read_bytes(), path
+
+
+@pytest.mark.slow
 def test_a_monai_label_datastore_gives_its_images_with_a_final_label(tmp_path):
     from monailabel.datastore.local import LocalDatastore
 

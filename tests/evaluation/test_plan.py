@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 
+from msklabel.dicomweb import DicomWebAuth
 from msklabel.errors import InputError
 from msklabel.evaluation.datasets import (
     DicomDataset,
@@ -67,7 +68,8 @@ def _write(tmp_path: Path, text: str) -> Path:
 def test_a_plan_becomes_typed_datasets_and_models(tmp_path):
     plan = load_plan(_write(tmp_path, GOOD))
     assert plan.structures == (KneeLabel.FEMUR, KneeLabel.FEMORAL_CARTILAGE)
-    assert plan.surface_tolerance_mm == 2.0
+    assert plan.surface_tolerance_mm == 2.0 and plan.per_slice is False
+    assert load_plan(_write(tmp_path, "per_slice = true\n" + GOOD)).per_slice is True
     phantoms, sim, site, pacs, annotated = plan.datasets
     assert isinstance(phantoms, PhantomDataset) and phantoms.case_names() == ["seed-0", "seed-1"]
     assert phantoms.config["spacing"] == (6.0, 1.5, 1.5) and phantoms.strata == {"site": "A"}
@@ -138,6 +140,27 @@ def test_a_plan_becomes_typed_datasets_and_models(tmp_path):
         (("slices = 8", "slices = 8\nsizes = 2"), r"datasets\[1\]: unknown keys \['sizes'\]"),
         (("seeds = [3]", 'seeds = "3"'), r"datasets\[1\]\.seeds: must be a list, got '3'"),
         (('url = "http://', 'url = "'), r"datasets\[3\]\.url: must be an http\(s\) URL"),
+        (
+            ('8042/dicom-web/"', '8042/dicom-web/"\nuser = "r"\npassword = "hunter2"'),
+            r"datasets\[3\]\.password: never write a secret in the plan: name the environment "
+            r"variable that holds it with password_env",
+        ),
+        (
+            ('8042/dicom-web/"', '8042/dicom-web/"\nuser = "r"'),
+            r"datasets\[3\]\.password_env: missing: name the environment variable",
+        ),
+        (
+            ('8042/dicom-web/"', '8042/dicom-web/"\nuser = "r"\ntoken_env = "T"'),
+            r"datasets\[3\]\.token_env: give user and password_env \(HTTP basic\) or token_env",
+        ),
+        (
+            ('8042/dicom-web/"', '8042/dicom-web/"\ntoken_env = "MSKLABEL_TEST_UNSET"'),
+            r"datasets\[3\]\.token_env: environment variable MSKLABEL_TEST_UNSET is not set",
+        ),
+        (
+            ("surface_tolerance_mm = 2.0", 'surface_tolerance_mm = 2.0\nper_slice = "yes"'),
+            r"plan\.toml: per_slice: must be true or false, got 'yes'",
+        ),
     ],
 )
 def test_a_bad_plan_names_its_file_and_key(tmp_path, change, message):
@@ -145,6 +168,17 @@ def test_a_bad_plan_names_its_file_and_key(tmp_path, change, message):
     assert old in GOOD
     with pytest.raises(PlanError, match=r"plan\.toml: " + message.removeprefix(r"plan\.toml: ")):
         load_plan(_write(tmp_path, GOOD.replace(old, new, 1)))
+
+
+def test_a_dicomweb_login_names_its_secret_s_variable(tmp_path, monkeypatch):
+    monkeypatch.setenv("PACS_PASSWORD", "pw")
+    text = GOOD.replace(
+        '8042/dicom-web/"', '8042/dicom-web/"\nuser = "r"\npassword_env = "PACS_PASSWORD"'
+    )
+    pacs = load_plan(_write(tmp_path, text)).datasets[3]
+    assert pacs.auth == DicomWebAuth(user="r", password_env="PACS_PASSWORD")
+    # how to log in is no part of the cases: results cached without a login are reused
+    assert pacs.fingerprint() == load_plan(_write(tmp_path, GOOD)).datasets[3].fingerprint()
 
 
 def test_unreadable_plans(tmp_path):

@@ -1,12 +1,18 @@
 """The runner on small phantoms: a fast test with a stand-in model (tables, cache, failures)
 and a slow one with the shipped knee network and LiteMedSAM."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from msklabel.evaluation.datasets import PhantomDataset, restricted
+from msklabel.evaluation.models import Predictor
 from msklabel.evaluation.plan import plan_from_dict
 from msklabel.evaluation.runner import Evaluator
+from msklabel.labels import KneeLabel
+from msklabel.segment import Segmentation
 
 #: Two echoes, 10 mm slices of 2 mm pixels: about 15 slices of 70 x 70.
 CONFIG = {"spacing": [10.0, 2.0, 2.0], "echo_times": [10.0, 40.0], "supersampling": 1,
@@ -79,3 +85,55 @@ def test_kneeseg_and_litemedsam_on_phantoms(tmp_path):
     }
     again = Evaluator(_plan(), tmp_path, progress=False).run()
     assert (again.computed, again.reused) == (0, 4)
+
+
+@pytest.mark.slow
+def test_per_slice_scores_where_the_plan_asks_for_them(tmp_path, monkeypatch):
+    """A stand-in model whose femur is the reference's moved by 2 voxels: the per-slice
+    table holds what numpy computes on every slice, and only when the plan asks for it."""
+
+    def shifted(reference: np.ndarray) -> np.ndarray:
+        labels = reference.copy()
+        femur = reference == KneeLabel.FEMUR
+        labels[femur] = 0
+        labels[np.roll(femur, 2, axis=1) & (labels == 0)] = KneeLabel.FEMUR
+        return labels
+
+    def predict(self, case, mode, structures):
+        reference = restricted(case.reference, structures)
+        return Segmentation(reference.with_array(shifted(np.asarray(reference.array))), {})
+
+    monkeypatch.setattr(Predictor, "predict", predict)
+    models = [{"model": "kneeseg"}]
+    plain = Evaluator(_plan(seeds=(0,), models=models), tmp_path, progress=False).run()
+    assert plain.slices is None and not (tmp_path / "per_slice.csv").exists()
+
+    asked = replace(_plan(seeds=(0,), models=models), per_slice=True)
+    result = Evaluator(asked, tmp_path, progress=False).run()
+    assert result.computed == 1  # a result cached without per-slice scores is not reused
+    table = pd.read_csv(tmp_path / "per_slice.csv")
+    pd.testing.assert_frame_equal(result.slices, pd.read_parquet(tmp_path / "per_slice.parquet"))
+    reference = np.asarray(
+        PhantomDataset(name="phantoms", seeds=(0,), config=CONFIG).load("seed-0").reference.array
+    )
+    predicted = shifted(np.where(np.isin(reference, [1, 4]), reference, 0))
+    rows = []
+    for structure in (KneeLabel.FEMUR, KneeLabel.FEMORAL_CARTILAGE):
+        for k in range(reference.shape[0]):
+            a, b = predicted[k] == structure, reference[k] == structure
+            if a.any() or b.any():
+                rows.append((structure.key, k, 2 * (a & b).sum() / (a.sum() + b.sum()),
+                             b.sum(), a.sum()))  # fmt: skip
+    columns = ["structure", "slice", "dice", "reference_voxels", "predicted_voxels"]
+    pd.testing.assert_frame_equal(table[columns], result.slices[columns])
+    got = table[columns]
+    expected = pd.DataFrame(rows, columns=got.columns)
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+    femur = table[table["structure"] == "femur"]
+    assert len(femur) > 5 and (femur["dice"] < 1).all()  # moved: imperfect on every slice
+    assert (table[table["structure"] == "femoral_cartilage"]["dice"] == 1).all()
+    assert (table["site"] == "A").all() and (table["model"] == "kneeseg").all()
+
+    again = Evaluator(asked, tmp_path, progress=False).run()
+    assert (again.computed, again.reused) == (0, 1)
+    pd.testing.assert_frame_equal(again.slices, result.slices)

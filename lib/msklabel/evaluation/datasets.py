@@ -13,16 +13,21 @@ import json
 import os
 import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from msklabel.dicomweb import DicomWebAuth, MissingSecret, dicomweb_client
 from msklabel.errors import InputError
 from msklabel.labels import KneeLabel
 from msklabel.volume import Volume
+
+if TYPE_CHECKING:
+    from dicomweb_client.api import DICOMwebClient
 
 #: Strata every case has (None where unknown), in table order; datasets may add their own.
 STRATA = (
@@ -85,9 +90,10 @@ class Dataset(ABC):
 
     def fingerprint(self) -> str:
         """A digest of what the cases' contents depend on: results cached under another one
-        are stale. Which cases there are (``seeds``) and the user's ``strata`` are left out,
-        so that adding a case or a column reuses the cases cached already."""
-        fields = {k: v for k, v in asdict(self).items() if k not in ("seeds", "strata")}
+        are stale. Which cases there are (``seeds``), the user's ``strata`` and how to log in
+        (``auth``) are left out, so that adding a case or a column reuses the cases cached
+        already."""
+        fields = {k: v for k, v in asdict(self).items() if k not in ("seeds", "strata", "auth")}
         return digest({"kind": type(self).__name__, **fields})
 
     def _case(self, name: str, echoes: list[Volume], reference: Volume, found: dict) -> Case:
@@ -248,9 +254,11 @@ class DicomWebDataset(Dataset):
     one case per study, named by its Study Instance UID, whose reference is the SEG and whose
     image is the series the SEG segments (all its echoes). The study has to hold exactly one
     SEG. Retrieved files are kept in a temporary folder of this process (removed when it
-    ends), where the detector reads e.g. the laterality from their headers."""
+    ends), where the detector reads e.g. the laterality from their headers. ``auth`` says how
+    to log in (its secret is read from the environment when the server is asked)."""
 
     url: str
+    auth: DicomWebAuth = field(default_factory=DicomWebAuth)
 
     def case_names(self) -> list[str]:
         found = self._search({"Modality": "SEG"})
@@ -269,12 +277,15 @@ class DicomWebDataset(Dataset):
             raise InputError(where, f"dataset {self.name!r}: {len(segs)} SEG series, need one")
         client = self._client()
         seg_series = _value(segs[0], "SeriesInstanceUID")
-        seg = client.retrieve_series(name, seg_series)
+        with self._asking("retrieval"):
+            seg = client.retrieve_series(name, seg_series)
         if len(seg) != 1:
             raise InputError(where, f"SEG series {seg_series}: {len(seg)} instances, need one")
         (referenced,) = {item.SeriesInstanceUID for item in seg[0].ReferencedSeriesSequence}
         folder = Path(tempfile.mkdtemp(prefix=f"{_safe_uid(name)}-", dir=_download_folder()))
-        for number, dataset in enumerate(client.retrieve_series(name, referenced)):
+        with self._asking("retrieval"):
+            series = client.retrieve_series(name, referenced)
+        for number, dataset in enumerate(series):
             dataset.save_as(folder / f"{number:05d}.dcm", enforce_file_format=True)
         seg_path = folder / "reference.seg.dcm"
         seg[0].save_as(seg_path, enforce_file_format=True)
@@ -283,22 +294,35 @@ class DicomWebDataset(Dataset):
         found = header_strata(echoes[0]) | {"echo_times_ms": _echo_times(echoes)}
         return self._case(name, echoes, reference, found)
 
-    def _client(self):
-        from dicomweb_client.api import DICOMwebClient
-
-        return DICOMwebClient(url=self.url)
+    def _client(self) -> DICOMwebClient:
+        try:
+            return dicomweb_client(self.url, self.auth)
+        except MissingSecret as error:
+            raise InputError(self.url, f"dataset {self.name!r}: {error} (it holds the "
+                                       "DICOMweb login's secret)") from None  # fmt: skip
 
     def _search(self, filters: dict[str, str], study: str | None = None) -> list[dict]:
         """Series matching ``filters`` (in ``study``), as DICOM JSON."""
+        client = self._client()
+        with self._asking("search"):
+            return client.search_for_series(study_instance_uid=study, search_filters=filters)
+
+    @contextmanager
+    def _asking(self, what: str) -> Iterator[None]:
+        """Turns a failed request into an :class:`InputError` naming the dataset (and, for
+        a refused login, which login was refused)."""
         import requests
 
         try:
-            return self._client().search_for_series(
-                study_instance_uid=study, search_filters=filters
-            )
+            yield
         except requests.RequestException as error:
-            raise InputError(self.url, f"dataset {self.name!r}: DICOMweb search failed "
-                                       f"({error})") from None  # fmt: skip
+            response = getattr(error, "response", None)
+            status = None if response is None else response.status_code
+            if status in (401, 403):
+                reason = f"the server refused the login ({self.auth}; HTTP {status})"
+            else:
+                reason = f"DICOMweb {what} failed ({error})"
+            raise InputError(self.url, f"dataset {self.name!r}: {reason}") from None
 
 
 def restricted(labels: Volume, structures: Sequence[int]) -> Volume:

@@ -9,7 +9,7 @@ from scipy import ndimage
 
 from msklabel.segment.overlap import dice
 
-__all__ = ["dice", "hd95", "iou", "surface_dice", "volume_difference"]
+__all__ = ["dice", "hd95", "iou", "slice_counts", "surface_dice", "volume_difference"]
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -21,6 +21,16 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
 def volume_difference(predicted: np.ndarray, reference: np.ndarray, voxel_mm3: float) -> float:
     """Predicted minus reference volume in mm^3."""
     return (int(predicted.sum()) - int(reference.sum())) * voxel_mm3
+
+
+def slice_counts(predicted: np.ndarray, reference: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Per slice (first axis) where either mask has a voxel: the slice index and the voxel
+    counts of the reference, the prediction and their overlap."""
+    axes = tuple(range(1, reference.ndim))
+    counts = np.stack([
+        reference.sum(axis=axes), predicted.sum(axis=axes), (predicted & reference).sum(axis=axes)
+    ])  # fmt: skip
+    return [(int(k), *map(int, counts[:, k])) for k in np.flatnonzero(counts[:2].any(axis=0))]
 
 
 def _surface_distances(

@@ -4,6 +4,7 @@ A plan file (see docs/evaluation.md)::
 
     structures = ["femur", "tibia", "femoral_cartilage"]
     surface_tolerance_mm = 1.0
+    per_slice = true            # also per_slice.csv: Dice and voxel counts per slice
 
     [[datasets]]
     name = "phantoms"
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from msklabel.dicomweb import AuthSettingError, DicomWebAuth, MissingSecret
 from msklabel.errors import InputError
 from msklabel.evaluation.datasets import (
     Dataset,
@@ -52,7 +54,7 @@ DATASET_KEYS = {
     "simulation": ("preset", "seeds", "slices", "matrix", "echoes"),
     "nifti": ("path", "image_dir", "label_dir", "labels"),
     "dicom": ("path", "series", "reference", "labels"),
-    "dicomweb": ("url",),
+    "dicomweb": ("url", "user", "password_env", "token_env"),
     "monailabel": ("path", "labels"),
 }
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -71,7 +73,8 @@ class PlanError(InputError):
 class Plan:
     """What to evaluate: every case of ``datasets`` with every model in each of its prompt
     modes, scored on ``structures`` (surface Dice at ``surface_tolerance_mm``); biomarkers
-    are compared unless ``biomarkers`` is false."""
+    are compared unless ``biomarkers`` is false, and each slice is scored too when
+    ``per_slice`` is true."""
 
     datasets: tuple[Dataset, ...]
     models: tuple[ModelSpec, ...]
@@ -79,6 +82,7 @@ class Plan:
     surface_tolerance_mm: float = 1.0
     biomarkers: bool = True
     source: str = "<plan>"
+    per_slice: bool = False
 
 
 def load_plan(path: str | os.PathLike[str]) -> Plan:
@@ -107,6 +111,7 @@ def plan_from_dict(document: Mapping[str, Any], source: str | os.PathLike[str] =
     if tolerance <= 0:
         raise PlanError(source, "surface_tolerance_mm", f"must be > 0, got {tolerance}")
     biomarkers = top.get("biomarkers", bool, True)
+    per_slice = top.get("per_slice", bool, False)
     base = Path(source).parent if source != "<plan>" else Path.cwd()
     datasets = tuple(_dataset(table, base) for table in top.tables("datasets"))
     models = tuple(_model(table, base) for table in top.tables("models"))
@@ -118,7 +123,7 @@ def plan_from_dict(document: Mapping[str, Any], source: str | os.PathLike[str] =
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise PlanError(source, key, f"names must be unique, repeated: {duplicates}")
-    return Plan(datasets, models, structures, float(tolerance), biomarkers, str(source))
+    return Plan(datasets, models, structures, float(tolerance), biomarkers, str(source), per_slice)
 
 
 class _Table:
@@ -198,7 +203,7 @@ def _dataset(table: _Table, base: Path) -> Dataset:
         url = table.get("url", str, _REQUIRED)
         if not url.startswith(("http://", "https://")):
             raise table.error("url", f"must be an http(s) URL of a DICOMweb root, got {url!r}")
-        dataset = DicomWebDataset(**common, url=url.rstrip("/"))
+        dataset = DicomWebDataset(**common, url=url.rstrip("/"), auth=_auth(table))
     else:
         folder = base / table.get("path", str, _REQUIRED)
         labels = _labels(table)
@@ -250,6 +255,25 @@ def _simulation(table: _Table, common: dict[str, Any]) -> SimulationDataset:
     except ValueError as error:
         raise table.error("preset", str(error)) from None
     return SimulationDataset(**common, preset=preset, seeds=table.integers("seeds"), **sizes)
+
+
+def _auth(table: _Table) -> DicomWebAuth:
+    """The login of a DICOMweb dataset; its secret must be in the environment variable the
+    plan names, never in the plan."""
+    for key, instead in (("password", "password_env"), ("token", "token_env")):
+        if key in table.table:
+            raise table.error(key, f"never write a secret in the plan: name the environment "
+                                   f"variable that holds it with {instead}")  # fmt: skip
+    settings = {key: table.get(key, str) for key in ("user", "password_env", "token_env")}
+    try:
+        auth = DicomWebAuth(**settings)
+    except AuthSettingError as error:
+        raise table.error(error.key, error.reason) from None
+    try:
+        auth.secret()
+    except MissingSecret as error:
+        raise table.error("token_env" if auth.token_env else "password_env", str(error)) from None
+    return auth
 
 
 def _labels(table: _Table) -> dict[str, int] | None:

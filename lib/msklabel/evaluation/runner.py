@@ -2,10 +2,11 @@
 
 The cache lives in ``OUT/cache/<dataset>-<definition digest>/<case>/``: ``reference-*.json``
 (the case's strata and the biomarkers of its reference) and one ``<model>_<mode>-*.json``
-per configuration (metrics, run time, memory, biomarkers of the prediction). The digests
-cover everything the result depends on (dataset definition, weights file, prompt mode,
-structures, tolerance), so a changed plan recomputes what it changed and a re-run of the
-same plan only computes what is missing. A case that fails is reported and not cached.
+per configuration (metrics, run time, memory, biomarkers of the prediction, and per-slice
+voxel counts where the plan asks for them). The digests cover everything the result depends
+on (dataset definition, weights file, prompt mode, structures, tolerance, per-slice scores),
+so a changed plan recomputes what it changed and a re-run of the same plan only computes what
+is missing. A case that fails is reported and not cached.
 """
 
 from __future__ import annotations
@@ -27,7 +28,14 @@ from tqdm import tqdm
 
 from msklabel.device import resolve_device
 from msklabel.evaluation.datasets import STRATA, Case, Dataset, digest, restricted
-from msklabel.evaluation.metrics import dice, hd95, iou, surface_dice, volume_difference
+from msklabel.evaluation.metrics import (
+    dice,
+    hd95,
+    iou,
+    slice_counts,
+    surface_dice,
+    volume_difference,
+)
 from msklabel.evaluation.models import ModelSpec, Predictor
 from msklabel.evaluation.plan import Plan, load_plan
 from msklabel.evaluation.prompts import PromptMode
@@ -45,6 +53,11 @@ DERIVATIONS = (None, "mean")
 CASE_COLUMNS = (
     "dataset", "case", "model", "prompt", "structure", "dice", "iou", "surface_dice", "hd95_mm",
     "volume_difference_mm3", "reference_volume_mm3", "seconds", "peak_rss_mib", "peak_gpu_mib",
+)  # fmt: skip
+#: Columns of the per-slice table (plans with ``per_slice``), before the strata.
+SLICE_COLUMNS = (
+    "dataset", "case", "model", "prompt", "structure", "slice", "dice", "reference_voxels",
+    "predicted_voxels",
 )  # fmt: skip
 BIOMARKER_COLUMNS = (
     "dataset", "case", "model", "prompt", "structure", "quantity", "derivation", "region",
@@ -66,6 +79,8 @@ class Configuration:
             "tolerance": plan.surface_tolerance_mm,
             "biomarkers": plan.biomarkers,
         }
+        if plan.per_slice:  # only when asked: results cached without it stay valid
+            settings["per_slice"] = True
         return f"{_safe(self.model.name)}_{_safe(str(self.mode))}-{digest(settings)}.json"
 
 
@@ -81,7 +96,8 @@ class Outcome:
 @dataclass
 class EvaluationResult:
     """The tables, the summary and where they were written; ``computed`` and ``reused``
-    count case x configuration results made in this run and read from the cache."""
+    count case x configuration results made in this run and read from the cache;
+    ``slices`` is the per-slice table (None unless the plan asks for it)."""
 
     cases: pd.DataFrame
     biomarkers: pd.DataFrame
@@ -90,6 +106,7 @@ class EvaluationResult:
     computed: int = 0
     reused: int = 0
     errors: list[str] = field(default_factory=list)
+    slices: pd.DataFrame | None = None
 
 
 class Evaluator:
@@ -147,7 +164,10 @@ class Evaluator:
         result.summary = summarise(result.cases, result.biomarkers, strata)
         result.summary["run"] = {"plan": self.plan.source, "computed": result.computed,
                                  "reused": result.reused, "errors": result.errors}  # fmt: skip
-        result.paths = write_tables(result.cases, result.biomarkers, self.out)
+        tables = {"cases": result.cases, "biomarkers": result.biomarkers}
+        if self.plan.per_slice:
+            result.slices = tables["per_slice"] = _slice_table(records, strata)
+        result.paths = write_tables(tables, self.out)
         result.paths["summary"] = _write_json(self.out / "summary.json", result.summary)
         result.paths["report"] = write_report(self.out, result.cases, result.biomarkers,
                                               result.summary)  # fmt: skip
@@ -250,11 +270,13 @@ class Evaluator:
             return {"error": f"{type(error).__name__}: {error}"}
         labels, reference = np.asarray(predicted.labels.array), np.asarray(case.reference.array)
         spacing, voxel = case.image.spacing, case.image.voxel_volume
-        scores = {}
+        scores, slices = {}, {}
         for structure in self.plan.structures:
             a, b = labels == structure, reference == structure
             if not b.any():
                 continue
+            if self.plan.per_slice:
+                slices[_key(structure)] = slice_counts(a, b)
             scores[_key(structure)] = {
                 "dice": dice(a, b),
                 "iou": iou(a, b),
@@ -269,6 +291,7 @@ class Evaluator:
             "peak_gpu_mib": usage.peak_gpu_mib,
             "structures": scores,
             "biomarkers": biomarkers,
+            **({"slices": slices} if self.plan.per_slice else {}),
         }
 
     def _biomarkers(self, labels: Volume, echoes: Sequence[Volume]) -> dict[str, float]:
@@ -316,8 +339,8 @@ def evaluate(
     return Evaluator(plan, out, progress, device).run(client)
 
 
-def write_tables(cases: pd.DataFrame, biomarkers: pd.DataFrame, out: Path) -> dict[str, Path]:
-    """``cases.csv`` and ``biomarkers.csv`` in ``out``, and Parquet copies where pyarrow is
+def write_tables(tables: dict[str, pd.DataFrame], out: Path) -> dict[str, Path]:
+    """Each table as ``<name>.csv`` in ``out``, and a Parquet copy where pyarrow is
     installed."""
     try:
         import pyarrow  # noqa: F401
@@ -327,7 +350,7 @@ def write_tables(cases: pd.DataFrame, biomarkers: pd.DataFrame, out: Path) -> di
         formats = ("csv",)
     paths = {}
     out.mkdir(parents=True, exist_ok=True)
-    for name, table in (("cases", cases), ("biomarkers", biomarkers)):
+    for name, table in tables.items():
         for suffix in formats:
             path = out / f"{name}.{suffix}"
             if suffix == "csv":
@@ -354,6 +377,24 @@ def _case_table(records: list[dict[str, Any]], strata: list[str]) -> pd.DataFram
                 {**common, "structure": structure, "reference_volume_mm3": volume, **scores}
             )
     columns = [*CASE_COLUMNS, "error", *[s for s in strata if s != "dataset"]]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _slice_table(records: list[dict[str, Any]], strata: list[str]) -> pd.DataFrame:
+    """One row per case x configuration x structure x slice where the reference or the
+    prediction has the structure (slices where both lack it are left out)."""
+    rows = []
+    for record in records:
+        common = {key: record[key] for key in ("dataset", "case", "model", "prompt")}
+        common |= {key: record["strata"].get(key) for key in strata}
+        for structure, counts in (record.get("slices") or {}).items():
+            for index, reference, predicted, overlap in counts:
+                rows.append({
+                    **common, "structure": structure, "slice": index,
+                    "dice": 2 * overlap / (reference + predicted),
+                    "reference_voxels": reference, "predicted_voxels": predicted,
+                })  # fmt: skip
+    columns = [*SLICE_COLUMNS, *[s for s in strata if s != "dataset"]]
     return pd.DataFrame(rows, columns=columns)
 
 

@@ -26,6 +26,7 @@ from msklabel.detect import Detector, load_detector
 from msklabel.device import resolve_device
 from msklabel.features import Embedder, load_embedder
 from msklabel.kneeseg import KneeSegmenter, load_segmenter
+from msklabel.labeling.curve import LearningCurve
 from msklabel.labeling.series import series_volume
 from msklabel.segment import DEFAULT_RUNTIME, EmbeddingCache, Segmenter, Session, load_backend
 
@@ -60,6 +61,11 @@ class Published:
     def published(self) -> Path:
         """Where the newest trained weights are (or will be) published."""
         return self.folder / f"{self.name}.pt"
+
+    @property
+    def curve(self) -> LearningCurve:
+        """The held-out learning curve of the published rounds, beside the weights."""
+        return LearningCurve(self.folder, self.name)
 
     def staging(self) -> Path:
         """A path in the model folder where training writes weights before publishing."""

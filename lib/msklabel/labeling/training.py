@@ -1,12 +1,12 @@
 """Training on the final labels of a datastore, then publishing: the segmenter's fine-tuning,
 the knee detector and the knee segmentation network, each on a store's device or on the
-device a call names."""
+device a call names. No task trains on the held-out share (:mod:`msklabel.labeling.curve`);
+the segmenters score each published round on it, for their learning curve."""
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -14,14 +14,20 @@ import torch
 
 from msklabel.detect import TrainConfig, train_detector
 from msklabel.detect.training import read_labelled
+from msklabel.evaluation.prompts import PromptMode, simulate
 from msklabel.io.nifti import read_nifti
+from msklabel.kneeseg import segment_knee
 from msklabel.kneeseg.training import TrainConfig as KneeSegConfig
 from msklabel.kneeseg.training import train_segmenter
+from msklabel.labeling.curve import Pair, record_round, training_share
 from msklabel.labeling.models import DetectorStore, KneeSegStore, ModelStore
+from msklabel.labels import KneeLabel
 from msklabel.segment.backends.base import TrainableBackend
 from msklabel.segment.finetune import FinetuneConfig, TrainingSlices, finetune
+from msklabel.volume import Volume
 
-Pair = tuple[str | os.PathLike[str], str | os.PathLike[str]]
+#: The structures the knee network segments, by name.
+KNEE_STRUCTURES = {label.key: int(label) for label in KneeLabel}
 
 
 def training_slices(
@@ -46,17 +52,19 @@ def training_slices(
 def train_and_publish(
     store: ModelStore,
     pairs: Sequence[Pair],
-    labels: Sequence[int],
+    labels: Mapping[str, int],
     config: FinetuneConfig,
     max_slices: int | None = None,
     device: str | torch.device | None = None,
 ) -> dict[str, Any]:
-    """Fine-tune the store's current model on ``pairs`` on ``device`` (None: the store's) and
-    publish it; returns the report."""
+    """Fine-tune the store's current model on ``pairs`` but the held-out ones, for the
+    structures ``labels`` (name: value), on ``device`` (None: the store's), publish it and
+    score it on the held-out pairs with oracle boxes; returns the report."""
     if not pairs:
         raise ValueError("no image has a final label to train on")
     started = time.perf_counter()
-    examples = training_slices(pairs, labels, max_slices, config.min_area)
+    pairs, held = training_share(pairs)
+    examples = training_slices(pairs, list(labels.values()), max_slices, config.min_area)
     backend = store.segmenter(device).backend
     if not isinstance(backend, TrainableBackend):
         raise ValueError(f"the {backend.name} backend cannot be fine-tuned")
@@ -74,6 +82,15 @@ def train_and_publish(
         "seconds": round(time.perf_counter() - started, 1),
     }
     store.publish(staged, report)
+    segmenter = store.segmenter(device)
+
+    def segment(image: Volume, reference: Volume) -> np.ndarray:
+        oracle = PromptMode.parse("oracle-box")
+        values = list(labels.values())
+        return simulate(segmenter.session(image), reference.array, values, oracle).labels.array
+
+    weights_id = segmenter.backend.model_id
+    record_round(store.curve, weights_id, len(pairs), held, segment, labels)
     return report
 
 
@@ -84,10 +101,11 @@ def train_detector_and_publish(
     device: str | torch.device | None = None,
 ) -> dict[str, Any]:
     """Train the knee detector on the final label maps, with their images (``pairs``: image
-    file, label file, on one grid), on ``device`` (None: the store's) and publish it; returns
-    the report."""
+    file, label file, on one grid), but the held-out ones, on ``device`` (None: the store's)
+    and publish it; returns the report."""
     if not pairs:
         raise ValueError("no final label to train the detector on")
+    pairs, _ = training_share(pairs)
     series = [read_labelled(image, label) for image, label in pairs]
     device = store.device if device is None else device
     detector = train_detector(series, config, progress=True, device=device)
@@ -106,10 +124,11 @@ def train_kneeseg_and_publish(
 ) -> dict[str, Any]:
     """Fine-tune the store's current knee network on the final label maps with their images
     (``pairs``: image file, label file, on one grid; half of each batch is those images, half
-    synthesised from their labels) on ``device`` (None: the store's) and publish it; returns
-    the report."""
+    synthesised from their labels), but the held-out ones, on ``device`` (None: the store's),
+    publish it and score it on the held-out pairs; returns the report."""
     if not pairs:
         raise ValueError("no final label to train the knee network on")
+    pairs, held = training_share(pairs)
     series = [read_labelled(image, label) for image, label in pairs]
     initial = store.segmenter(device)
     segmenter = train_segmenter([], config, images=series, initial=initial, device=initial.device)
@@ -117,4 +136,10 @@ def train_kneeseg_and_publish(
     segmenter.save(staged)
     report = {"labels": len(pairs), **segmenter.info}
     store.publish(staged, report)
+    published = store.segmenter(device)
+
+    def segment(image: Volume, reference: Volume) -> np.ndarray:
+        return segment_knee((image,), published, progress=False).labels.array
+
+    record_round(store.curve, published.model_id, len(pairs), held, segment, KNEE_STRUCTURES)
     return report

@@ -55,10 +55,11 @@ def _c_store(destination: Destination, datasets: Sequence[Dataset], calling_ae: 
 
 
 def _stow(destination: Destination, datasets: Sequence[Dataset]) -> None:
-    from dicomweb_client.api import DICOMwebClient
     from requests import RequestException
 
+    from msklabel.dicomweb import dicomweb_client
+
     try:
-        DICOMwebClient(url=destination.url).store_instances(list(datasets))
+        dicomweb_client(destination.url).store_instances(list(datasets))
     except (RequestException, OSError) as error:
         raise SendError(f"{destination.name}: STOW-RS failed ({error})") from None

@@ -6,13 +6,14 @@ keeps its storage in its own folder, and is stopped (and only it) by :meth:`stop
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import subprocess
 import tempfile
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from msklabel.ports import free_port
@@ -23,13 +24,16 @@ DICOMWEB_PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"
 
 class OrthancServer:
     """One Orthanc process with its own configuration, storage and ports; ``lua_scripts`` are
-    loaded as Orthanc's ``LuaScripts`` (e.g. the routing script of ``plugins/orthanc``)."""
+    loaded as Orthanc's ``LuaScripts`` (e.g. the routing script of ``plugins/orthanc``).
+    With ``users`` (name: password) every HTTP request, DICOMweb included, needs HTTP basic
+    authentication as one of them (:meth:`get` logs in as the first)."""
 
     def __init__(
         self,
         aet: str = "ORTHANC",
         modalities: dict[str, tuple] | None = None,
         lua_scripts: Sequence[Path] = (),
+        users: Mapping[str, str] | None = None,
     ) -> None:
         if shutil.which(ORTHANC) is None:
             raise FileNotFoundError(f"{ORTHANC} is not installed")
@@ -38,6 +42,7 @@ class OrthancServer:
         self.dicom_port = free_port()
         self._modalities = modalities or {}
         self._lua_scripts = [str(Path(script).resolve()) for script in lua_scripts]
+        self._users = dict(users or {})
         self._folder: tempfile.TemporaryDirectory | None = None
         self._process: subprocess.Popen | None = None
 
@@ -62,7 +67,8 @@ class OrthancServer:
             "DicomPort": self.dicom_port,
             "DicomAet": self.aet,
             "RemoteAccessAllowed": False,
-            "AuthenticationEnabled": False,
+            "AuthenticationEnabled": bool(self._users),
+            "RegisteredUsers": self._users,
             "DicomCheckCalledAet": False,
             "DicomModalities": self._modalities,
             "Plugins": [DICOMWEB_PLUGIN],
@@ -108,7 +114,11 @@ class OrthancServer:
 
     def get(self, path: str) -> object:
         """GET a REST resource and decode its JSON."""
-        with urllib.request.urlopen(self.url + path, timeout=10) as response:
+        request = urllib.request.Request(self.url + path)
+        for user, password in list(self._users.items())[:1]:
+            login = base64.b64encode(f"{user}:{password}".encode()).decode()
+            request.add_header("Authorization", f"Basic {login}")
+        with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read())
 
     def instance_uids(self) -> set[str]:

@@ -13,7 +13,6 @@ import pathlib
 import tempfile
 from typing import Any
 
-from dicomweb_client import DICOMwebClient
 from monailabel.datastore.dicom import DICOMWebDatastore
 from monailabel.datastore.local import LocalDatastore
 from monailabel.datastore.utils.convert import binary_to_image
@@ -21,6 +20,7 @@ from monailabel.datastore.utils.dicom import dicom_web_download_series
 from monailabel.interfaces.datastore import DefaultLabelTag
 
 from lib.datastore.safe import SafeIdsMixin
+from msklabel.dicomweb import dicomweb_client
 from msklabel.labeling.labelset import LabelSet
 from msklabel.labeling.series import label_segmentation, seg_to_nifti, write_series_nifti
 
@@ -38,7 +38,7 @@ class MskDicomWebDatastore(SafeIdsMixin, DICOMWebDatastore):
         cache_path: str | None = None,
     ) -> None:
         self.labelset = labelset
-        super().__init__(DICOMwebClient(url=url), search_filter, cache_path, convert_to_nifti=True)
+        super().__init__(dicomweb_client(url), search_filter, cache_path, convert_to_nifti=True)
 
     def _series_dir(self, kind: str, series_id: str) -> str:
         folder = os.path.join(self._datastore.image_path(), f".{kind}", series_id)

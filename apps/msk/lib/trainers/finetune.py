@@ -34,7 +34,7 @@ class FinetuneTrain(PublishingTrain):
             learning_rate=float(options["learning_rate"]),
         )
         pairs = [(item["image"], item["label"]) for item in datastore.datalist()]
-        values = list(self.labelset.values.values())
         return train_and_publish(
-            self.store, pairs, values, config, int(options["max_slices"]), self.device(request)
-        )
+            self.store, pairs, self.labelset.values, config, int(options["max_slices"]),
+            self.device(request),
+        )  # fmt: skip

@@ -24,7 +24,14 @@ class PublishingTrain(TrainTask):
         return {**self.defaults, "device": device_choices(self.store.device)}
 
     def stats(self) -> dict[str, Any]:
-        return self.store.report()
+        """The last training's report (``/info`` ``train_stats``), with the learning curve
+        and where its plot is, once a round recorded one."""
+        curve = self.store.curve
+        points = curve.points()
+        if not points:
+            return self.store.report()
+        return {**self.store.report(), "learning_curve": points,
+                "learning_curve_plot": str(curve.plot_path)}  # fmt: skip
 
     def options(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """The request's options over the defaults (unknown keys ignored)."""
