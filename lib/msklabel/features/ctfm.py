@@ -93,7 +93,11 @@ def build_network() -> torch.nn.Module:
 
 
 def load_ctfm(path: os.PathLike[str], device: str | torch.device) -> CtfmEncoder:
-    """The CT-FM encoder with weights from checkpoint ``path``."""
-    network = load_exactly(build_network(), read_state_dict(path), path, "CT-FM SegResEncoder")
+    """The CT-FM encoder with weights from checkpoint ``path`` (built on the meta device: its
+    78 M parameters are not initialised only to be overwritten)."""
+    with torch.device("meta"):
+        network = build_network()
+    state = read_state_dict(path)
+    network = load_exactly(network, state, path, "CT-FM SegResEncoder", assign=True).float()
     model_id = f"ctfm:segresencoder:{file_digest(path)[:16]}"
     return CtfmEncoder(network, model_id, resolve_device(device))

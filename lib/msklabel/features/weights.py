@@ -47,14 +47,16 @@ def load_exactly(
     state: Mapping[str, torch.Tensor],
     path: str | os.PathLike[str],
     what: str,
+    assign: bool = False,
 ) -> torch.nn.Module:
     """``network`` with ``state`` loaded, every key and shape matching; otherwise an error
     naming ``path``, ``what`` it should hold and the first missing, unexpected and misshapen
-    keys. Returns the network in eval mode."""
+    keys. ``assign`` takes the checkpoint's tensors as they are (for a network built on the
+    meta device). Returns the network in eval mode."""
     problem = state_mismatch(network.state_dict(), state)
     if problem:
         raise InputError(path, f"not a {what} checkpoint ({problem})")
-    network.load_state_dict(state, strict=True)
+    network.load_state_dict(state, strict=True, assign=assign)
     return network.eval()
 
 
