@@ -152,7 +152,11 @@ class EncoderEmbedder:
         vectors = [
             cell_means(feature_map)
             for feature_map in tqdm(
-                maps, "embedding slices", len(indices), unit="slice", disable=not progress
+                maps,
+                desc="embedding slices",
+                total=len(indices),
+                unit="slice",
+                disable=not progress,
             )
         ]
         return StudyEmbedding(
