@@ -15,7 +15,8 @@ log = logging.getLogger(__name__)
 def register(subparsers: argparse._SubParsersAction) -> None:
     embed = subparsers.add_parser(
         "embed",
-        help="embed a series with an image encoder (LiteMedSAM by default)",
+        help="embed a series with an image encoder (LiteMedSAM by default, or DINOv2, DINOv3, "
+        "CT-FM)",
         description="Write per-slice embeddings and the pooled study embedding of SERIES (a "
         "DICOM series folder or a NIfTI file) to --out as embedding.npz, with embedding.json "
         "naming the model, the weights' SHA-256 and the pooling; with --index, also add the "
@@ -45,11 +46,17 @@ def _series_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--model",
-        choices=("litemedsam",),
+        choices=("litemedsam", "dinov2", "dinov3", "ctfm"),
         default="litemedsam",
-        help="image encoder (default: litemedsam, whose weights are embedded)",
+        help="image encoder (default: litemedsam, whose weights are embedded; dinov2, dinov3 "
+        "and ctfm need --checkpoint)",
     )
-    parser.add_argument("--checkpoint", type=Path, default=None, help="encoder weights file")
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        help="encoder weights file (a DINOv2/DINOv3 ViT-S or ViT-B, or CT-FM's encoder)",
+    )
     add_device_option(parser)
     parser.add_argument(
         "--slices",

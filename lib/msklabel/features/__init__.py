@@ -2,6 +2,7 @@
 
 >>> from msklabel.features import load_embedder, StudyIndex
 >>> embedder = load_embedder()  # LiteMedSAM, packaged weights  # doctest: +SKIP
+>>> embedder = load_embedder("dinov2", "dinov2_vits14_pretrain.pth")  # doctest: +SKIP
 >>> found = embedder.embed(volume)  # doctest: +SKIP
 >>> StudyIndex.open("index").search(found.study, found.model_id, k=5)  # doctest: +SKIP
 """
@@ -10,6 +11,7 @@ from msklabel.features.embedding import (
     EMBEDDING_MODELS,
     POOLING,
     Embedder,
+    EncoderEmbedder,
     StudyEmbedding,
     load_embedder,
     pool_study,
@@ -21,6 +23,7 @@ __all__ = [
     "EMBEDDING_MODELS",
     "POOLING",
     "Embedder",
+    "EncoderEmbedder",
     "Neighbour",
     "StudyEmbedding",
     "StudyIndex",

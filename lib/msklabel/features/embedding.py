@@ -1,10 +1,13 @@
-"""Per-slice and study embeddings from a segmenter's image encoder.
+"""Per-slice and study embeddings from an image encoder.
 
-The embeddings come from the segmenter's own embedding cache
+LiteMedSAM's embeddings come from the segmenter's own embedding cache
 (:class:`~msklabel.segment.Session`), so a study that was just segmented is embedded without
-running the encoder again. A slice's vector is the encoder's feature map averaged over each
-quarter of the network input, 2 x 2 cells concatenated (LiteMedSAM: 4 x 256 channels of a
-64 x 64 map; their mean is the global average); the study vector is :data:`POOLING`.
+running the encoder again. DINOv2 and DINOv3 (:mod:`.dino`, 2D, per slice) and CT-FM
+(:mod:`.ctfm`, 3D, one pass per volume) run their own encoders on weights from the user's
+checkpoint file. A slice's vector is its feature map averaged over each quarter of the
+network input, 2 x 2 cells concatenated (LiteMedSAM: 4 x 256 channels of a 64 x 64 map;
+DINO: 4 x width of the 16 x 16 patch tokens; CT-FM: 4 x 512 of its 8 x 8 deepest level);
+their mean is the global average. The study vector is :data:`POOLING`.
 
 Why 2 x 2 cells and not the global average: on a development pool of simulated knees
 (seeds 100-119 of ``clinical-3t``, 4 echoes, disjoint from the test pool of
@@ -16,8 +19,9 @@ average keeps the contrast and loses where the anatomy lies.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -26,10 +30,11 @@ from tqdm import tqdm
 
 from msklabel.io.checksum import file_digest
 from msklabel.segment import Segmenter, Session, load_backend
+from msklabel.segment.backends.base import require_checkpoint
 from msklabel.volume import Volume
 
 #: Encoders ``load_embedder`` knows, by name.
-EMBEDDING_MODELS = ("litemedsam",)
+EMBEDDING_MODELS = ("litemedsam", "dinov2", "dinov3", "ctfm")
 #: How slice vectors become the study vector (also written beside every stored embedding).
 POOLING = (
     "slice: encoder feature map averaged over each of 2 x 2 cells of the network input, "
@@ -107,10 +112,7 @@ class Embedder:
         taken from the cache where that session (or another on the same image) encoded them."""
         if session.segmenter is not self.segmenter:
             raise ValueError("the session belongs to another segmenter")
-        total = session.volume.shape[0]
-        indices = np.arange(total) if slices is None else np.asarray(list(slices), int)
-        if not len(indices) or indices.min() < 0 or indices.max() >= total:
-            raise ValueError(f"slices must be 0..{total - 1}, got {indices.tolist()}")
+        indices = slice_indices(session.volume.shape[0], slices)
         vectors = [
             cell_means(session.embeddings([int(k)])[0])
             for k in tqdm(indices, desc="embedding slices", unit="slice", disable=not progress)
@@ -120,19 +122,83 @@ class Embedder:
         )
 
 
+class FeatureEncoder(Protocol):
+    """An encoder giving each requested slice of a volume a ``[channels, rows, columns]``
+    feature map; ``model_id`` names the model and its weights."""
+
+    model_id: str
+
+    def feature_maps(self, volume: Volume, indices: Sequence[int]) -> Iterator[torch.Tensor]: ...
+
+
+class EncoderEmbedder:
+    """Embeds volumes with a :class:`FeatureEncoder` (DINOv2, DINOv3, CT-FM) whose weights
+    file has SHA-256 ``weights_sha256``."""
+
+    def __init__(self, encoder: FeatureEncoder, weights_sha256: str) -> None:
+        self.encoder = encoder
+        self.weights_sha256 = weights_sha256
+
+    @property
+    def model_id(self) -> str:
+        return self.encoder.model_id
+
+    def embed(
+        self, volume: Volume, slices: Iterable[int] | None = None, progress: bool = False
+    ) -> StudyEmbedding:
+        """Embeddings of ``slices`` of ``volume`` (all slices when None)."""
+        indices = slice_indices(volume.shape[0], slices)
+        maps = self.encoder.feature_maps(volume, indices.tolist())
+        vectors = [
+            cell_means(feature_map)
+            for feature_map in tqdm(
+                maps,
+                desc="embedding slices",
+                total=len(indices),
+                unit="slice",
+                disable=not progress,
+            )
+        ]
+        return StudyEmbedding(
+            np.stack(vectors).astype(np.float32), indices, self.model_id, self.weights_sha256
+        )
+
+
+def slice_indices(total: int, slices: Iterable[int] | None) -> np.ndarray:
+    """``slices`` of a volume of ``total`` slices as an index array (all when None)."""
+    indices = np.arange(total) if slices is None else np.asarray(list(slices), int)
+    if not len(indices) or indices.min() < 0 or indices.max() >= total:
+        raise ValueError(f"slices must be 0..{total - 1}, got {indices.tolist()}")
+    return indices
+
+
 def load_embedder(
     model: str = "litemedsam",
     checkpoint: str | os.PathLike[str] | None = None,
     segmenter: Segmenter | None = None,
     device: str | torch.device = "auto",
-) -> Embedder:
-    """The embedder of ``model`` with weights from ``checkpoint`` (LiteMedSAM: packaged when
-    None) on ``device``. Give the ``segmenter`` that segments the same studies to share its
-    cache (``device`` is then the segmenter's)."""
+) -> Embedder | EncoderEmbedder:
+    """The embedder of ``model`` (:data:`EMBEDDING_MODELS`) with weights from ``checkpoint``
+    on ``device``. LiteMedSAM uses its packaged weights when ``checkpoint`` is None; give it
+    the ``segmenter`` that segments the same studies to share its cache (``device`` is then
+    the segmenter's). The others need ``checkpoint`` (nothing is ever downloaded)."""
     if model not in EMBEDDING_MODELS:
         raise ValueError(
             f"unknown embedding model {model!r} (known: {', '.join(EMBEDDING_MODELS)})"
         )
+    if model != "litemedsam":
+        if segmenter is not None:
+            raise ValueError(f"the {model!r} encoder is not a segmenter's: give no segmenter")
+        path = require_checkpoint(checkpoint, model)
+        if model == "ctfm":
+            from msklabel.features.ctfm import load_ctfm
+
+            encoder: FeatureEncoder = load_ctfm(path, device)
+        else:
+            from msklabel.features.dino import load_dino
+
+            encoder = load_dino(model, path, device)
+        return EncoderEmbedder(encoder, file_digest(path))
     from msklabel.segment.backends.litemedsam import packaged_checkpoint
 
     path = packaged_checkpoint() if checkpoint is None else checkpoint
