@@ -1,8 +1,8 @@
 """DICOMweb clients, with the login a PACS asks for: HTTP basic or a bearer token.
 
 Secrets never sit in a configuration file: :class:`DicomWebAuth` names the environment
-variables that hold them and reads them only when a client is made. Neither the session's
-headers nor any error message of this module holds them.
+variables that hold them and reads them only when a client is made (into the session's
+authentication, which nothing logs). No error message of this module holds them.
 """
 
 from __future__ import annotations
