@@ -16,12 +16,14 @@ from msklabel.clinical.cohort import (
 from msklabel.clinical.features import ReferenceCohort
 
 
-@pytest.fixture(scope="package", autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def _one_thread() -> Iterator[None]:
     """Gradient boosting with one OpenMP thread: predictable times on small shared machines.
 
-    Package scope: the limit is lifted after the clinical tests. (In session scope it stayed
-    for every later test, and torch, which shares the OpenMP runtime, ran on one thread.)"""
+    Module scope: the limit is lifted after each clinical test module. Torch shares the
+    OpenMP runtime, so a limit that outlives the clinical tests (session scope, or package
+    scope, which in a folder without ``__init__.py`` lasts the session too) runs every later
+    test's torch on one thread (tests/test_threads.py checks it does not)."""
     with threadpool_limits(1):
         yield
 
