@@ -17,7 +17,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(layer.split())
     for layer in (
         "__init__ errors labels volume compat device",
-        "io security ports",
+        "io security ports dicomweb",
         "data",
         "segment",
         "detect kneeseg features",

@@ -190,7 +190,8 @@ def test_training_on_a_final_label_changes_and_improves_the_next_infer(
     # The phantom's id is outside the held-out share: no held-out label scores this round.
     (point,) = info["train_stats"][MODEL]["learning_curve"]
     assert point["training_labels"] == 1 and point["dice"] == {}
-    assert point["reason"].startswith("none of the 1 final labels is in the held-out share")
+    assert point["reason"].startswith("none of the 1 final labels trained on is held out")
+    assert point["trained_on"] == ["phantom"]
     assert point["weights_id"] in after_ids
     assert Path(info["train_stats"][MODEL]["learning_curve_plot"]).is_file()
 

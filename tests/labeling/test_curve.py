@@ -37,16 +37,34 @@ def test_the_held_out_share_is_fixed_by_the_image_id():
     assert image_id("/data/studies/case-3.nii.gz") == "case-3" == image_id("case-3.nii")
     pairs = [(f"/s/{TRAINED}.nii.gz", "/s/l/a.nii.gz"), (f"/s/{HELD}.nii.gz", "/s/l/b.nii.gz")]
     assert split_held_out(pairs) == ([pairs[0]], [pairs[1]])
-    with pytest.raises(ValueError, match=r"all 1 final labels are held out .*label more images"):
-        training_share(pairs[1:])
+    assert split_held_out(pairs, trained_before={HELD}) == (pairs, [])
+
+
+def test_a_first_label_in_the_held_out_share_is_trained_on_and_never_held_out_after(tmp_path):
+    """A datastore's only final label falls in the held-out share: the round trains on it
+    (refusing would stop a new annotator's first training), and once trained on it stays
+    out of the held-out share, so later points are scored on images no round has seen."""
+    curve = LearningCurve(tmp_path, "litemedsam")
+    first = [(f"/s/{HELD}.nii.gz", "/s/l/b.nii.gz")]
+    train, held = training_share(first, curve)
+    assert (train, held) == (first, [])
+    point = record_round(curve, "w1", train, held, lambda image, reference: None, STRUCTURES)
+    assert point["trained_on"] == [HELD] and point["held_out_labels"] == 0
+    assert "none of the 1 final labels trained on is held out" in point["reason"]
+    other_held = next(f"case-{k}" for k in range(4, 400) if is_held_out(f"case-{k}"))
+    later = [*first, (f"/s/{TRAINED}.nii.gz", "/s/l/a.nii.gz"), (f"/s/{other_held}.nii", "/l")]
+    assert training_share(later, curve) == (later[:2], later[2:])
+    assert training_share(later) == (later[1:2], [later[0], later[2]])  # without the history
 
 
 def test_the_curve_is_kept_and_drawn_and_a_round_without_held_out_labels_says_why(tmp_path):
     curve = LearningCurve(tmp_path, "litemedsam")
-    skipped = record_round(curve, "w1", 3, [], lambda image, reference: None, STRUCTURES)
+    trained = [(f"/s/knee{k}.nii.gz", "/s/l.nii.gz") for k in range(3)]
+    skipped = record_round(curve, "w1", trained, [], lambda image, reference: None, STRUCTURES)
     assert skipped["dice"] == {} and skipped["held_out_labels"] == 0
-    assert "none of the 3 final labels is in the held-out share (20% of" in skipped["reason"]
-    second = curve.add("w2", 4, 1, {"femur": 0.9})
+    assert "none of the 3 final labels trained on is held out (20% of" in skipped["reason"]
+    assert curve.trained_ids() == {"knee0", "knee1", "knee2"}
+    second = curve.add("w2", ["knee0", "knee1", "knee2", "knee3"], 1, {"femur": 0.9})
     assert (second["round"], second["reason"]) == (2, None)
     saved = json.loads((tmp_path / "litemedsam.curve.json").read_text())
     assert (

@@ -1,10 +1,13 @@
 """The learning curve of a trained model: after each training round, its Dice per structure
 on a held-out share of the datastore's final labels.
 
-The held-out share is fixed by the image id alone (:func:`is_held_out`), so an image is held
-out in every round or in none, and training never sees it. The curve is kept beside the
-model's weights as ``<name>.curve.json`` and drawn as ``<name>.curve.png``; a round that
-could not be scored (no final label in the held-out share) is recorded with the reason.
+The held-out share is fixed by the image id (:func:`is_held_out`) and by what earlier rounds
+trained on: an image a round trained on is never held out later, and an image held out is
+never trained on while it stays held out. When every final label so far falls in the
+held-out share (a first label, say), the round trains on all of them rather than refuse to
+train: those images leave the held-out share for good and the round records why it has no
+score. The curve is kept beside the model's weights as ``<name>.curve.json`` (each point
+lists the image ids it trained on) and drawn as ``<name>.curve.png``.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +52,13 @@ def is_held_out(identifier: str) -> bool:
     return fraction < HELD_OUT_SHARE
 
 
-def split_held_out(pairs: Sequence[Pair]) -> tuple[list[Pair], list[Pair]]:
-    """``pairs`` (image file, label file) as those to train on and those held out."""
-    held = [pair for pair in pairs if is_held_out(image_id(pair[0]))]
+def split_held_out(
+    pairs: Sequence[Pair], trained_before: Collection[str] = ()
+) -> tuple[list[Pair], list[Pair]]:
+    """``pairs`` (image file, label file) as those to train on and those held out: held out
+    where the id is in the share and was not in ``trained_before``."""
+    seen = set(trained_before)
+    held = [p for p in pairs if image_id(p[0]) not in seen and is_held_out(image_id(p[0]))]
     return [pair for pair in pairs if pair not in held], held
 
 
@@ -74,30 +81,30 @@ def held_out_dice(
 def record_round(
     curve: LearningCurve,
     weights_id: str,
-    trained: int,
+    trained: Sequence[Pair],
     held: Sequence[Pair],
     segment: Segment,
     structures: Mapping[str, int],
 ) -> dict[str, Any]:
-    """Score the weights ``weights_id`` (trained on ``trained`` final labels) on the ``held``
+    """Score the weights ``weights_id`` (trained on the ``trained`` pairs) on the ``held``
     out pairs with ``segment`` and add the point to ``curve``; with none held out, add a point
     saying so."""
+    ids = [image_id(image) for image, _ in trained]
     if not held:
-        reason = (f"none of the {trained} final labels is in the held-out share "
-                  f"({HELD_OUT_SHARE:.0%} of image ids, by hash)")  # fmt: skip
-        return curve.add(weights_id, trained, 0, reason=reason)
-    return curve.add(weights_id, trained, len(held), held_out_dice(held, segment, structures))
+        reason = (f"none of the {len(ids)} final labels trained on is held out "
+                  f"({HELD_OUT_SHARE:.0%} of image ids, by hash, never one trained on "
+                  "before; with no other label to train on, all were used)")  # fmt: skip
+        return curve.add(weights_id, ids, 0, reason=reason)
+    return curve.add(weights_id, ids, len(held), held_out_dice(held, segment, structures))
 
 
-def training_share(pairs: Sequence[Pair]) -> tuple[list[Pair], list[Pair]]:
-    """:func:`split_held_out`, refusing a datastore whose final labels are all held out."""
-    train, held = split_held_out(pairs)
-    if held and not train:
-        raise ValueError(
-            f"all {len(held)} final labels are held out to score training rounds "
-            f"({HELD_OUT_SHARE:.0%} of image ids, by hash): label more images"
-        )
-    return train, held
+def training_share(
+    pairs: Sequence[Pair], curve: LearningCurve | None = None
+) -> tuple[list[Pair], list[Pair]]:
+    """:func:`split_held_out` given what ``curve``'s rounds trained on; where nothing would be
+    left to train on, all ``pairs`` are trained on and none is held out."""
+    train, held = split_held_out(pairs, curve.trained_ids() if curve is not None else ())
+    return (list(pairs), []) if not train else (train, held)
 
 
 class LearningCurve:
@@ -113,22 +120,27 @@ class LearningCurve:
         """Every round so far, oldest first (empty before the first)."""
         return json.loads(self.path.read_text()) if self.path.is_file() else []
 
+    def trained_ids(self) -> set[str]:
+        """The image ids any recorded round trained on."""
+        return {i for point in self.points() for i in point.get("trained_on", [])}
+
     def add(
         self,
         weights_id: str,
-        trained: int,
+        trained: Sequence[str],
         held_out: int,
         dice: Mapping[str, float] | None = None,
         reason: str | None = None,
     ) -> dict[str, Any]:
-        """Record the next round: the weights it published, how many final labels it trained
-        on and held out, and the held-out Dice per structure, or the ``reason`` there is
-        none. Returns the point; the plot is redrawn."""
+        """Record the next round: the weights it published, the image ids of the final labels
+        it trained on, how many it held out, and the held-out Dice per structure, or the
+        ``reason`` there is none. Returns the point; the plot is redrawn."""
         points = self.points()
         point = {
             "round": len(points) + 1,
             "weights_id": weights_id,
-            "training_labels": trained,
+            "training_labels": len(trained),
+            "trained_on": sorted(trained),
             "held_out_labels": held_out,
             "dice": dict(dice or {}),
             "reason": reason,

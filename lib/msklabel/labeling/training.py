@@ -63,7 +63,7 @@ def train_and_publish(
     if not pairs:
         raise ValueError("no image has a final label to train on")
     started = time.perf_counter()
-    pairs, held = training_share(pairs)
+    pairs, held = training_share(pairs, store.curve)
     examples = training_slices(pairs, list(labels.values()), max_slices, config.min_area)
     backend = store.segmenter(device).backend
     if not isinstance(backend, TrainableBackend):
@@ -90,7 +90,7 @@ def train_and_publish(
         return simulate(segmenter.session(image), reference.array, values, oracle).labels.array
 
     weights_id = segmenter.backend.model_id
-    record_round(store.curve, weights_id, len(pairs), held, segment, labels)
+    record_round(store.curve, weights_id, pairs, held, segment, labels)
     return report
 
 
@@ -128,7 +128,7 @@ def train_kneeseg_and_publish(
     publish it and score it on the held-out pairs; returns the report."""
     if not pairs:
         raise ValueError("no final label to train the knee network on")
-    pairs, held = training_share(pairs)
+    pairs, held = training_share(pairs, store.curve)
     series = [read_labelled(image, label) for image, label in pairs]
     initial = store.segmenter(device)
     segmenter = train_segmenter([], config, images=series, initial=initial, device=initial.device)
@@ -141,5 +141,5 @@ def train_kneeseg_and_publish(
     def segment(image: Volume, reference: Volume) -> np.ndarray:
         return segment_knee((image,), published, progress=False).labels.array
 
-    record_round(store.curve, published.model_id, len(pairs), held, segment, KNEE_STRUCTURES)
+    record_round(store.curve, published.model_id, pairs, held, segment, KNEE_STRUCTURES)
     return report
