@@ -20,14 +20,15 @@ from msklabel.kneeseg import segment_knee
 from msklabel.kneeseg.training import TrainConfig as KneeSegConfig
 from msklabel.kneeseg.training import train_segmenter
 from msklabel.labeling.curve import Pair, record_round, training_share
+from msklabel.labeling.labelset import KNEE_STRUCTURES
 from msklabel.labeling.models import DetectorStore, KneeSegStore, ModelStore
 from msklabel.labels import KneeLabel
 from msklabel.segment.backends.base import TrainableBackend
 from msklabel.segment.finetune import FinetuneConfig, TrainingSlices, finetune
 from msklabel.volume import Volume
 
-#: The structures the knee network segments, by name.
-KNEE_STRUCTURES = {label.key: int(label) for label in KneeLabel}
+#: The structures the knee network segments (the knee label set's), by name: value.
+KNEE_VALUES = {label.key: int(label) for label in KneeLabel if label.key in KNEE_STRUCTURES}
 
 
 def training_slices(
@@ -141,5 +142,5 @@ def train_kneeseg_and_publish(
     def segment(image: Volume, reference: Volume) -> np.ndarray:
         return segment_knee((image,), published, progress=False).labels.array
 
-    record_round(store.curve, published.model_id, pairs, held, segment, KNEE_STRUCTURES)
+    record_round(store.curve, published.model_id, pairs, held, segment, KNEE_VALUES)
     return report
