@@ -6,7 +6,13 @@ import threading
 
 import pytest
 
-from msklabel.dicomweb import AuthSettingError, DicomWebAuth, MissingSecret, dicomweb_client
+from msklabel.dicomweb import (
+    AuthSettingError,
+    DicomWebAuth,
+    MissingSecret,
+    auth_from_table,
+    dicomweb_client,
+)
 from msklabel.errors import InputError
 from msklabel.evaluation.datasets import DicomWebDataset
 
@@ -41,6 +47,25 @@ def test_login_settings_that_do_not_fit(settings, key, reason):
     with pytest.raises(AuthSettingError, match=reason) as raised:
         DicomWebAuth(**settings)
     assert raised.value.key == key
+
+
+def test_a_configuration_table_gives_the_login_and_never_its_secret():
+    """The one reader of the login keys of every configuration file (evaluation plans,
+    listener destinations); a value that may be a secret written by mistake is not echoed."""
+    table = {"url": "http://pacs/dicom-web", "user": "radiology", "password_env": "PACS_PW"}
+    assert auth_from_table(table) == DicomWebAuth(user="radiology", password_env="PACS_PW")
+    assert auth_from_table({"token_env": "T"}) == DicomWebAuth(token_env="T")
+    assert auth_from_table({"url": "http://pacs"}) == DicomWebAuth()
+    for table, key, reason in (
+        ({"user": "a", "password": "s3cret-1"}, "password", "never write a secret"),
+        ({"token": "s3cret-1"}, "token", "name the environment variable that holds it with "
+                                         "token_env"),
+        ({"token_env": "s3cret-1!"}, "token_env", "not an environment variable name"),
+        ({"user": "a", "password_env": 7}, "password_env", "must be text, got int"),
+    ):  # fmt: skip
+        with pytest.raises(AuthSettingError, match=reason) as raised:
+            auth_from_table(table)
+        assert raised.value.key == key and "s3cret" not in str(raised.value)
 
 
 class _BearerServer(http.server.BaseHTTPRequestHandler):

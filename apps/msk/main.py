@@ -26,6 +26,7 @@ from monailabel.utils.others.generic import strtobool
 from msklabel import __version__
 from msklabel.labeling.models import DetectorStore
 from msklabel.labeling.options import AppOptions
+from msklabel.labeling.studies import studies_login
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +78,8 @@ class MyApp(MONAILabelApp):
                 self.options.dicomweb_filter,
                 self.options.labelset,
                 settings.MONAI_LABEL_DICOMWEB_CACHE_PATH or None,
+                # MONAI Label's own login setting, which its DICOMweb proxy uses too
+                studies_login(settings.MONAI_LABEL_DICOMWEB_USERNAME),
             )
         return MskLocalDatastore(
             self.studies,

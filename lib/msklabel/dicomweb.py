@@ -2,21 +2,37 @@
 
 Secrets never sit in a configuration file: :class:`DicomWebAuth` names the environment
 variables that hold them and reads them only when a client is made (into the session's
-authentication, which nothing logs). No error message of this module holds them.
+authentication, which nothing logs). No error message of this module holds them, nor the
+settings that should name a variable (one may hold the secret by mistake).
+
+Every configuration file that gives a DICOMweb login (an evaluation plan's ``dicomweb``
+dataset, a listener's ``dicomweb`` destination) uses the same keys, read by
+:func:`auth_from_table`:
+
+.. code-block:: toml
+
+    user = "msklabel"                    # HTTP basic: this user ...
+    password_env = "PACS_PASSWORD"       # ... with the password in $PACS_PASSWORD
+    # token_env = "PACS_TOKEN"           # or: Authorization: Bearer $PACS_TOKEN
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import requests
     from dicomweb_client.api import DICOMwebClient
 
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: The keys of a login in a configuration table (:func:`auth_from_table`).
+LOGIN_KEYS = ("user", "password_env", "token_env")
+#: Keys that would write a secret into a file (refused), and the key to give instead.
+_SECRET_KEYS = {"password": "password_env", "token": "token_env"}
 
 
 class AuthSettingError(ValueError):
@@ -58,12 +74,23 @@ class DicomWebAuth:
             )
         for key, variable in (("password_env", self.password_env), ("token_env", self.token_env)):
             if variable is not None and not _VARIABLE.fullmatch(variable):
-                raise AuthSettingError(key, f"not an environment variable name: {variable!r}")
+                raise AuthSettingError(
+                    key,
+                    "not an environment variable name (letters, digits and _, not starting "
+                    "with a digit): name the variable that holds the secret, not the secret",
+                )
 
     @property
     def variable(self) -> str | None:
         """The environment variable holding the secret (None: no login)."""
         return self.token_env or self.password_env
+
+    @property
+    def variable_key(self) -> str | None:
+        """The setting that names :attr:`variable`: ``token_env`` or ``password_env``."""
+        if self.variable is None:
+            return None
+        return "token_env" if self.token_env is not None else "password_env"
 
     def __str__(self) -> str:
         """Which login this is, without its secret."""
@@ -73,11 +100,12 @@ class DicomWebAuth:
             return f"user {self.user!r} with the password in ${self.password_env}"
         return "no credentials given"
 
-    def secret(self) -> str | None:
-        """The password or token, read from the environment now (None: no login)."""
+    def secret(self, environ: Mapping[str, str] | None = None) -> str | None:
+        """The password or token, read from the environment now (None: no login);
+        ``environ`` is another process's environment to look in instead."""
         if self.variable is None:
             return None
-        secret = os.environ.get(self.variable)
+        secret = (os.environ if environ is None else environ).get(self.variable)
         if not secret:
             raise MissingSecret(self.variable)
         return secret
@@ -95,6 +123,34 @@ class DicomWebAuth:
         else:
             session.auth = (str(self.user), secret)
         return session
+
+
+def auth_from_table(table: Mapping[str, Any]) -> DicomWebAuth:
+    """The login a configuration table gives by its :data:`LOGIN_KEYS` (its other keys are
+    the caller's, but for ``password`` and ``token``). :class:`AuthSettingError` names the key
+    at fault: a secret written in the table, a value that is not text, settings that do not
+    fit together. The secret is not read here (:meth:`DicomWebAuth.secret`)."""
+    for key, instead in _SECRET_KEYS.items():
+        if key in table:
+            reason = "never write a secret in a configuration file: name the environment variable"
+            raise AuthSettingError(key, f"{reason} that holds it with {instead}")
+    settings: dict[str, str | None] = {}
+    for key in LOGIN_KEYS:
+        value = table.get(key)
+        if value is not None and not isinstance(value, str):
+            raise AuthSettingError(key, f"must be text, got {type(value).__name__}")
+        settings[key] = value
+    return DicomWebAuth(**settings)
+
+
+def refused_login(error: Exception, auth: DicomWebAuth) -> str | None:
+    """What to say when ``error`` is the server refusing ``auth`` (HTTP 401 or 403), naming
+    the login but not its secret; None for any other error."""
+    response = getattr(error, "response", None)
+    status = None if response is None else response.status_code
+    if status not in (401, 403):
+        return None
+    return f"the server refused the login ({auth}; HTTP {status})"
 
 
 def dicomweb_client(url: str, auth: DicomWebAuth | None = None) -> DICOMwebClient:

@@ -27,7 +27,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
-from msklabel.errors import InputError, MsklabelError
+from msklabel.dicomweb import MissingSecret
+from msklabel.errors import InputError, MsklabelError, OptionError
+from msklabel.labeling.studies import DICOMWEB_USER_SETTING, studies_login
 from msklabel.ports import free_port
 from msklabel.security.auth import TOKEN_ENV
 from msklabel.security.users import USERS_ENV, read_users
@@ -61,11 +63,13 @@ class MonaiLabelServer:
     ``conf`` holds the app's ``-c key value`` options. The server listens on ``host`` at
     ``port`` (a free one when None); its output goes to a log (:meth:`log_text`), or to
     this process's output with ``echo``; ``env`` adds environment variables (MONAI Label's
-    ``MONAI_LABEL_*`` settings). With ``token`` (the shared admin token) or ``users_file``
-    (users with roles, :mod:`msklabel.security.users`) every request but the login must
-    present a bearer token; a ``host`` other than loopback requires one of them, or
-    ``insecure=True`` (logged as a warning). Used as a context manager it starts on entry and
-    stops on exit; :meth:`stop` ends only the process it started.
+    ``MONAI_LABEL_*`` settings, the DICOMweb login of ``studies`` among them: a password
+    missing from that environment is an :class:`OptionError` here, at once). With ``token``
+    (the shared admin token) or ``users_file`` (users with roles,
+    :mod:`msklabel.security.users`) every request but the login must present a bearer
+    token; a ``host`` other than loopback requires one of them, or ``insecure=True`` (logged
+    as a warning). Used as a context manager it starts on entry and stops on exit;
+    :meth:`stop` ends only the process it started.
     """
 
     def __init__(
@@ -119,6 +123,12 @@ class MonaiLabelServer:
             self.env[TOKEN_ENV] = token
         if users_file is not None:
             self.env[USERS_ENV] = str(Path(users_file).resolve())
+        if self.studies.startswith(("http://", "https://")):
+            login = studies_login(self.env.get(DICOMWEB_USER_SETTING, ""))
+            try:
+                login.secret(self.env)
+            except MissingSecret as error:
+                raise OptionError(f"--studies {self.studies}: {login}: {error}") from None
         # Where uvicorn finds ASGI_APP (the server adds the app folder only for the app itself).
         self.env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(DEFAULT_APP), self.env.get("PYTHONPATH")) if p

@@ -1,4 +1,5 @@
-"""The app on a real Orthanc through DICOMweb: MR series listed, final labels stored as SEG."""
+"""The app on a real Orthanc through DICOMweb, logged in with MONAI Label's own login settings
+(HTTP basic): MR series listed, final labels stored as SEG."""
 
 from __future__ import annotations
 
@@ -14,12 +15,14 @@ from monailabel.client import MONAILabelClient
 from msklabel.dicom.seg import read_seg_labels
 from msklabel.io import read_volumes
 from msklabel.io.nifti import read_nifti
+from msklabel.labeling.studies import DICOMWEB_PASSWORD_SETTING, DICOMWEB_USER_SETTING
 from msklabel.serve import MonaiLabelServer
 from msklabel.testing.orthanc import OrthancServer
 
 pytestmark = pytest.mark.slow
 
 MODEL = "litemedsam"
+USER, PASSWORD = "annotation", "pw-0b7e41c9d2"
 CLICK = [128, 100, 12]  # x (column), y (row), z (slice)
 
 
@@ -31,12 +34,11 @@ def knee(sample):
 
 @pytest.fixture(scope="module")
 def pacs(sample):
-    """A real Orthanc holding the sample study (192 MR instances, 8 echoes)."""
-    with OrthancServer() as orthanc:
+    """A real Orthanc holding the sample study (192 MR instances, 8 echoes); every request
+    needs a login."""
+    with OrthancServer(users={USER: PASSWORD}) as orthanc:
         for path in sorted(sample.dicom_dir.iterdir()):
-            request = urllib.request.Request(
-                f"{orthanc.url}/instances", data=path.read_bytes(), method="POST"
-            )
+            request = orthanc.request("/instances", data=path.read_bytes())
             urllib.request.urlopen(request, timeout=30).read()
         yield orthanc
 
@@ -44,9 +46,14 @@ def pacs(sample):
 @pytest.fixture(scope="module")
 def client(pacs, tmp_path_factory) -> MONAILabelClient:
     conf = {"model_dir": str(tmp_path_factory.mktemp("model"))}
-    env = {"MONAI_LABEL_DICOMWEB_CACHE_PATH": str(tmp_path_factory.mktemp("cache"))}
+    env = {
+        "MONAI_LABEL_DICOMWEB_CACHE_PATH": str(tmp_path_factory.mktemp("cache")),
+        DICOMWEB_USER_SETTING: USER,
+        DICOMWEB_PASSWORD_SETTING: PASSWORD,
+    }
     with MonaiLabelServer(pacs.dicomweb_url, conf=conf, env=env) as server:
         yield MONAILabelClient(server.url, tmpdir=str(tmp_path_factory.mktemp("results")))
+        assert PASSWORD not in server.log_text()
 
 
 def seg_instances(pacs: OrthancServer) -> list[str]:
@@ -81,7 +88,7 @@ def test_final_label_goes_to_orthanc_as_a_binary_seg(client, pacs, knee, tmp_pat
     )
     (stored,) = seg_instances(pacs)
     seg_file = tmp_path / "seg.dcm"
-    with urllib.request.urlopen(f"{pacs.url}/instances/{stored}/file", timeout=30) as response:
+    with urllib.request.urlopen(pacs.request(f"/instances/{stored}/file"), timeout=30) as response:
         seg_file.write_bytes(response.read())
 
     run = subprocess.run(["dciodvfy", str(seg_file)], capture_output=True, text=True, check=False)

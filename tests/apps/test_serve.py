@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 
 from msklabel.cli import build_parser
-from msklabel.errors import InputError
+from msklabel.dicomweb import DicomWebAuth
+from msklabel.errors import InputError, OptionError
+from msklabel.labeling.studies import (
+    DICOMWEB_PASSWORD_SETTING,
+    DICOMWEB_USER_SETTING,
+    studies_login,
+)
 from msklabel.ports import free_port
 from msklabel.security.auth import TOKEN_ENV
 from msklabel.security.users import USERS_ENV, read_users, user_line
@@ -27,6 +33,30 @@ def test_the_command_is_the_stock_server_with_our_app(tmp_path):
     assert command[command.index("--studies") + 1] == str(tmp_path)
     assert command[-3:] == ["--conf", "labels", "femur,tibia"]
     assert server.url == "http://127.0.0.1:8123"
+
+
+def test_a_dicomweb_login_passes_to_the_server_and_needs_its_password(tmp_path, monkeypatch):
+    """MONAI Label's own login settings reach the server (its DICOMweb proxy and our app's
+    datastore read them); a user without the password fails here, not in the server's log."""
+    url = "http://pacs:8042/dicom-web"
+    login = {DICOMWEB_USER_SETTING: "radiology", DICOMWEB_PASSWORD_SETTING: "pw-9d2b"}
+    for name in login:
+        monkeypatch.delenv(name, raising=False)
+    assert studies_login("") == DicomWebAuth()
+    assert studies_login("radiology").secret(login) == "pw-9d2b"
+    assert MonaiLabelServer(url, env=login).env.items() >= login.items()
+    monkeypatch.setenv(DICOMWEB_PASSWORD_SETTING, "pw-9d2b")
+    monkeypatch.setenv(DICOMWEB_USER_SETTING, "radiology")
+    assert MonaiLabelServer(url).env.items() >= login.items()  # from this environment
+    monkeypatch.delenv(DICOMWEB_PASSWORD_SETTING)
+    with pytest.raises(OptionError) as raised:
+        MonaiLabelServer(url)
+    assert str(raised.value) == (
+        f"--studies {url}: user 'radiology' with the password in "
+        f"${DICOMWEB_PASSWORD_SETTING}: environment variable {DICOMWEB_PASSWORD_SETTING} is "
+        "not set"
+    )
+    MonaiLabelServer(tmp_path)  # a local folder needs no login
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.7", "::", "knee-server.local"])

@@ -142,8 +142,8 @@ def test_a_plan_becomes_typed_datasets_and_models(tmp_path):
         (('url = "http://', 'url = "'), r"datasets\[3\]\.url: must be an http\(s\) URL"),
         (
             ('8042/dicom-web/"', '8042/dicom-web/"\nuser = "r"\npassword = "hunter2"'),
-            r"datasets\[3\]\.password: never write a secret in the plan: name the environment "
-            r"variable that holds it with password_env",
+            r"datasets\[3\]\.password: never write a secret in a configuration file: name the "
+            r"environment variable that holds it with password_env",
         ),
         (
             ('8042/dicom-web/"', '8042/dicom-web/"\nuser = "r"'),

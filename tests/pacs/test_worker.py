@@ -1,22 +1,26 @@
-"""Retries: a job whose destination is down is retried with backoff, then fails with the
-reason (the steps already done are not run again); a deterministic failure is not retried."""
+"""Retries: a job whose destination is down, or refuses the login, is retried with backoff
+(the steps already done are not run again, their results are what is sent), then fails with
+the reason; a deterministic failure is not retried."""
 
 from __future__ import annotations
 
 import errno
+import json
 import sqlite3
 import time
 from pathlib import Path
 
+import pydicom
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from msklabel.errors import InputError
 from msklabel.pacs import Service, load_config, worker
-from msklabel.pacs.pipeline import StepFailed
+from msklabel.pacs.pipeline import SENT_FILES, StepFailed
 from msklabel.pacs.send import SendError
 from msklabel.ports import free_port
 from msklabel.testing.listener import storescu, wait_for
+from msklabel.testing.orthanc import OrthancServer
 
 
 @pytest.mark.slow
@@ -45,6 +49,54 @@ def test_a_transient_failure_is_retried_then_fails_with_its_reason(
     states = {step["name"]: step["state"] for step in job["steps"]}
     assert states == {"select": "done", "segment": "done", "results": "done", "send": "failed"}
     assert len(list((config.storage / "results").glob("*/job-*/results/seg.dcm"))) == 1
+
+
+@pytest.mark.slow
+def test_a_refused_stow_login_keeps_the_results_for_the_retry_that_logs_in(
+    tmp_path: Path, labels_dir: Path, make_study, monkeypatch, caplog
+) -> None:
+    """Orthanc asks for a login: the first send, with a wrong password, fails and is retried;
+    once the password is right, the retry sends the very results the first attempt wrote
+    (the same files, unchanged), and the secret is in no status or log line."""
+    caplog.set_level("DEBUG")
+    password = "pw-61f0d2c8e4"
+    monkeypatch.setenv("MSK_TEST_STOW_PW", "wrong-" + password)
+    with OrthancServer(users={"radiology": password}) as orthanc:
+        config = load_config(
+            storage=tmp_path / "storage",
+            listener={"host": "127.0.0.1", "port": 0, "min_free_mb": 1},
+            completion={"inactivity_s": 0.5, "check_every_s": 0.2},
+            queue={"retries": 3, "retry_delay_s": 1.0},
+            pipeline={"steps": ["select", "segment", "results", "send"],
+                      "segmentation": "labels", "labels_dir": str(labels_dir)},
+            destinations=[{"type": "dicomweb", "url": orthanc.dicomweb_url,
+                           "user": "radiology", "password_env": "MSK_TEST_STOW_PW"}],
+            status={"port": 0},
+        )  # fmt: skip
+        with Service(config) as service:
+            assert storescu(service.listener.port, make_study().files).returncode == 0
+
+            def job() -> dict:
+                return (service.status.summary()["jobs"] or [{}])[0]
+
+            wait_for(lambda: job().get("state") == "retrying", 120, "the refused send")
+            first = job()
+            results = next((config.storage / "results").glob("*/job-*/results"))
+            written = {path.name: path.stat().st_mtime_ns for path in results.glob("*.dcm")}
+            monkeypatch.setenv("MSK_TEST_STOW_PW", password)
+            wait_for(lambda: job().get("finished"), 120, "the job to end")
+            last = job()
+            shown = json.dumps([first, service.status.summary()], default=str)
+        stored = orthanc.instance_uids()
+    assert "the server refused the login (user 'radiology' with the password in " \
+           "$MSK_TEST_STOW_PW; HTTP 401)" in first["error"]  # fmt: skip
+    assert {step["name"]: step["state"] for step in first["steps"]}["send"] == "failed"
+    assert last["state"] == "done" and last["attempts"] >= 2, last
+    assert {path.name: path.stat().st_mtime_ns for path in results.glob("*.dcm")} == written
+    sops = {str(pydicom.dcmread(results / name, stop_before_pixels=True).SOPInstanceUID)
+            for name in SENT_FILES}  # fmt: skip
+    assert stored == sops  # all three results, once each
+    assert caplog.records and password not in shown + caplog.text
 
 
 @pytest.mark.parametrize(

@@ -51,7 +51,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--destination",
         action="append",
         metavar="AET@HOST:PORT|URL",
-        help="send results by C-STORE to AET@HOST:PORT or by STOW-RS to a DICOMweb URL",
+        help="send results by C-STORE to AET@HOST:PORT or by STOW-RS to a DICOMweb URL "
+        "(no login: a destination that logs in goes in the --config file)",
     )
     add_device_option(parser, default=None)
     parser.set_defaults(handler=_listen)

@@ -22,7 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--studies",
         help="a local folder of NIfTI images or a DICOMweb URL such as "
-        "http://127.0.0.1:8042/dicom-web (default: the sample knee)",
+        "http://127.0.0.1:8042/dicom-web (default: the sample knee); a PACS login is read from "
+        "$MONAI_LABEL_DICOMWEB_USERNAME and $MONAI_LABEL_DICOMWEB_PASSWORD",
     )
     parser.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
     parser.add_argument(

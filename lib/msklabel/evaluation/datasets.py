@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from msklabel.dicomweb import DicomWebAuth, MissingSecret, dicomweb_client
+from msklabel.dicomweb import DicomWebAuth, MissingSecret, dicomweb_client, refused_login
 from msklabel.errors import InputError
 from msklabel.labels import KneeLabel
 from msklabel.volume import Volume
@@ -316,12 +316,7 @@ class DicomWebDataset(Dataset):
         try:
             yield
         except requests.RequestException as error:
-            response = getattr(error, "response", None)
-            status = None if response is None else response.status_code
-            if status in (401, 403):
-                reason = f"the server refused the login ({self.auth}; HTTP {status})"
-            else:
-                reason = f"DICOMweb {what} failed ({error})"
+            reason = refused_login(error, self.auth) or f"DICOMweb {what} failed ({error})"
             raise InputError(self.url, f"dataset {self.name!r}: {reason}") from None
 
 

@@ -31,7 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from msklabel.dicomweb import AuthSettingError, DicomWebAuth, MissingSecret
+from msklabel.dicomweb import (
+    LOGIN_KEYS,
+    AuthSettingError,
+    DicomWebAuth,
+    MissingSecret,
+    auth_from_table,
+)
 from msklabel.errors import InputError
 from msklabel.evaluation.datasets import (
     Dataset,
@@ -260,19 +266,15 @@ def _simulation(table: _Table, common: dict[str, Any]) -> SimulationDataset:
 def _auth(table: _Table) -> DicomWebAuth:
     """The login of a DICOMweb dataset; its secret must be in the environment variable the
     plan names, never in the plan."""
-    for key, instead in (("password", "password_env"), ("token", "token_env")):
-        if key in table.table:
-            raise table.error(key, f"never write a secret in the plan: name the environment "
-                                   f"variable that holds it with {instead}")  # fmt: skip
-    settings = {key: table.get(key, str) for key in ("user", "password_env", "token_env")}
+    table.read.update(LOGIN_KEYS)
     try:
-        auth = DicomWebAuth(**settings)
+        auth = auth_from_table(table.table)
     except AuthSettingError as error:
         raise table.error(error.key, error.reason) from None
     try:
         auth.secret()
     except MissingSecret as error:
-        raise table.error("token_env" if auth.token_env else "password_env", str(error)) from None
+        raise table.error(str(auth.variable_key), str(error)) from None
     return auth
 
 

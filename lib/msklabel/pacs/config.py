@@ -52,7 +52,10 @@
 
     [[destinations]]
     type = "dicomweb"                    # STOW-RS
-    url = "http://pacs.example.org/dicom-web"
+    url = "https://pacs.example.org/dicom-web"
+    user = "msklabel"                    # a login, if the server asks for one: HTTP basic ...
+    password_env = "PACS_PASSWORD"       # ... with the password in $PACS_PASSWORD
+    # token_env = "PACS_TOKEN"           # or: Authorization: Bearer $PACS_TOKEN
 
     [[rules]]                            # see msklabel.pacs.rules
     name = "knee-mr"
@@ -65,7 +68,7 @@ import dataclasses
 import json
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,6 +76,13 @@ from typing import Any
 from msklabel.biomarkers.quality import DEFAULT_RULES as DEFAULT_QUALITY
 from msklabel.biomarkers.quality import QualityRules, rules_from_mapping
 from msklabel.device import resolve_device
+from msklabel.dicomweb import (
+    LOGIN_KEYS,
+    AuthSettingError,
+    DicomWebAuth,
+    MissingSecret,
+    auth_from_table,
+)
 from msklabel.errors import InputError
 from msklabel.pacs.rules import DEFAULT_RULES, Rule, rule_from_dict
 
@@ -153,7 +163,8 @@ class StatusConfig:
 
 @dataclass(frozen=True)
 class Destination:
-    """Where results go: a DICOM AE (C-STORE) or a DICOMweb service (STOW-RS)."""
+    """Where results go: a DICOM AE (C-STORE) or a DICOMweb service (STOW-RS), which may ask
+    for a login (``auth``; its secret stays in the environment, :mod:`msklabel.dicomweb`)."""
 
     type: str
     ae_title: str = ""
@@ -161,6 +172,7 @@ class Destination:
     port: int = 0
     url: str = ""
     calling_ae_title: str = ""
+    auth: DicomWebAuth = field(default_factory=DicomWebAuth)
 
     @property
     def name(self) -> str:
@@ -183,6 +195,8 @@ class PacsConfig:
     destinations: tuple[Destination, ...] = ()
     rules: tuple[Rule, ...] = DEFAULT_RULES
     quality: QualityRules = DEFAULT_QUALITY
+    #: The file it was read from, which errors name.
+    source: str = "configuration"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "storage", Path(self.storage).expanduser())
@@ -191,6 +205,17 @@ class PacsConfig:
     def replace(self, **sections: Any) -> PacsConfig:
         """A copy with whole sections (or ``storage``) replaced."""
         return dataclasses.replace(self, **sections)
+
+    def check_logins(self) -> None:
+        """Check that the secret of every destination's login is in the environment now (a
+        worker reads it at each send): :class:`InputError` naming the file and the key if not,
+        so that a process that sends fails at its start rather than at its first send."""
+        for index, destination in enumerate(self.destinations):
+            try:
+                destination.auth.secret()
+            except MissingSecret as error:
+                key = f"destinations[{index}].{destination.auth.variable_key}"
+                raise InputError(self.source, f"{key}: {error}") from None
 
 
 _SECTIONS = {
@@ -226,10 +251,11 @@ def config_from_dict(data: Mapping[str, Any], source: str = "configuration") -> 
         raise InputError(source, f"unknown keys {unknown} (known: {sorted(known)})")
     try:
         kwargs: dict[str, Any] = {
-            name: _section(cls, data.get(name, {}), name) for name, cls in _SECTIONS.items()
+            name: _section(cls, data.get(name, {}), f"[{name}]") for name, cls in _SECTIONS.items()
         }
         kwargs["destinations"] = tuple(
-            _section(Destination, item, "destinations") for item in data.get("destinations", ())
+            _destination(item, f"destinations[{index}]")
+            for index, item in enumerate(data.get("destinations", ()))
         )
         if "rules" in data:
             kwargs["rules"] = tuple(rule_from_dict(item) for item in data["rules"])
@@ -237,7 +263,7 @@ def config_from_dict(data: Mapping[str, Any], source: str = "configuration") -> 
             kwargs["storage"] = Path(data["storage"])
         if "quality" in data:
             kwargs["quality"] = rules_from_mapping(_quality_table(data["quality"]), source)
-        return PacsConfig(**kwargs)
+        return PacsConfig(**kwargs, source=source)
     except (TypeError, ValueError) as error:
         raise InputError(source, str(error)) from None
 
@@ -259,15 +285,37 @@ def _read(path: Path) -> dict[str, Any]:
         raise InputError(path, f"not valid {path.suffix.lstrip('.') or 'TOML'}: {error}") from None
 
 
-def _section(cls: type, values: Mapping[str, Any], name: str) -> Any:
+def _section(
+    cls: type, values: Mapping[str, Any], where: str, read: Sequence[str] = (), **given: Any
+) -> Any:
+    """``cls`` from the table ``values`` (``where`` names it in errors); ``given`` are fields
+    that the table holds in another form (its keys ``read``, which the caller has read)."""
     if not isinstance(values, Mapping):
-        raise ValueError(f"[{name}] must be a table, got {values!r}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - set(fields))
+        raise ValueError(f"{where} must be a table, got {values!r}")
+    fields = {f.name for f in dataclasses.fields(cls)} - set(given)
+    unknown = sorted(set(values) - fields - set(read))
     if unknown:
-        raise ValueError(f"[{name}]: unknown keys {unknown} (known: {sorted(fields)})")
-    converted = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
-    return cls(**converted)
+        known = sorted(fields | set(read))
+        raise ValueError(f"{where}: unknown keys {unknown} (known: {known})")
+    converted = {
+        k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if k not in read
+    }
+    return cls(**converted, **given)
+
+
+def _destination(values: Any, key: str) -> Destination:
+    """One ``[[destinations]]`` table; a dicomweb one may give a login, read by the parser
+    of every DICOMweb login (:func:`msklabel.dicomweb.auth_from_table`)."""
+    if not isinstance(values, Mapping):  # before reading its login
+        raise ValueError(f"{key} must be a table, got {values!r}")
+    try:
+        auth = auth_from_table(values)
+    except AuthSettingError as error:
+        raise ValueError(f"{key}.{error.key}: {error.reason}") from None
+    login = [name for name in LOGIN_KEYS if name in values]
+    if login and values.get("type") != "dicomweb":
+        raise ValueError(f"{key}: {', '.join(login)}: only a dicomweb destination logs in")
+    return _section(Destination, values, key, LOGIN_KEYS, auth=auth)
 
 
 def _check(config: PacsConfig) -> None:

@@ -1,7 +1,9 @@
 """Send result files to a destination: C-STORE to a DICOM AE, or STOW-RS to a DICOMweb URL.
 
 A failure to reach or be accepted by the destination raises :class:`SendError`, which the
-worker treats as transient (the job is retried with backoff).
+worker treats as transient (the job is retried with backoff). A DICOMweb destination logs in
+as its ``auth`` says (:mod:`msklabel.dicomweb`): a refused login, or its secret missing from
+the environment, is a :class:`SendError` naming the login, never the secret.
 """
 
 from __future__ import annotations
@@ -57,9 +59,12 @@ def _c_store(destination: Destination, datasets: Sequence[Dataset], calling_ae: 
 def _stow(destination: Destination, datasets: Sequence[Dataset]) -> None:
     from requests import RequestException
 
-    from msklabel.dicomweb import dicomweb_client
+    from msklabel.dicomweb import MissingSecret, dicomweb_client, refused_login
 
     try:
-        dicomweb_client(destination.url).store_instances(list(datasets))
+        dicomweb_client(destination.url, destination.auth).store_instances(list(datasets))
+    except MissingSecret as error:
+        raise SendError(f"{destination.name}: {error} (it holds the login's secret)") from None
     except (RequestException, OSError) as error:
-        raise SendError(f"{destination.name}: STOW-RS failed ({error})") from None
+        reason = refused_login(error, destination.auth) or f"STOW-RS failed ({error})"
+        raise SendError(f"{destination.name}: {reason}") from None

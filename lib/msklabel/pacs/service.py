@@ -44,6 +44,10 @@ class Service:
         self.status_server: StatusServer | None = None
 
     def start(self) -> Service:
+        """Start the parts of the role; a worker's destination whose login secret is not in
+        the environment fails here (:meth:`PacsConfig.check_logins`), before anything runs."""
+        if self.worker is not None:
+            self.config.check_logins()
         removed = self.store.clean_incoming()
         if removed:
             logger.info("removed %d unacknowledged partial file(s)", removed)

@@ -112,14 +112,13 @@ def wait_for(condition: Callable[[], object], timeout: float, what: str) -> obje
 def orthanc_post(orthanc: OrthancServer, path: str, body: bytes | dict) -> Any:
     """POST to Orthanc's REST API; the decoded JSON answer."""
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    request = urllib.request.Request(orthanc.url + path, data=data, method="POST")
-    with urllib.request.urlopen(request, timeout=600) as response:
+    with urllib.request.urlopen(orthanc.request(path, data), timeout=600) as response:
         return json.loads(response.read())
 
 
 def orthanc_file(orthanc: OrthancServer, instance: str, path: Path) -> Path:
     """Save the DICOM file of Orthanc's ``instance`` (its Orthanc id) to ``path``."""
-    with urllib.request.urlopen(f"{orthanc.url}/instances/{instance}/file", timeout=60) as file:
+    with urllib.request.urlopen(orthanc.request(f"/instances/{instance}/file"), timeout=60) as file:
         path.write_bytes(file.read())
     return path
 

@@ -112,13 +112,18 @@ class OrthancServer:
         assert self._folder is not None
         return (Path(self._folder.name) / "orthanc.log").read_text(errors="replace")
 
-    def get(self, path: str) -> object:
-        """GET a REST resource and decode its JSON."""
-        request = urllib.request.Request(self.url + path)
+    def request(self, path: str, data: bytes | None = None) -> urllib.request.Request:
+        """A request of the REST resource ``path`` (a POST of ``data`` if given), logged in as
+        the first user if there are users."""
+        request = urllib.request.Request(self.url + path, data=data)
         for user, password in list(self._users.items())[:1]:
             login = base64.b64encode(f"{user}:{password}".encode()).decode()
             request.add_header("Authorization", f"Basic {login}")
-        with urllib.request.urlopen(request, timeout=10) as response:
+        return request
+
+    def get(self, path: str) -> object:
+        """GET a REST resource and decode its JSON."""
+        with urllib.request.urlopen(self.request(path), timeout=10) as response:
             return json.loads(response.read())
 
     def instance_uids(self) -> set[str]:

@@ -3,6 +3,8 @@
 Unlike MONAI Label's own, it searches MR series (any QIDO filter), converts a series with
 msklabel's reader (a multi-echo series becomes its first echo, geometry exact), and writes a
 final label as a BINARY SEG with highdicom, stored by STOW-RS: no dcmqi, nothing downloaded.
+It logs in as ``auth`` says (:func:`msklabel.labeling.studies.studies_login`: MONAI Label's
+own DICOMweb login settings), for every search, retrieval and store.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from monailabel.datastore.utils.dicom import dicom_web_download_series
 from monailabel.interfaces.datastore import DefaultLabelTag
 
 from lib.datastore.safe import SafeIdsMixin
-from msklabel.dicomweb import dicomweb_client
+from msklabel.dicomweb import DicomWebAuth, dicomweb_client
 from msklabel.labeling.labelset import LabelSet
 from msklabel.labeling.series import label_segmentation, seg_to_nifti, write_series_nifti
 
@@ -28,7 +30,8 @@ logger = logging.getLogger(__name__)
 
 
 class MskDicomWebDatastore(SafeIdsMixin, DICOMWebDatastore):
-    """Series found by ``search_filter`` on ``url``; final labels stored there as SEG."""
+    """Series found by ``search_filter`` on ``url``, logged in as ``auth``; final labels stored
+    there as SEG. A login whose secret is not in the environment fails here, at the start."""
 
     def __init__(
         self,
@@ -36,9 +39,11 @@ class MskDicomWebDatastore(SafeIdsMixin, DICOMWebDatastore):
         search_filter: dict[str, Any],
         labelset: LabelSet,
         cache_path: str | None = None,
+        auth: DicomWebAuth | None = None,
     ) -> None:
         self.labelset = labelset
-        super().__init__(dicomweb_client(url), search_filter, cache_path, convert_to_nifti=True)
+        client = dicomweb_client(url, auth)
+        super().__init__(client, search_filter, cache_path, convert_to_nifti=True)
 
     def _series_dir(self, kind: str, series_id: str) -> str:
         folder = os.path.join(self._datastore.image_path(), f".{kind}", series_id)
