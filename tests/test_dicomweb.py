@@ -3,6 +3,7 @@ which the HTTP basic tests use, has no bearer tokens without its authorization p
 
 import http.server
 import threading
+from typing import ClassVar
 
 import pytest
 
@@ -69,12 +70,13 @@ def test_a_configuration_table_gives_the_login_and_never_its_secret():
 
 
 class _BearerServer(http.server.BaseHTTPRequestHandler):
-    """A QIDO-RS stand-in: no series at all, for requests with the bearer token only."""
+    """A QIDO-RS and STOW-RS stand-in, for requests with the bearer token only: no series at
+    all, and every STOW-RS body kept in :attr:`stored`."""
+
+    stored: ClassVar[list[bytes]] = []
 
     def do_GET(self) -> None:
-        if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-            self.send_response(401)
-            self.end_headers()
+        if self._refused():
             return
         body = b"[]"
         self.send_response(200)
@@ -82,6 +84,23 @@ class _BearerServer(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self._refused():
+            return
+        self.stored.append(body)
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _refused(self) -> bool:
+        if self.headers.get("Authorization") == f"Bearer {TOKEN}":
+            return False
+        self.send_response(401)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        return True
 
     def log_message(self, *args: object) -> None:
         pass
@@ -112,3 +131,22 @@ def test_a_bearer_token_reaches_the_server(bearer_server, monkeypatch, caplog):
         dataset.case_names()
     assert "wrong" not in str(raised.value)
     assert caplog.records and TOKEN not in caplog.text
+
+
+def test_a_stow_rs_destination_sends_its_bearer_token(bearer_server, monkeypatch):
+    """The listener's STOW-RS destinations log in as the evaluation datasets do."""
+    from pydicom import examples
+
+    from msklabel.pacs.config import Destination
+    from msklabel.pacs.send import SendError, send_files
+
+    _BearerServer.stored.clear()
+    destination = Destination("dicomweb", url=bearer_server, auth=DicomWebAuth(token_env="TOK"))
+    monkeypatch.setenv("TOK", "wrong")
+    with pytest.raises(SendError, match=r"refused the login \(the bearer token in \$TOK; HTTP 401"):
+        send_files(destination, [examples.get_path("mr")])
+    assert _BearerServer.stored == []
+    monkeypatch.setenv("TOK", TOKEN)
+    send_files(destination, [examples.get_path("mr")])
+    (body,) = _BearerServer.stored
+    assert str(examples.mr.SOPInstanceUID).encode() in body
