@@ -1,4 +1,5 @@
-"""Which plate voxels count as inside a bone (``MaskFigures.enclosed``)."""
+"""Which plate voxels count as inside a bone (``MaskFigures.enclosed``), and how many parts
+a plate or meniscus may have (``fragment_parts``)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from msklabel.biomarkers.masks import MaskFigures
+from msklabel.biomarkers.masks import MaskFigures, fragment_parts
 from msklabel.labels import KneeLabel
 from msklabel.volume import Volume
 
@@ -47,3 +48,31 @@ def test_a_plate_sunk_into_the_bone_is_inside(depth_mm: int) -> None:
     array[array == KneeLabel.MEDIAL_TIBIAL_CARTILAGE] = KneeLabel.TIBIA
     array[14:26, 8:14, 14:26] = KneeLabel.MEDIAL_TIBIAL_CARTILAGE
     assert _inside_share(array) == 1.0
+
+
+def _horns(slice_mm: float, pieces: int = 2) -> float:
+    """``fragment_share`` the gate finds for a C-shaped meniscus on sagittal slices
+    ``slice_mm`` apart whose body (the outermost slice, which alone joins the horns) is
+    missing: its anterior and posterior horns as two parts, plus ``pieces - 2`` specks."""
+    array = np.zeros((6, 40, 60), np.uint8)
+    array[1:6, 18:22, 8:20] = KneeLabel.LATERAL_MENISCUS  # anterior horn
+    array[1:6, 18:22, 40:52] = KneeLabel.LATERAL_MENISCUS  # posterior horn
+    for k in range(pieces - 2):
+        array[2, 2 + 4 * k : 4 + 4 * k, 28:30] = KneeLabel.LATERAL_MENISCUS
+    volume = Volume(array, np.diag([slice_mm, 0.5, 0.5, 1.0]))
+    figures = MaskFigures(volume, near_bone_mm=4.0, between_bones_mm=20.0)
+    return figures.shape_figures(KneeLabel.LATERAL_MENISCUS)["fragment_share"]
+
+
+def test_a_meniscus_cut_into_its_horns_by_thick_slices_is_whole() -> None:
+    assert fragment_parts(KneeLabel.LATERAL_MENISCUS, 4.0) == 2
+    assert _horns(4.0) == 0.0
+    assert _horns(4.0, pieces=4) == pytest.approx(8 / (2 * 240 + 8))  # specks still count
+
+
+def test_on_thin_slices_a_meniscus_and_the_patellar_cartilage_are_one_part() -> None:
+    assert _horns(0.7) == pytest.approx(0.5)
+    assert fragment_parts(KneeLabel.PATELLAR_CARTILAGE, 0.7) == 1
+    assert fragment_parts(KneeLabel.PATELLAR_CARTILAGE, 3.0) == 2
+    assert fragment_parts(KneeLabel.MEDIAL_TIBIAL_CARTILAGE, 4.0) == 1  # one sheet always
+    assert fragment_parts(KneeLabel.FEMORAL_CARTILAGE, 0.7) == 2  # the condyles

@@ -22,6 +22,10 @@ T2_STRUCTURES = (*CARTILAGE_PLATES, *MENISCI)
 #: Fewest fitted voxels for a median T2.
 MIN_T2_VOXELS = 10
 
+#: Slices this far apart (mm) or more may cut a curved sheet into parts that touch in no
+#: voxel (:func:`fragment_parts`).
+THICK_SLICES_MM = 2.0
+
 #: Scopes of limits: a structure key, or its group, or every structure.
 GROUPS = {
     **{int(p): "cartilage" for p in CARTILAGE_PLATES},
@@ -53,9 +57,8 @@ class MaskFigures:
         group = GROUPS.get(int(label))
         if group in ("cartilage", "meniscus"):
             figures["rectangularity"] = rectangularity(mask)
-            figures["fragment_share"] = fragment_share(
-                mask, 2 if label == KneeLabel.FEMORAL_CARTILAGE else 1
-            )
+            parts = fragment_parts(label, float(self.spacing[0]))
+            figures["fragment_share"] = fragment_share(mask, parts)
             bones = [PLATE_BONES[label]] if group == "cartilage" else [*BONES]
             inside = np.zeros(mask.shape, bool)
             for bone in bones:
@@ -115,6 +118,18 @@ def rectangularity(mask: np.ndarray, min_pixels: int = 6) -> float:
         box = (rows.max() - rows.min() + 1) * (columns.max() - columns.min() + 1)
         shares.append(len(rows) / box)
     return float(np.median(shares)) if shares else 0.0
+
+
+def fragment_parts(label: KneeLabel, slice_spacing_mm: float) -> int:
+    """How many connected parts of ``label`` a right mask may have, on slices
+    ``slice_spacing_mm`` apart (along the first array axis): two for the femoral cartilage
+    (its condyles); on slices :data:`THICK_SLICES_MM` apart or more, two for each meniscus
+    (its horns, which join only in the one or two slices through its body) and for the
+    patellar cartilage (its facets, on either side of the ridge); one otherwise."""
+    if label == KneeLabel.FEMORAL_CARTILAGE:
+        return 2
+    thick = slice_spacing_mm >= THICK_SLICES_MM
+    return 2 if thick and label in (*MENISCI, KneeLabel.PATELLAR_CARTILAGE) else 1
 
 
 def fragment_share(mask: np.ndarray, parts: int = 1) -> float:
