@@ -90,7 +90,7 @@ def main() -> None:
         spec = shifted(PRESETS[name], shift)
         start = time.time()
         study = simulate_study(spec, seed, slices=args.slices, matrix=args.matrix)
-        labels = segment_knee(study.echoes, segmenter, progress=False).labels
+        labels = segment_knee(study.echoes, segmenter, "left", progress=False).labels
         predicted, truth = np.asarray(labels.array), np.asarray(study.truth.array)
         values = " | ".join(f"{dice(predicted == s, truth == s):.2f}" for s in STRUCTURES)
         rolls = " | ".join(

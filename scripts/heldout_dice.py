@@ -39,7 +39,7 @@ def main() -> None:
             simulated = time.time() - start
             truth = study.truth.array
             for path, segmenter in segmenters.items():
-                labels = segment_knee(study.echoes, segmenter, progress=False).labels.array
+                labels = segment_knee(study.echoes, segmenter, "left", progress=False).labels.array
                 values = [dice(labels == s, truth == s) for s in STRUCTURES]
                 rows.setdefault((path, name), []).append(values)
                 cells = " | ".join(f"{v:.2f}" for v in values)

@@ -33,10 +33,10 @@ from msklabel.data.sample import fetch_sample
 from msklabel.io import read_echoes
 from msklabel.io.acquisition import Acquisition
 from msklabel.io.nifti import write_nifti
-from msklabel.kneeseg import KneeSegmenter, load_segmenter, segment_knee
+from msklabel.kneeseg import KneeSegmentation, KneeSegmenter, load_segmenter, segment_knee
 from msklabel.labels import KneeLabel
 from msklabel.results.study import measure_study
-from msklabel.segment import Segmentation, Window
+from msklabel.segment import Window
 from msklabel.volume import Volume
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ def run_demo(
         volume, result.labels, echoes=echoes, labels_name="automatic segmentation",
         on_step=lambda step: log.info("biomarkers: %s", step),
         confidence=confidence_from_scores(result.scores), rules=rules,
-        acquisition=Acquisition.of(volume),
+        acquisition=Acquisition.of(volume), sides_assumed=result.sides.assumed,
     )  # fmt: skip
     log.info("quality gate: %s", report.quality.summary())
 
@@ -101,7 +101,7 @@ def _summary(
     volume: Volume,
     echo_count: int,
     segmenter: KneeSegmenter,
-    result: Segmentation,
+    result: KneeSegmentation,
     seconds: float,
     quality: QualityReport,
 ) -> dict:
@@ -129,6 +129,7 @@ def _summary(
         "model": segmenter.model_id,
         "method": "knee network (msklabel.kneeseg) with anatomical rules, no prompts",
         "training": {key: segmenter.info.get(key) for key in ("command", "config", "torch")},
+        "laterality": {"knee": result.sides.laterality, "from": result.sides.source},
         "structures": structures,
         "slices_segmented": int(np.isfinite(np.array(list(result.scores.values()))).any(0).sum()),
         "seconds": round(seconds, 2),

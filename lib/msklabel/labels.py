@@ -39,6 +39,12 @@ CARTILAGE_PLATES = (
     KneeLabel.PATELLAR_CARTILAGE,
 )
 MENISCI = (KneeLabel.MEDIAL_MENISCUS, KneeLabel.LATERAL_MENISCUS)
+#: The structures named for a compartment, whose labels swap if the knee's side is wrong.
+SIDED = (
+    KneeLabel.MEDIAL_TIBIAL_CARTILAGE,
+    KneeLabel.LATERAL_TIBIAL_CARTILAGE,
+    *MENISCI,
+)
 
 
 class SpineLabel(_KeyedLabel):

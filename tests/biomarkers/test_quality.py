@@ -27,7 +27,7 @@ from msklabel.biomarkers.quality import (
 from msklabel.data.phantom import Phantom, PhantomConfig, make_phantom
 from msklabel.errors import InputError
 from msklabel.io.acquisition import Acquisition
-from msklabel.labels import BONES, CARTILAGE_PLATES, MENISCI, KneeLabel
+from msklabel.labels import BONES, CARTILAGE_PLATES, MENISCI, SIDED, KneeLabel
 from msklabel.testing.headers import SAMPLE_READOUT, mr_header
 from msklabel.testing.masks import boxes_as_masks
 
@@ -221,6 +221,20 @@ def test_an_unsuppressed_chemical_shift_makes_plates_and_menisci_doubtful(
     path.write_text("[quality]\nchemical_shift_px = 1.5\n")
     assert load_rules(path).chemical_shift_px == 1.5
     assert set(judged(load_rules(path)).with_verdict(Verdict.DOUBTFUL)) == plates
+
+
+@pytest.mark.slow
+def test_an_assumed_side_makes_the_medial_and_lateral_structures_doubtful(phantom) -> None:
+    """Where the segmenter could only assume which knee it was, the tibial plates and menisci
+    (whose labels swap if it was wrong) are doubtful, and nothing else."""
+    labels = phantom.labels
+    result = measure_knee(labels)
+    report = assess_knee(labels, result, sides_assumed=True)
+    assert set(report.with_verdict(Verdict.DOUBTFUL)) == {label.key for label in SIDED}
+    for label in SIDED:
+        (reason,) = report.structures[label.key].reasons
+        assert reason.code == "laterality" and "swapped" in reason.message
+    assert assess_knee(labels, result).with_verdict(Verdict.DOUBTFUL) == []
 
 
 def _with_fluid(phantom: Phantom, share: float) -> list:

@@ -30,3 +30,20 @@ def test_a_header_without_field_or_bandwidth_gives_neither() -> None:
 def test_a_volume_without_dicom_files_says_nothing() -> None:
     volume = Volume(np.zeros((2, 3, 4), np.float32), np.eye(4))
     assert Acquisition.of(volume) == Acquisition()
+
+
+@pytest.mark.parametrize(
+    ("attributes", "side"),
+    [
+        ({"Laterality": "L"}, "left"),
+        ({"Laterality": "R "}, "right"),
+        ({"ImageLaterality": "R", "Laterality": "L"}, "right"),  # the image's own first
+        ({"ImageLaterality": "B"}, None),
+        ({"Laterality": "U"}, None),
+        ({"Laterality": "LEFT"}, None),  # not a defined term: not guessed at
+        ({}, None),
+    ],
+)
+def test_the_side_is_read_from_image_laterality_then_laterality(attributes, side) -> None:
+    header = mr_header(**SAMPLE_READOUT, **attributes)
+    assert Acquisition.from_header(header).laterality == side

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from msklabel.kneeseg.anatomy import knee_labels
+from msklabel.kneeseg.anatomy import Sides, knee_labels
 from msklabel.kneeseg.classes import SegClass
 from msklabel.labels import KneeLabel
 from msklabel.volume import Volume
@@ -32,12 +32,13 @@ def _knee() -> np.ndarray:
 
 def test_plates_and_menisci_on_their_bones_are_kept_and_sided() -> None:
     reference = _sagittal()
-    labels = knee_labels(_knee(), reference, "right")
+    labels, sides = knee_labels(_knee(), reference, "right", "header")
+    assert sides == Sides("right", "header")
     # a right knee: medial is towards patient left (+x, the higher slices here)
     assert (labels[8:, 30:32] == KneeLabel.MEDIAL_TIBIAL_CARTILAGE).any()
     assert (labels[:4, 30:32] == KneeLabel.LATERAL_TIBIAL_CARTILAGE).any()
     assert (labels[8:, 27:30, 10:13] == KneeLabel.MEDIAL_MENISCUS).all()
-    left = knee_labels(_knee(), reference, "left")
+    left, _ = knee_labels(_knee(), reference, "left")
     assert (left[8:, 30:32] == KneeLabel.LATERAL_TIBIAL_CARTILAGE).any()
     assert (labels[:, 25:27, 12:48] == KneeLabel.FEMORAL_CARTILAGE).all()
 
@@ -48,7 +49,7 @@ def test_cartilage_away_from_its_bone_and_menisci_outside_the_joint_are_dropped(
     classes[:, 45:48, 52:56] = SegClass.FEMORAL_CARTILAGE  # ...but this lies by the tibia
     classes[:, 56:59, 20:30] = SegClass.MENISCUS  # below the tibia
     classes[:, 40:44, 52:56] = SegClass.PATELLAR_CARTILAGE  # no patella at all
-    labels = knee_labels(classes, _sagittal(), "right")
+    labels, _ = knee_labels(classes, _sagittal(), "right")
     assert (labels[:, 3:5, 20:30] == KneeLabel.FEMORAL_CARTILAGE).all()
     assert not labels[:, 45:48, 52:56].any()
     assert not labels[:, 56:59].any()
@@ -59,7 +60,7 @@ def test_bones_keep_their_largest_piece_without_holes() -> None:
     classes = _knee()
     classes[:, 10:14, 20:24] = SegClass.BACKGROUND  # dark marrow the network missed
     classes[:, 1:3, 1:4] = SegClass.TIBIA  # a stray piece far from the tibia
-    labels = knee_labels(classes, _sagittal(), "right")
+    labels, _ = knee_labels(classes, _sagittal(), "right")
     assert (labels[:, 10:14, 20:24] == KneeLabel.FEMUR).all()
     assert not labels[:, 1:3, 1:4].any()
 
@@ -68,6 +69,13 @@ def test_bones_keep_their_largest_piece_without_holes() -> None:
 def test_without_a_header_the_fibula_tells_the_lateral_side(fibula_slices, medial_slices) -> None:
     classes = _knee()
     classes[fibula_slices, 40:55, 52:58] = SegClass.FIBULA
-    labels = knee_labels(classes, _sagittal(), None)
+    labels, sides = knee_labels(classes, _sagittal(), None)
     chosen = slice(medial_slices, medial_slices + 4)
     assert (labels[chosen, 30:32] == KneeLabel.MEDIAL_TIBIAL_CARTILAGE).any()
+    assert sides == Sides("right" if medial_slices == 8 else "left", "fibula")
+
+
+def test_with_no_header_and_no_fibula_a_right_knee_is_assumed_and_said_so() -> None:
+    labels, sides = knee_labels(_knee(), _sagittal(), None)
+    assert sides.assumed and sides.laterality == "right"
+    assert (labels[8:, 30:32] == KneeLabel.MEDIAL_TIBIAL_CARTILAGE).any()

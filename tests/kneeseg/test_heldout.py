@@ -27,7 +27,7 @@ MENISCUS_FLOOR = 0.60
 @pytest.fixture(scope="module")
 def scores() -> dict[int, float]:
     study = simulate_study("clinical-3t", 11, slices=16, matrix=256)
-    labels = segment_knee(study.echoes, load_segmenter(), progress=False).labels.array
+    labels = segment_knee(study.echoes, load_segmenter(), "left", progress=False).labels.array
     truth = study.truth.array
     return {int(s): dice(labels == s, truth == s) for s in (*BONES, *CARTILAGE_PLATES, *MENISCI)}
 

@@ -42,7 +42,9 @@ A cartilage plate or meniscus is doubtful (``chemical_shift``) when the series' 
 a fat-water chemical shift (:mod:`msklabel.io.chemical_shift`) larger than
 ``chemical_shift_px`` acquired pixels along the readout without fat suppression: the
 automatic mask is then displaced along the readout although its size, T2 and shape stay
-plausible (docs/simulation.md).
+plausible (docs/simulation.md). The medial and lateral tibial plates and menisci are doubtful
+(``laterality``) when the segmenter could only assume which knee it was (no laterality in
+the header, no fibula in view): their labels are swapped if it guessed wrong.
 
 An expected structure (bones, plates, menisci) that is absent fails (``empty``), one with
 fewer than ``min_voxels`` voxels fails (``tiny``), and a plate whose thickness cannot be
@@ -71,7 +73,7 @@ from msklabel.biomarkers.t2 import FLUID_T2_MS
 from msklabel.errors import InputError
 from msklabel.io.acquisition import UNKNOWN_ACQUISITION, Acquisition
 from msklabel.io.chemical_shift import ChemicalShift
-from msklabel.labels import BONES, CARTILAGE_PLATES, MENISCI, KneeLabel
+from msklabel.labels import BONES, CARTILAGE_PLATES, MENISCI, SIDED, KneeLabel
 from msklabel.volume import Volume
 
 #: Structures an automatic knee segmentation is expected to hold.
@@ -458,13 +460,15 @@ def assess_knee(
     rules: QualityRules = DEFAULT_RULES,
     acquisition: Acquisition = UNKNOWN_ACQUISITION,
     expected: Iterable[int] = EXPECTED,
+    sides_assumed: bool = False,
 ) -> QualityReport:
     """The verdict of every knee structure in ``labels`` (and of every ``expected`` one),
     from ``result`` (:func:`~msklabel.biomarkers.knee.measure_knee` of the same labels),
     the ``echoes`` on the same grid (T2, from 2 or more), the ``image`` the labels were drawn
     on (the bones' signal; default: the first echo, if any), the segmenter's ``confidence``
     per label value and the series' ``acquisition``: its field strength (where not given,
-    ``rules.field_strength_t`` is assumed) and chemical shift (where not given, not judged)."""
+    ``rules.field_strength_t`` is assumed) and chemical shift (where not given, not judged);
+    ``sides_assumed``: the segmenter assumed which knee it was (medial and lateral doubtful)."""
     figures = MaskFigures(labels, rules.near_bone_mm, rules.between_bones_mm)
     image = image if image is not None else (echoes[0] if echoes else None)
     signal = bone_signal(labels, image) if image is not None else {}
@@ -490,6 +494,7 @@ def assess_knee(
             rules,
             strength,
             acquisition.chemical_shift,
+            sides_assumed,
         )
     return QualityReport(
         structures,
@@ -521,6 +526,7 @@ def _judge(
     rules: QualityRules,
     strength: float,
     shift: ChemicalShift | None,
+    sides_assumed: bool,
 ) -> StructureQuality:
     voxels = figures.voxels(label)
     if voxels == 0:
@@ -569,6 +575,12 @@ def _judge(
                 f"{rules.chemical_shift_px:g} px): it may be drawn displaced along the readout"
             )
             reasons.append(Reason("chemical_shift", Verdict.DOUBTFUL, message))
+    if sides_assumed and label in SIDED:
+        message = (
+            "which knee this is was assumed (no laterality in the header, no fibula found): "
+            "medial and lateral are swapped if it was wrong"
+        )
+        reasons.append(Reason("laterality", Verdict.DOUBTFUL, message))
     reasons.sort(key=lambda r: -r.verdict.rank)  # failing reasons first
     return StructureQuality(label.key, worst(r.verdict for r in reasons), tuple(reasons), evidence)
 

@@ -182,10 +182,11 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _predict(args: argparse.Namespace) -> int:
     from msklabel.detect import NotSagittalError, load_detector, segment_automatic
-    from msklabel.detect.automatic import prompts_for, volume_laterality
+    from msklabel.detect.automatic import prompts_for
     from msklabel.detect.consistency import find_structures
     from msklabel.errors import InputError
     from msklabel.io import read_volume
+    from msklabel.io.acquisition import Acquisition
     from msklabel.io.nifti import write_nifti
     from msklabel.segment import save_prompts
 
@@ -195,7 +196,8 @@ def _predict(args: argparse.Namespace) -> int:
     out = args.out or Path("msklabel-detect")
     out.mkdir(parents=True, exist_ok=True)
     try:
-        structures = find_structures(detector.detect(volume), volume, volume_laterality(volume))
+        laterality = Acquisition.of(volume).laterality
+        structures = find_structures(detector.detect(volume), volume, laterality)
         if structures:
             save_prompts(prompts_for(structures), out / "prompts.json")
         if args.boxes_only:

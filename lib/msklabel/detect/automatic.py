@@ -14,9 +14,10 @@ import torch
 from tqdm import tqdm
 
 from msklabel.detect.classes import AUTOMATIC_LABELS
-from msklabel.detect.consistency import Laterality, Rules, Structure, find_structures
+from msklabel.detect.consistency import Rules, Structure, find_structures
 from msklabel.detect.detector import Detector
 from msklabel.device import resolve_device
+from msklabel.io.acquisition import Acquisition
 from msklabel.labels import BONES, KneeLabel
 from msklabel.segment import LabelPrompt, Segmentation, Segmenter, Session, load_backend
 from msklabel.segment.backends.base import TrackingBackend
@@ -90,7 +91,7 @@ def segment_automatic(
     structures = [
         s
         for s in find_structures(
-            detector.detect(volume), volume, volume_laterality(volume), Rules()
+            detector.detect(volume), volume, Acquisition.of(volume).laterality, Rules()
         )
         if s.label in wanted
     ]
@@ -144,21 +145,3 @@ def _wanted(labels: Iterable[int] | None) -> list[KneeLabel]:
         names = ", ".join(f"{int(v)} ({v.key})" for v in AUTOMATIC_LABELS)
         raise ValueError(f"cannot detect labels {unknown} (detectable: {names})")
     return [KneeLabel(value) for value in wanted]
-
-
-def volume_laterality(volume: Volume) -> Laterality | None:
-    """Which knee, from the DICOM (Image) Laterality of the volume's first file; None if
-    unknown."""
-    if not volume.source_files:
-        return None
-    import pydicom
-
-    try:
-        dataset = pydicom.dcmread(volume.source_files[0], stop_before_pixels=True)
-    except (OSError, pydicom.errors.InvalidDicomError):
-        return None
-    for keyword in ("ImageLaterality", "Laterality"):
-        value = str(dataset.get(keyword, "")).upper()
-        if value in ("R", "L"):
-            return "right" if value == "R" else "left"
-    return None

@@ -14,17 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 
 from msklabel.detect.classes import SIDED, UNSIDED, DetectorClass
 from msklabel.detect.detector import SliceDetections
+from msklabel.io.acquisition import Laterality
 from msklabel.labels import KneeLabel
 from msklabel.segment import Box
 from msklabel.volume import Volume
-
-Laterality = Literal["right", "left"]
 
 
 @dataclass(frozen=True)

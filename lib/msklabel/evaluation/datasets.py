@@ -23,6 +23,7 @@ import numpy as np
 
 from msklabel.dicomweb import DicomWebAuth, MissingSecret, dicomweb_client, refused_login
 from msklabel.errors import InputError
+from msklabel.io.acquisition import Laterality
 from msklabel.labels import KneeLabel
 from msklabel.volume import Volume
 
@@ -60,13 +61,15 @@ _NIFTI = (".nii.gz", ".nii")
 @dataclass(frozen=True)
 class Case:
     """One study: its echoes (on one grid; the first is the image that is segmented), the
-    reference label map (KneeLabel values) and its strata."""
+    reference label map (KneeLabel values), its strata and which knee it is where a generator
+    knows it (None: the echoes' headers say, if anything)."""
 
     dataset: str
     name: str
     echoes: tuple[Volume, ...]
     reference: Volume
     strata: Mapping[str, Stratum]
+    laterality: Laterality | None = None
 
     @property
     def image(self) -> Volume:
@@ -96,9 +99,16 @@ class Dataset(ABC):
         fields = {k: v for k, v in asdict(self).items() if k not in ("seeds", "strata", "auth")}
         return digest({"kind": type(self).__name__, **fields})
 
-    def _case(self, name: str, echoes: list[Volume], reference: Volume, found: dict) -> Case:
+    def _case(
+        self,
+        name: str,
+        echoes: list[Volume],
+        reference: Volume,
+        found: dict,
+        laterality: Laterality | None = None,
+    ) -> Case:
         strata = {key: None for key in STRATA} | found | {"dataset": self.name, **self.strata}
-        return Case(self.name, name, tuple(echoes), reference, strata)
+        return Case(self.name, name, tuple(echoes), reference, strata, laterality)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -127,7 +137,7 @@ class PhantomDataset(Dataset):
             "field_strength_t": 3.0,
             "manufacturer": "msklabel",
         }
-        return self._case(name, list(phantom.echoes), phantom.labels, found)
+        return self._case(name, list(phantom.echoes), phantom.labels, found, "right")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -160,7 +170,7 @@ class SimulationDataset(Dataset):
             "field_strength_t": study.preset.field_t,
             "manufacturer": "msklabel",
         }
-        return self._case(name, list(study.echoes), study.truth, found)
+        return self._case(name, list(study.echoes), study.truth, found, "left")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -111,7 +111,7 @@ class Predictor:
 
         if self._network is None:
             self._network = load_segmenter(self.spec.checkpoint, self.device)
-        return segment_knee(case.echoes, self._network, progress=False)
+        return segment_knee(case.echoes, self._network, case.laterality, progress=False)
 
     def _segmenter(self):
         """A segmenter with an empty embedding cache, so that every case pays its encoding

@@ -9,7 +9,18 @@ rules then keep each plate on its bone and each meniscus in the joint
 (:mod:`msklabel.kneeseg.anatomy`).
 """
 
-from msklabel.kneeseg.automatic import default_weights, load_segmenter, segment_knee
+from msklabel.kneeseg.automatic import (
+    KneeSegmentation,
+    default_weights,
+    load_segmenter,
+    segment_knee,
+)
 from msklabel.kneeseg.network import KneeSegmenter
 
-__all__ = ["KneeSegmenter", "default_weights", "load_segmenter", "segment_knee"]
+__all__ = [
+    "KneeSegmentation",
+    "KneeSegmenter",
+    "default_weights",
+    "load_segmenter",
+    "segment_knee",
+]

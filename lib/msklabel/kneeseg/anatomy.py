@@ -11,21 +11,40 @@
 - Medial and lateral: the tibial plates and menisci are split across the knee at the
   intercondylar region (the position across the knee, within the middle of the tibia,
   where the fewest tibial cartilage voxels lie); which side is medial comes from the
-  header's laterality, else from the fibula (lateral), else a right knee is assumed.
+  laterality given (the header's), else from the fibula (lateral), else a right knee is
+  assumed, and :class:`Sides` says which.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 from scipy import ndimage
 
+from msklabel.io.acquisition import Laterality
 from msklabel.kneeseg.classes import SIDED, UNSIDED, SegClass
 from msklabel.volume import Volume
 
-Laterality = Literal["right", "left"]
+#: Where the side of a knee came from: ``given`` (by the caller), ``header`` (the series'
+#: (Image) Laterality), ``fibula`` (it lies laterally) or ``assumed`` (none of these: a right
+#: knee, and medial and lateral are swapped if it is a left one).
+SideSource = Literal["given", "header", "fibula", "assumed"]
+
+
+@dataclass(frozen=True)
+class Sides:
+    """Which knee a label map's medial and lateral labels were assigned for, and why."""
+
+    laterality: Laterality
+    source: SideSource
+
+    @property
+    def assumed(self) -> bool:
+        return self.source == "assumed"
+
 
 #: How far (mm) from its bone a plate's voxels may lie: the plate's thickness plus partial
 #: volume. Normal plates are 1-4 mm thick, the patella's up to about 6 mm at its ridge.
@@ -47,10 +66,14 @@ MENISCUS_REACH_MM = 6.0
 
 
 def knee_labels(
-    classes: np.ndarray, reference: Volume, laterality: Laterality | None = None
-) -> np.ndarray:
+    classes: np.ndarray,
+    reference: Volume,
+    laterality: Laterality | None = None,
+    source: SideSource = "given",
+) -> tuple[np.ndarray, Sides]:
     """The :class:`KneeLabel` map (uint8) of ``classes`` (network classes on ``reference``'s
-    grid) after the module's rules."""
+    grid) after the module's rules, and the :class:`Sides` it was labelled for:
+    ``laterality`` (whose ``source`` the caller names), else the fibula's, else assumed."""
     spacing = reference.spacing
     classes = classes.copy()
     for bone in (SegClass.FEMUR, SegClass.TIBIA, SegClass.PATELLA, SegClass.FIBULA):
@@ -76,13 +99,16 @@ def knee_labels(
         labels[classes == seg_class] = label
     across = _across(reference)
     midline = _midline(classes, across)
-    side = laterality or _laterality_from_fibula(classes, across, midline)
-    medial = across > midline if side == "right" else across < midline
+    if laterality is not None:
+        sides = Sides(laterality, source)
+    else:
+        sides = _sides_from_fibula(classes, across, midline)
+    medial = across > midline if sides.laterality == "right" else across < midline
     for seg_class, (medial_label, lateral_label) in SIDED.items():
         chosen = classes == seg_class
         labels[chosen & medial] = medial_label
         labels[chosen & ~medial] = lateral_label
-    return labels
+    return labels, sides
 
 
 def _largest_component(mask: np.ndarray) -> np.ndarray:
@@ -154,9 +180,9 @@ def _midline(classes: np.ndarray, across: np.ndarray) -> float:
     return float(centres[order[0]])
 
 
-def _laterality_from_fibula(classes: np.ndarray, across: np.ndarray, midline: float) -> Laterality:
+def _sides_from_fibula(classes: np.ndarray, across: np.ndarray, midline: float) -> Sides:
     fibula = classes == SegClass.FIBULA
     if fibula.sum() >= 20:
         # The fibula is lateral: on a right knee it lies towards patient right (-x).
-        return "right" if float(np.median(across[fibula])) < midline else "left"
-    return "right"
+        return Sides("right" if float(np.median(across[fibula])) < midline else "left", "fibula")
+    return Sides("right", "assumed")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -12,7 +13,8 @@ import numpy as np
 import torch
 
 from msklabel.device import resolve_device
-from msklabel.kneeseg.anatomy import Laterality, knee_labels
+from msklabel.io.acquisition import Acquisition, Laterality
+from msklabel.kneeseg.anatomy import Sides, knee_labels
 from msklabel.kneeseg.classes import SIDED, UNSIDED
 from msklabel.kneeseg.inference import predict_probabilities
 from msklabel.kneeseg.network import KneeSegmenter
@@ -42,27 +44,40 @@ def _load(path: str, device: torch.device) -> KneeSegmenter:
     return KneeSegmenter.load(path, device)
 
 
+@dataclass(frozen=True)
+class KneeSegmentation(Segmentation):
+    """A knee label map, its scores, and the :class:`~msklabel.kneeseg.anatomy.Sides` its
+    medial and lateral labels were assigned for."""
+
+    sides: Sides
+
+
 def segment_knee(
     echoes: Sequence[Volume],
     segmenter: KneeSegmenter | None = None,
     laterality: Laterality | None = None,
     progress: bool = True,
-) -> Segmentation:
+) -> KneeSegmentation:
     """Every knee structure of a sagittal series: ``echoes`` are its volumes (one, or the
     echoes of a multi-echo series), all on one grid; the labels lie on that grid.
 
+    Which knee it is: ``laterality``, else the header of the first echo's series ((Image)
+    Laterality), else the fibula's side, else a right knee is assumed (``sides`` says which).
     ``scores[label][k]`` is the mean probability the network gave the label's voxels on
     slice ``k`` (NaN where the label is absent): a confidence per slice.
     """
     segmenter = segmenter or load_segmenter()
     reference = echoes[0]
+    source = "given"
+    if laterality is None:
+        laterality, source = Acquisition.of(reference).laterality, "header"
     probabilities = predict_probabilities(segmenter, echoes, progress)
     classes = probabilities.argmax(0).astype(np.uint8)
-    labels = knee_labels(classes, reference, laterality)
+    labels, sides = knee_labels(classes, reference, laterality, source)
     confidence = probabilities.max(0)
     named = [*UNSIDED.values(), *(label for pair in SIDED.values() for label in pair)]
     scores = {int(label): _slice_means(confidence, labels == label) for label in named}
-    return Segmentation(reference.with_array(labels), scores)
+    return KneeSegmentation(reference.with_array(labels), scores, sides)
 
 
 def _slice_means(values: np.ndarray, mask: np.ndarray) -> np.ndarray:

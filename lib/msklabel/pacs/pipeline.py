@@ -6,8 +6,9 @@ Steps (each may be left out in the configuration, see :data:`~msklabel.pacs.conf
     series selection by the rules; a study with instances kept aside as malformed or in an
     unreadable transfer syntax fails here, naming them; a study nothing matches is skipped.
 ``segment``
-    automatic segmentation of the reference (first) echo (``msklabel.detect``; the model's
-    confidence per structure goes to ``confidence.json``), or a given label map; a series
+    automatic segmentation of the series (``msklabel.kneeseg``; the model's confidence per
+    structure goes to ``confidence.json``, the knee's side and where it came from to
+    ``sides.json``), or a given label map; a series
     that cannot be stacked (e.g. a missing slice) fails here.
 ``biomarkers``
     knee biomarkers from the label map and every echo, and the quality gate's verdict per
@@ -52,7 +53,7 @@ from msklabel.pacs.status import Job, KeptAside, StatusStore, StoredInstance
 from msklabel.volume import Volume
 
 if TYPE_CHECKING:
-    from msklabel.segment import Segmentation
+    from msklabel.kneeseg import KneeSegmentation
 
 logger = logging.getLogger(__name__)
 
@@ -101,9 +102,9 @@ class Resources:
         return self._cache[key]
 
 
-def segment_automatic(echoes: list[Volume], device: str = "auto") -> Segmentation:
+def segment_automatic(echoes: list[Volume], device: str = "auto") -> KneeSegmentation:
     """The knee label map of a series (its echoes) with no prompts (``msklabel.kneeseg``, on
-    ``device``), with the network's confidence per slice and label."""
+    ``device``), with the network's confidence per slice and label and the knee's side."""
     from msklabel.kneeseg import load_segmenter, segment_knee
 
     return segment_knee(echoes, load_segmenter(device=device), progress=False)
@@ -187,6 +188,8 @@ class JobRun:
             labels = segmentation.labels
             confidence = confidence_from_scores(segmentation.scores)
             _write_json(self.folder / "confidence.json", {str(k): v for k, v in confidence.items()})
+            sides = {"knee": segmentation.sides.laterality, "from": segmentation.sides.source}
+            _write_json(self.folder / "sides.json", sides)
         from msklabel.io.nifti import write_nifti
 
         write_nifti(labels, self.folder / "labels.nii.gz")
@@ -206,6 +209,7 @@ class JobRun:
             labels, result, echoes=fitted, image=echoes[0], confidence=self._confidence(),
             rules=self.config.quality,
             acquisition=Acquisition.from_header(self._header()),
+            sides_assumed=self._sides_assumed(),
         )  # fmt: skip
         write_biomarkers_json(self.folder / "biomarkers.json", result.measurements, quality)
         self._inputs["measured"] = result  # the results step reuses it in this run
@@ -255,6 +259,7 @@ class JobRun:
             model_results=self._model_results(), measured=self._inputs.get("measured"),
             quality=quality, rules=self.config.quality, confidence=self._confidence(),
             acquisition=Acquisition.from_header(self._header()), models_not_run=self._not_run(),
+            sides_assumed=self._sides_assumed(),
         )  # fmt: skip
         paths = report.write(self.folder / "results")
         return f"{len(report.result.measurements)} measurements; {', '.join(sorted(paths))}"
@@ -308,6 +313,12 @@ class JobRun:
         if not path.exists():
             return None
         return {int(k): float(v) for k, v in json.loads(path.read_text()).items()}
+
+    def _sides_assumed(self) -> bool:
+        """Whether the automatic segmentation had to assume which knee it was (False for a
+        given label map: its medial and lateral labels are the annotator's)."""
+        path = self.folder / "sides.json"
+        return path.exists() and json.loads(path.read_text())["from"] == "assumed"
 
     def _not_run(self) -> list[str]:
         """Why the clinical models did not run (empty if they ran or were not asked)."""

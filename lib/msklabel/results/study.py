@@ -121,6 +121,7 @@ def measure_study(
     acquisition: Acquisition = UNKNOWN_ACQUISITION,
     quality: QualityReport | None = None,
     models_not_run: Sequence[str] = (),
+    sides_assumed: bool = False,
 ) -> StudyReport:
     """Measure ``labels`` (on the grid of ``image``, the echo whose images the SEG
     references) and make the SEG, SR and report; T2 is fitted from ``echoes`` if 2 or more.
@@ -130,7 +131,8 @@ def measure_study(
     ``measured``: the result of :func:`measure_knee` on the same labels and echoes, if the
     caller has it already (it is then not measured again). The quality gate
     (:func:`~msklabel.biomarkers.quality.assess_knee` with ``rules``, the segmenter's
-    ``confidence`` per label and the series' ``acquisition``) judges every structure, unless
+    ``confidence`` per label, the series' ``acquisition`` and whether the segmenter
+    ``sides_assumed``) judges every structure, unless
     its ``quality`` report is given; a failed structure's values are withheld from
     the SR, the report and the JSON rows. ``models_not_run`` (reasons) go on the report.
     """
@@ -142,7 +144,7 @@ def measure_study(
     if quality is None:
         quality = assess_knee(
             labels, result, echoes=fitted, image=image, confidence=confidence, rules=rules,
-            acquisition=acquisition,
+            acquisition=acquisition, sides_assumed=sides_assumed,
         )  # fmt: skip
     source_images = read_source_images(image)
     step(STEPS[2])

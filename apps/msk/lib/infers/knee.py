@@ -63,6 +63,7 @@ class KneeInfer(InferTask):
         params = {
             "label_names": dict(self.values),
             "model_id": segmenter.model_id,
+            "laterality": {"knee": result.sides.laterality, "from": result.sides.source},
             "scores": scores,
             "latencies": {"total": round(time.perf_counter() - started, 3)},
         }
