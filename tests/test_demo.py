@@ -41,6 +41,7 @@ def test_main_job_writes_named_structures_of_the_sample_study(sample, outputs) -
     summary = json.loads(outputs.summary.read_text())
     assert summary["input"]["series_instance_uid"] == source.series_instance_uid
     assert summary["model"] == f"kneeseg:{file_digest(default_weights())[:16]}"
+    assert summary["laterality"] == {"knee": "right", "from": "fibula"}  # no side in the header
     assert {s["label"] for s in summary["structures"].values()} == found
     femur = summary["structures"]["femur"]
     mask = labels.array == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from collections.abc import Callable, Iterator
@@ -205,3 +206,6 @@ def test_orthanc_routes_the_sample_study_through_the_whole_chain_despite_a_kill(
     for step in ("select", "segment", "biomarkers", "clinical", "results", "send"):
         assert re.search(rf"^    {step} +done +\d+\.\d s", shown.stdout, re.MULTILINE), shown.stdout
     assert "models not run" in shown.stdout and "PatientAge" in shown.stdout
+    # the sample's header names no side: the fibula tells it (a right knee)
+    (sides,) = storage.glob(f"results/{study_uid}/job-*/sides.json")
+    assert json.loads(sides.read_text()) == {"knee": "right", "from": "fibula"}
