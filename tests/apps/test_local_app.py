@@ -17,7 +17,7 @@ from monailabel.client import MONAILabelClient
 from scipy import ndimage
 
 from msklabel.io.nifti import read_nifti, write_nifti
-from msklabel.labels import KneeLabel
+from msklabel.labels import BONES, KneeLabel
 from msklabel.serve import MonaiLabelServer
 
 pytestmark = pytest.mark.slow
@@ -124,6 +124,16 @@ def test_automatic_infer_returns_a_multi_label_volume(client, studies):
     found = set(np.unique(labels.array)) - {0}
     assert len(found) >= 2
     assert found <= set(result["label_names"].values())
+
+
+def test_the_knee_network_infer_says_which_knee_and_how_it_knows(client, studies):
+    """The knee network's infer on the sample's first echo (a NIfTI image: no header names
+    the side, the fibula does)."""
+    path, result = client.infer("knee_automatic", KNEE, {})
+    labels = read_nifti(path)
+    assert labels.shape == studies.images[KNEE].shape
+    assert {int(bone) for bone in BONES} <= set(np.unique(labels.array))
+    assert result["laterality"] == {"knee": "right", "from": "fibula"}
 
 
 def test_two_sessions_on_two_images_at_once(client, studies, dice):
