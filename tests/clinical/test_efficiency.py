@@ -50,6 +50,7 @@ def test_labelled_fraction_fits_on_the_share_only() -> None:
     assert clone(model).get_params()["fraction"] == 0.2
 
 
+@pytest.mark.slow
 def test_curve_rises_with_labels_and_separates_informative_features() -> None:
     """A feature set carrying the outcome beats noise at every share, and gains with labels."""
     y, groups = _subjects(150, seed=3)
