@@ -57,8 +57,9 @@ def test_curve_rises_with_labels_and_separates_informative_features() -> None:
     rng = np.random.default_rng(5)
     informative = np.column_stack([y + rng.normal(0, 1.0, y.size), rng.normal(size=(y.size, 5))])
     noise = rng.normal(size=(y.size, 6))
+    model = StackedClassifier(boosting=False)
     curve = label_efficiency_curve(
-        StackedClassifier(boosting=False), {"signal": informative, "noise": noise}, y, groups,
+        {"signal": (model, informative), "noise": (model, noise)}, y, groups,
         fractions=(0.05, 1.0), repeats=2, n_splits=3,
     )  # fmt: skip
     assert len(curve) == 2 * 2 * 2

@@ -11,10 +11,12 @@ import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
+from sklearn.metrics import roc_auc_score
 
 from msklabel.cli import clinical as clinical_cli
 from msklabel.clinical.cohort import finding_column, normal_reference_table
 from msklabel.clinical.embeddings import (
+    feature_blocks,
     model_feature_names,
     model_features,
     read_embeddings,
@@ -27,6 +29,7 @@ from msklabel.clinical.imaging import (
     knee_images,
     synthetic_imaging_cohort,
 )
+from msklabel.clinical.stacking import StackedClassifier
 from msklabel.clinical.workflow import predict_study, predict_triage, train_risk, train_triage
 from msklabel.errors import InputError
 from msklabel.features import EncoderEmbedder, StudyEmbedding, save_embedding
@@ -108,6 +111,7 @@ def test_triage_and_risk_fit_on_embeddings(
     assert run.bundle.settings["features"] == "embeddings+biomarkers"
     assert run.bundle.card.details["features"] == "embeddings+biomarkers"
     assert run.evaluation is not None and run.evaluation.stages["any"].auc.value > 0.75
+    assert run.bundle.estimator.models_["any"].blocks == (8, len(feature_names()))
     assert run.bundle.estimator.n_features_in_ == 8 + len(feature_names())
     predictions = predict_triage(run.bundle, table.iloc[:10], vectors)
     assert predictions["p_any"].between(0, 1).all()
@@ -189,3 +193,18 @@ def test_commands_fit_and_curve_on_embeddings(tmp_path: Path) -> None:
     points = pd.read_csv(curve / "curve.csv").set_index(["features", "fraction"])["auc"]
     assert len(points) == 4
     assert points["embeddings+biomarkers", 1.0] > points["biomarkers", 1.0]
+
+
+def test_embeddings_and_biomarkers_get_a_base_model_each() -> None:
+    """One logistic regression per block, weighed by the stacker; blocks must fit X."""
+    rng = np.random.default_rng(3)
+    y = np.tile([0, 1], 60)
+    X = np.column_stack([rng.normal(size=(120, 30)), y + rng.normal(0, 1, 120)])
+    model = StackedClassifier(boosting=False, blocks=(30, 1)).fit(X, y)
+    assert len(model.base_models_) == 2 and model.stacker_.coef_.shape == (1, 2)
+    fresh = np.column_stack([rng.normal(size=(120, 30)), y + rng.normal(0, 1, 120)])
+    assert roc_auc_score(y, model.predict_proba(fresh)[:, 1]) > 0.7
+    assert feature_blocks(31, 1, "embeddings+biomarkers") == (30, 1)
+    assert feature_blocks(31, 1, "embeddings") is None
+    with pytest.raises(ValueError, match="do not add up"):
+        StackedClassifier(boosting=False, blocks=(30, 2)).fit(X, y)

@@ -476,6 +476,8 @@ def _curve(args: argparse.Namespace) -> int:
     from msklabel.clinical import plots
     from msklabel.clinical.cards import NOT_FOR_CLINICAL_USE
     from msklabel.clinical.efficiency import FRACTIONS, label_efficiency_curve, summarise_curve
+    from msklabel.clinical.embeddings import feature_blocks
+    from msklabel.clinical.features import feature_names
     from msklabel.clinical.report import write_curve_report
     from msklabel.clinical.stacking import StackedClassifier
     from msklabel.clinical.triage import TARGET_NAMES
@@ -487,13 +489,16 @@ def _curve(args: argparse.Namespace) -> int:
     embeddings = _embeddings(args, table, needing)
     column = TARGET_NAMES.index(args.target)
     with _table_errors(args.data):
-        feature_sets = {}
+        models = {}
         for features in args.features:
             X, Y, groups = triage_arrays(table, reference, features, embeddings)
-            feature_sets[features] = X
-        model = StackedClassifier(boosting=not args.linear, random_state=args.seed)
+            blocks = feature_blocks(X.shape[1], len(feature_names()), features)
+            model = StackedClassifier(
+                boosting=not args.linear, random_state=args.seed, blocks=blocks
+            )
+            models[features] = (model, X)
         curve = label_efficiency_curve(
-            model, feature_sets, Y[:, column], groups, args.fractions or FRACTIONS,
+            models, Y[:, column], groups, args.fractions or FRACTIONS,
             args.repeats, args.folds, args.seed, progress=True,
         )  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)

@@ -104,8 +104,7 @@ class LabelledFraction(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
 
 def label_efficiency_curve(
-    estimator: BaseEstimator,
-    feature_sets: Mapping[str, np.ndarray],
+    models: Mapping[str, tuple[BaseEstimator, np.ndarray]],
     y: np.ndarray,
     groups: np.ndarray,
     fractions: Sequence[float] = FRACTIONS,
@@ -114,18 +113,19 @@ def label_efficiency_curve(
     seed: int = 0,
     progress: bool = False,
 ) -> pd.DataFrame:
-    """Held-out AUC of ``estimator`` on each of ``feature_sets`` (name -> ``X``) at each
+    """Held-out AUC of each of ``models`` (feature set name -> (estimator, ``X``)) at each
     labelled fraction, ``repeats`` times: one row per (features, fraction, repeat) with the
     mean number of knees the outer folds' models were fitted on."""
     y = np.asarray(y).astype(int)
-    runs = [(name, f, r) for name in feature_sets for f in fractions for r in range(repeats)]
+    runs = [(name, f, r) for name in models for f in fractions for r in range(repeats)]
     rows = []
     for name, fraction, repeat in tqdm(
         runs, desc="label-efficiency curve", unit="fit", disable=not progress
     ):
+        estimator, X = models[name]
         model = LabelledFraction(estimator, fraction, random_state=seed + repeat)
         folds = nested_cross_val_predict(
-            model, feature_sets[name], y, groups, n_splits, seed + repeat,
+            model, X, y, groups, n_splits, seed + repeat,
             predict=lambda fitted, x: (fitted.predict_proba(x)[:, 1], fitted.n_labelled_),
         )  # fmt: skip
         p = out_of_fold_proba([(test, out[0]) for test, out in folds], len(y))

@@ -73,6 +73,15 @@ def model_features(
     return np.hstack([vectors, np.asarray(biomarkers, float)])
 
 
+def feature_blocks(width: int, biomarker_width: int, features: str) -> tuple[int, ...] | None:
+    """The column blocks of :func:`model_features` of ``width`` columns that get a base model
+    each (:class:`~msklabel.clinical.stacking.StackedClassifier` ``blocks``): the embedding
+    and the biomarkers when both are there, else None (one block)."""
+    if features != "embeddings+biomarkers":
+        return None
+    return (width - biomarker_width, biomarker_width)
+
+
 def model_feature_names(biomarker_names: list[str], width: int, features: str) -> list[str]:
     """The column names of :func:`model_features` of ``width`` columns: ``embedding_<i>``
     for the embedding's dimensions, then ``biomarker_names`` where they are included."""

@@ -22,7 +22,7 @@ from msklabel.errors import InputError
 from . import plots
 from .bundle import ModelBundle
 from .cards import ModelCard
-from .embeddings import model_feature_names, model_features
+from .embeddings import feature_blocks, model_feature_names, model_features
 from .evaluation import BinaryEvaluation, CascadeEvaluation, evaluate_cascade, evaluate_risk
 from .features import (
     KNEE,
@@ -30,6 +30,7 @@ from .features import (
     VISIT,
     ReferenceCohort,
     feature_matrix,
+    feature_names,
     history_feature_names,
     history_features,
     study_row,
@@ -150,7 +151,10 @@ def train_triage(
     biomarkers need ``embeddings``: each knee id's study vector.
     """
     X, Y, groups = triage_arrays(table, reference, features, embeddings)
-    cascade = TriageCascade(specificity, later_specificity, boosting=boosting, random_state=seed)
+    cascade = TriageCascade(
+        specificity, later_specificity, boosting=boosting, random_state=seed,
+        blocks=feature_blocks(X.shape[1], len(feature_names()), features),
+    )  # fmt: skip
     evaluation = (
         evaluate_cascade(cascade, X, Y, groups, n_splits, n_boot, seed) if evaluate else None
     )
@@ -202,7 +206,8 @@ def train_risk(
     data = replace(
         data, X=X, feature_names=model_feature_names(data.feature_names, X.shape[1], features)
     )
-    model = RiskModel(specificity, boosting=boosting, random_state=seed)
+    blocks = feature_blocks(X.shape[1], len(history_feature_names()), features)
+    model = RiskModel(specificity, boosting=boosting, random_state=seed, blocks=blocks)
     evaluation = evaluate_risk(model, data, n_splits, n_boot, seed) if evaluate else None
     model.fit(data.X, data.y, groups=data.groups, sample_weight=data.weight)
     card = _card(
