@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from msklabel.cli.device import add_device_option, device_of
+
 _DEMO_NOTE = "default: the shipped demonstration model (synthetic data, not for clinical use)"
 
 
@@ -55,6 +57,34 @@ def _register_triage(subparsers: argparse._SubParsersAction) -> None:
     _predict_arguments(predict)
     predict.set_defaults(handler=_triage_predict, default_model="triage")
 
+    curve = commands.add_parser(
+        "curve",
+        help="label-efficiency curve: held-out AUC against the share of labelled knees",
+        description="For each feature set and labelled share of the training subjects, the "
+        "grouped nested CV AUC of one target's stacked model (repeats draw other folds and "
+        "subjects); writes curve.csv, curve.png and report.html to --out.",
+    )
+    _table_arguments(curve)
+    curve.add_argument(
+        "--target", choices=_target_names(), default="any", help="cascade target (default any)"
+    )
+    curve.add_argument(
+        "--features",
+        nargs="+",
+        choices=_feature_sets(),
+        default=["biomarkers", "embeddings+biomarkers"],
+        help="feature sets to compare (default: biomarkers embeddings+biomarkers)",
+    )
+    curve.add_argument(
+        "--fractions",
+        nargs="+",
+        type=_share,
+        default=None,
+        help="labelled shares (default 0.05 0.1 0.2 0.4 0.7 1)",
+    )
+    curve.add_argument("--repeats", type=int, default=3, help="repeats per point (default 3)")
+    curve.set_defaults(handler=_curve)
+
     synthetic = commands.add_parser(
         "synthetic",
         help="write synthetic example tables (triage, reference, longitudinal)",
@@ -64,6 +94,13 @@ def _register_triage(subparsers: argparse._SubParsersAction) -> None:
     synthetic.add_argument("--out", type=Path, required=True, help="output folder")
     synthetic.add_argument("--subjects", type=int, default=1000, help="subjects (default 1000)")
     synthetic.add_argument("--seed", type=int, default=0)
+    synthetic.add_argument(
+        "--images",
+        action="store_true",
+        help="the imaging cohort: its 'other' finding is a joint effusion drawn into each "
+        "knee's simulated image; writes each knee's LiteMedSAM embedding to OUT/embeddings",
+    )
+    add_device_option(synthetic)
     synthetic.set_defaults(handler=_synthetic)
 
 
@@ -103,7 +140,8 @@ def _register_risk(subparsers: argparse._SubParsersAction) -> None:
     predict.set_defaults(handler=_risk_predict, default_model="tkr")
 
 
-def _training_arguments(parser: argparse.ArgumentParser) -> None:
+def _table_arguments(parser: argparse.ArgumentParser) -> None:
+    """The tables, embeddings and folds of every command that fits models."""
     parser.add_argument("--data", type=Path, required=True, help="CSV or Parquet table")
     parser.add_argument(
         "--reference",
@@ -115,20 +153,42 @@ def _training_arguments(parser: argparse.ArgumentParser) -> None:
         "--out",
         type=Path,
         required=True,
-        help="model file (.skops) for train, report folder for evaluate",
+        help="model file (.skops) for train, report folder for evaluate and curve",
     )
-    parser.add_argument(
-        "--report", type=Path, default=None, help="train: also write plots and report.html here"
-    )
-    parser.add_argument("--name", default=None, help="model name on the card")
+    _embeddings_argument(parser)
     parser.add_argument("--folds", type=int, default=5, help="outer grouped folds (default 5)")
-    parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--linear",
         action="store_true",
         help="logistic regression only, no gradient boosting (faster; small cohorts)",
     )
+
+
+def _embeddings_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--embeddings",
+        type=Path,
+        default=None,
+        help="folder of study embeddings, one sub-folder per knee id (msklabel embed "
+        "SERIES --out DIR/<knee_id>); needed by the embedding feature sets",
+    )
+
+
+def _training_arguments(parser: argparse.ArgumentParser) -> None:
+    _table_arguments(parser)
+    parser.add_argument(
+        "--features",
+        choices=_feature_sets(),
+        default="biomarkers",
+        help="what the models fit: biomarker z-scores with age, sex and BMI (default), the "
+        "knees' study embeddings, or both concatenated",
+    )
+    parser.add_argument(
+        "--report", type=Path, default=None, help="train: also write plots and report.html here"
+    )
+    parser.add_argument("--name", default=None, help="model name on the card")
+    parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples")
     if parser.prog.endswith(" train"):
         parser.add_argument(
             "--no-evaluate",
@@ -159,6 +219,26 @@ def _predict_arguments(parser: argparse.ArgumentParser) -> None:
         required=True,
         help="predictions table (.csv/.parquet) or JSON for --biomarkers",
     )
+    _embeddings_argument(parser)
+
+
+def _feature_sets() -> tuple[str, ...]:
+    from msklabel.clinical.embeddings import FEATURE_SETS
+
+    return FEATURE_SETS
+
+
+def _target_names() -> tuple[str, ...]:
+    from msklabel.clinical.triage import TARGET_NAMES
+
+    return TARGET_NAMES
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"need a share in (0, 1], got {text}")
+    return value
 
 
 def _fraction(text: str) -> float:
@@ -188,12 +268,27 @@ def _reference(args: argparse.Namespace):
     return ReferenceCohort.from_table(read_table(args.reference))
 
 
+def _embeddings(args: argparse.Namespace, table, features: str):
+    """The knees' study vectors from ``--embeddings`` where ``features`` need them."""
+    from msklabel.clinical.embeddings import read_embeddings
+    from msklabel.clinical.features import KNEE
+    from msklabel.errors import InputError
+
+    if features == "biomarkers":
+        return None
+    if args.embeddings is None:
+        raise InputError(args.data, f"the {features} features need --embeddings")
+    return read_embeddings(args.embeddings, table[KNEE].astype(str))
+
+
 def _triage_run(args: argparse.Namespace):
     from msklabel.clinical.workflow import read_table, train_triage
 
+    table = read_table(args.data)
+    embeddings = _embeddings(args, table, args.features)
     with _table_errors(args.data):
         return train_triage(
-            read_table(args.data),
+            table,
             _reference(args),
             specificity=args.specificity,
             later_specificity=args.later_specificity,
@@ -203,15 +298,19 @@ def _triage_run(args: argparse.Namespace):
             n_boot=args.bootstrap,
             seed=args.seed,
             name=args.name or args.data.stem,
+            features=args.features,
+            embeddings=embeddings,
         )
 
 
 def _risk_run(args: argparse.Namespace):
     from msklabel.clinical.workflow import read_table, train_risk
 
+    table = read_table(args.data)
+    embeddings = _embeddings(args, table, args.features)
     with _table_errors(args.data):
         return train_risk(
-            read_table(args.data),
+            table,
             _reference(args),
             args.outcome,
             specificity=args.specificity,
@@ -222,6 +321,8 @@ def _risk_run(args: argparse.Namespace):
             n_boot=args.bootstrap,
             seed=args.seed,
             name=args.name or f"{args.outcome}-{args.data.stem}",
+            features=args.features,
+            embeddings=embeddings,
         )
 
 
@@ -311,23 +412,30 @@ def _predict_study(args: argparse.Namespace, bundle) -> int:
 
 
 def _triage_predict(args: argparse.Namespace) -> int:
-    from msklabel.clinical.workflow import predict_triage, read_table, write_table
+    from msklabel.clinical.workflow import features_of, predict_triage, read_table, write_table
 
     bundle = _load(args, "triage")
     if args.biomarkers is not None:
         return _predict_study(args, bundle)
-    print(f"predictions: {write_table(predict_triage(bundle, read_table(args.data)), args.out)}")
+    table = read_table(args.data)
+    embeddings = _embeddings(args, table, features_of(bundle))
+    with _table_errors(args.data):
+        predictions = predict_triage(bundle, table, embeddings)
+    print(f"predictions: {write_table(predictions, args.out)}")
     return 0
 
 
 def _risk_predict(args: argparse.Namespace) -> int:
-    from msklabel.clinical.workflow import predict_risk, read_table, write_table
+    from msklabel.clinical.workflow import features_of, predict_risk, read_table, write_table
 
     bundle = _load(args, "risk")
     if args.biomarkers is not None:
         return _predict_study(args, bundle)
-    table = predict_risk(bundle, read_table(args.data), args.landmark)
-    print(f"predictions: {write_table(table, args.out)}")
+    table = read_table(args.data)
+    embeddings = _embeddings(args, table, features_of(bundle))
+    with _table_errors(args.data):
+        predictions = predict_risk(bundle, table, args.landmark, embeddings)
+    print(f"predictions: {write_table(predictions, args.out)}")
     return 0
 
 
@@ -339,11 +447,78 @@ def _synthetic(args: argparse.Namespace) -> int:
     )
     from msklabel.clinical.workflow import write_table
 
+    if args.images:
+        from msklabel.clinical.imaging import synthetic_imaging_cohort
+
+        cohort = synthetic_imaging_cohort(args.subjects, args.seed)
+    else:
+        cohort = synthetic_triage_cohort(args.subjects, args.seed)
     tables = {
-        "cohort.csv": synthetic_triage_cohort(args.subjects, args.seed),
+        "cohort.csv": cohort,
         "reference.csv": normal_reference_table(args.subjects, args.seed + 1),
         "longitudinal.csv": synthetic_longitudinal_cohort(args.subjects, args.seed + 2),
     }
     for name, table in tables.items():
         print(f"{name}: {write_table(table, args.out / name)} ({len(table)} rows)")
+    if args.images:
+        from msklabel.clinical.imaging import embed_knees, knee_images
+        from msklabel.features import load_embedder
+
+        embedder = load_embedder(device=device_of(args))
+        images = knee_images(cohort, args.seed, progress=True)
+        folders = embed_knees(images, embedder, args.out / "embeddings")
+        print(f"embeddings: {args.out / 'embeddings'} ({len(folders)} knees, {embedder.model_id})")
+    return 0
+
+
+def _curve(args: argparse.Namespace) -> int:
+    """The label-efficiency curve of one target: curve.csv, curve.png, report.html."""
+    from msklabel.clinical import plots
+    from msklabel.clinical.cards import NOT_FOR_CLINICAL_USE
+    from msklabel.clinical.efficiency import FRACTIONS, label_efficiency_curve, summarise_curve
+    from msklabel.clinical.embeddings import feature_blocks
+    from msklabel.clinical.features import feature_names
+    from msklabel.clinical.report import write_curve_report
+    from msklabel.clinical.stacking import StackedClassifier
+    from msklabel.clinical.triage import TARGET_NAMES
+    from msklabel.clinical.workflow import read_table, triage_arrays, write_table
+
+    table = read_table(args.data)
+    reference = _reference(args)
+    needing = next((f for f in args.features if f != "biomarkers"), "biomarkers")
+    embeddings = _embeddings(args, table, needing)
+    column = TARGET_NAMES.index(args.target)
+    with _table_errors(args.data):
+        models = {}
+        for features in args.features:
+            X, Y, groups = triage_arrays(table, reference, features, embeddings)
+            blocks = feature_blocks(X.shape[1], len(feature_names()), features)
+            model = StackedClassifier(
+                boosting=not args.linear, random_state=args.seed, blocks=blocks
+            )
+            models[features] = (model, X)
+        curve = label_efficiency_curve(
+            models, Y[:, column], groups, args.fractions or FRACTIONS,
+            args.repeats, args.folds, args.seed, progress=True,
+        )  # fmt: skip
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_table(curve, args.out / "curve.csv")
+    summary = summarise_curve(curve)
+    title = f"Label efficiency: {args.target} ({args.data.name})"
+    note = (
+        f"{len(table)} knees of {len(set(groups))} subjects, {int(Y[:, column].sum())} with "
+        f"the target. Held-out AUC of the stacked model (grouped nested {args.folds}-fold "
+        "CV) fitted on a random share of each training fold's subjects; mean and SD over "
+        f"{args.repeats} repeats."
+    )
+    image = plots.label_efficiency_plot(summary, args.out / "curve.png", title, note)
+    report = write_curve_report(
+        args.out / "report.html", title, summary, image, note, NOT_FOR_CLINICAL_USE
+    )
+    print(f"report: {report}")
+    for row in summary.itertuples():
+        print(
+            f"{row.features} {row.fraction:.0%} ({row.labelled_knees:.0f} knees): "
+            f"AUC {row.auc_mean:.3f} (SD {row.auc_sd:.3f})"
+        )
     return 0

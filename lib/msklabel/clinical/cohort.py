@@ -67,9 +67,13 @@ FEMALE_FACTOR = {"mm": 0.9, "mm3": 0.75, "ms": 1.0}
 #: How a biomarker's z-score moves per unit of its joint-tissue latent score.
 _LOADING = {"thickness": -0.8, "volume": -0.7, "t2": 0.6, "meniscus": -0.6, "bone": 0.5}
 
-#: Findings (radiologist reads): intercept and weights on the generator's z-scores,
-#: centred age (per year) and centred BMI (per kg/m²).
-FINDINGS: dict[str, tuple[float, dict[str, float]]] = {
+#: A finding's model: intercept and weights on the generator's z-scores, centred age (per
+#: year) and centred BMI (per kg/m²) of the finding's logit.
+Finding = tuple[float, dict[str, float]]
+Findings = dict[str, Finding]
+
+#: Findings (radiologist reads), by name.
+FINDINGS: Findings = {
     "cartilage_femur": (-2.6, {
         "femoral_cartilage_thickness_mean_mm": -0.9,
         "femoral_cartilage_volume_mm3": -0.3,
@@ -97,6 +101,15 @@ FINDINGS: dict[str, tuple[float, dict[str, float]]] = {
     "bone_patella": (-3.2, {"patella_volume_mm3": 0.9}),
     "other": (-2.7, {AGE: 0.03, BMI: 0.04}),
 }  # fmt: skip
+
+#: A joint effusion (the imaging cohort's "other" finding, :mod:`~msklabel.clinical.imaging`):
+#: more likely with cartilage T2 raised and tibial cartilage and meniscus lost, so that the
+#: biomarkers explain only part of it; the rest is visible in the image alone.
+EFFUSION: Finding = (-1.2, {
+    "femoral_cartilage_t2_mean_ms": 0.6,
+    "medial_tibial_cartilage_thickness_mean_mm": -0.5,
+    "medial_meniscus_volume_mm3": -0.4,
+})  # fmt: skip
 
 #: The triage targets, each the union of some findings. Stage A, B, then C.
 TARGETS: dict[str, tuple[str, ...]] = {
@@ -180,26 +193,33 @@ def _to_units(z: np.ndarray, female: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
-def _finding_probabilities(z: np.ndarray, age: np.ndarray, bmi: np.ndarray) -> pd.DataFrame:
+def _finding_probabilities(
+    z: np.ndarray, age: np.ndarray, bmi: np.ndarray, findings: Findings
+) -> pd.DataFrame:
     columns = {b.name: z[:, j] for j, b in enumerate(BIOMARKERS)}
     columns[AGE], columns[BMI] = age - _MEAN_AGE, bmi - _MEAN_BMI
     probs = {}
-    for name, (intercept, weights) in FINDINGS.items():
+    for name, (intercept, weights) in findings.items():
         logit = intercept + sum(w * columns[k] for k, w in weights.items())
         probs[name] = 1.0 / (1.0 + np.exp(-logit))
     return pd.DataFrame(probs)
 
 
-def synthetic_triage_cohort(n_subjects: int, seed: int = 0) -> pd.DataFrame:
+def synthetic_triage_cohort(
+    n_subjects: int, seed: int = 0, findings: Findings = FINDINGS
+) -> pd.DataFrame:
     """One row per knee (two per subject): biomarkers, demographics, findings, targets.
 
     Findings are drawn independently given the biomarkers, so the oracle probability
-    of every target is known exactly: ``oracle_<target>`` columns hold it.
+    of every target is known exactly: ``oracle_<target>`` columns hold it. ``findings``
+    gives the model of each finding of :data:`FINDINGS` (same names).
     """
+    if set(findings) != set(FINDINGS):
+        raise ValueError(f"findings must model exactly {', '.join(FINDINGS)}")
     rng = np.random.default_rng(seed)
     knees = _draw_knees(rng, n_subjects)
     z = _biomarker_z(knees, knees.latent, knees.noise)
-    probs = _finding_probabilities(z, knees.age, knees.bmi)
+    probs = _finding_probabilities(z, knees.age, knees.bmi, findings)
     table = pd.DataFrame({SUBJECT: knees.subject, KNEE: knees.knee})
     table[AGE], table[BMI] = knees.age.round(1), knees.bmi.round(1)
     table[SEX] = np.where(knees.female, "F", "M")

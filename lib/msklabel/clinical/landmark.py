@@ -132,7 +132,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
 
     The threshold keeps ``specificity`` on the (IPCW-weighted) out-of-fold training
     predictions. ``groups`` and ``sample_weight`` are routable fit parameters (see
-    :mod:`~msklabel.clinical.stacking`).
+    :mod:`~msklabel.clinical.stacking`); ``blocks`` goes to the stacked classifier.
     """
 
     def __init__(
@@ -141,11 +141,13 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         n_splits: int = 3,
         boosting: bool = True,
         random_state: int = 0,
+        blocks: tuple[int, ...] | None = None,
     ) -> None:
         self.specificity = specificity
         self.n_splits = n_splits
         self.boosting = boosting
         self.random_state = random_state
+        self.blocks = blocks
 
     def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
@@ -164,8 +166,9 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         X, y = validate_data(self, X, y, dtype=float)
         classes, event = binary_classes(y, type(self).__name__)
         self.classifier_ = StackedClassifier(
-            n_splits=self.n_splits, boosting=self.boosting, random_state=self.random_state
-        ).fit(X, event, groups=groups, sample_weight=sample_weight)
+            n_splits=self.n_splits, boosting=self.boosting,
+            random_state=self.random_state, blocks=self.blocks,
+        ).fit(X, event, groups=groups, sample_weight=sample_weight)  # fmt: skip
         self.threshold_ = threshold_at_specificity(
             event, self.classifier_.oof_proba_, self.specificity, sample_weight
         )

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from sklearn.metrics import roc_curve
 
 from .evaluation import BinaryEvaluation
@@ -46,6 +47,27 @@ def roc_plot(curves: Mapping[str, Curve], path: Path, title: str, subtitle: str 
         ax.plot(fpr, tpr, label=f"{name} (AUC {auc(y, p, w):.3f})")
     ax.plot([0, 1], [0, 1], ls=":", color="0.5", label="chance")
     ax.set(xlabel="1 - specificity", ylabel="sensitivity", xlim=(0, 1), ylim=(0, 1.01))
+    ax.legend(loc="lower right", fontsize=8)
+    return _save(fig, path)
+
+
+def label_efficiency_plot(
+    summary: pd.DataFrame, path: Path, title: str, subtitle: str = ""
+) -> Path:
+    """Mean held-out AUC (error bars: SD over repeats) against the labelled fraction, one
+    line per feature set (:func:`~msklabel.clinical.efficiency.summarise_curve`)."""
+    fig, ax = _figure(title, subtitle)
+    for name, rows in summary.groupby("features", sort=False):
+        ax.errorbar(
+            100 * rows["fraction"], rows["auc_mean"], yerr=rows["auc_sd"].fillna(0.0),
+            marker="o", capsize=3, label=str(name),
+        )  # fmt: skip
+    ax.axhline(0.5, ls=":", color="0.5", label="chance")
+    ax.set_xscale("log")
+    ticks = sorted(set(100 * summary["fraction"]))
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.set(xlabel="labelled subjects (% of the training folds)", ylabel="held-out AUC")
+    ax.set_ylim(0.4, 1.0)
     ax.legend(loc="lower right", fontsize=8)
     return _save(fig, path)
 

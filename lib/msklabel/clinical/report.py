@@ -9,6 +9,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from .cards import ModelCard
 from .evaluation import BinaryEvaluation
 from .triage import StageFlow
@@ -70,12 +72,7 @@ def write_report(
             parts.append(f"<p>{html.escape(section.note)}</p>")
         parts += [_image(p) for p in section.images]
     parts.append("<h2>Model card</h2><pre>" + html.escape(card.to_markdown()) + "</pre>")
-    page = (
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{_STYLE}</style></head><body>{''.join(parts)}</body></html>"
-    )
-    path = Path(path)
-    path.write_text(page)
+    path = _write_page(path, title, parts)
     metrics = {
         "title": title,
         "sections": {section.title: section.evaluation.to_dict() for section in sections},
@@ -83,6 +80,38 @@ def write_report(
         "card_metrics": card.metrics,
     }
     path.with_name("metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    return path
+
+
+def write_curve_report(
+    path: Path, title: str, summary: pd.DataFrame, image: Path, note: str, caveat: str = ""
+) -> Path:
+    """Write the label-efficiency report (the plot, the summary table of
+    :func:`~msklabel.clinical.efficiency.summarise_curve`) to ``path``."""
+    parts = [f"<h1>{html.escape(title)}</h1>"]
+    if caveat:
+        parts.append(f'<div class="caveat"><b>{html.escape(caveat)}</b></div>')
+    parts += [f"<p>{html.escape(note)}</p>", _image(image)]
+    rows = "".join(
+        f"<tr><td>{html.escape(str(r.features))}</td><td>{r.fraction:.0%}</td>"
+        f"<td>{r.labelled_knees:.0f}</td><td>{r.auc_mean:.3f}</td><td>{r.auc_sd:.3f}</td>"
+        f"<td>{r.repeats}</td></tr>"
+        for r in summary.itertuples()
+    )
+    parts.append(
+        "<table><tr><th>features</th><th>labelled subjects</th><th>labelled knees (mean)</th>"
+        f"<th>AUC (mean)</th><th>AUC (SD)</th><th>repeats</th></tr>{rows}</table>"
+    )
+    return _write_page(path, title, parts)
+
+
+def _write_page(path: Path, title: str, parts: Sequence[str]) -> Path:
+    page = (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{_STYLE}</style></head><body>{''.join(parts)}</body></html>"
+    )
+    path = Path(path)
+    path.write_text(page)
     return path
 
 

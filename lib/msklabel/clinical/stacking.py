@@ -15,9 +15,12 @@ route it (see :func:`sklearn.set_config`).
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 from sklearn import config_context
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from sklearn.pipeline import make_pipeline
@@ -62,6 +65,11 @@ class StackedClassifier(ClassifierMixin, BaseEstimator):
         Gradient-boosting capacity (kept small so that model files stay small).
     random_state:
         Seed of the folds and of gradient boosting.
+    blocks:
+        Widths of consecutive column blocks, each with its own logistic regression (its own
+        scaling and tuned ``C``), which the stacker weighs against each other: e.g. a study
+        embedding and the biomarkers, so that one penalty over both does not shrink the few
+        biomarker columns as hard as the many embedding columns. None: one over all columns.
     """
 
     def __init__(
@@ -72,6 +80,7 @@ class StackedClassifier(ClassifierMixin, BaseEstimator):
         max_leaf_nodes: int = 8,
         learning_rate: float = 0.08,
         random_state: int = 0,
+        blocks: tuple[int, ...] | None = None,
     ) -> None:
         self.n_splits = n_splits
         self.boosting = boosting
@@ -79,20 +88,35 @@ class StackedClassifier(ClassifierMixin, BaseEstimator):
         self.max_leaf_nodes = max_leaf_nodes
         self.learning_rate = learning_rate
         self.random_state = random_state
+        self.blocks = blocks
+
+    def _block_columns(self) -> list[slice | None]:
+        if self.blocks is None:
+            return [None]
+        edges = np.cumsum((0, *self.blocks))
+        return [slice(int(a), int(b)) for a, b in pairwise(edges)]
 
     def _base_models(self, splits: list) -> list[BaseEstimator]:
-        linear = make_pipeline(
-            StandardScaler(),
-            LogisticRegressionCV(
-                Cs=np.logspace(-2, 1, 4),
-                l1_ratios=(0.0,),
-                cv=splits,
-                scoring="neg_log_loss",
-                use_legacy_attributes=False,
-            ),
-        )
+        linear = [
+            make_pipeline(
+                *(
+                    []
+                    if columns is None
+                    else [ColumnTransformer([("block", "passthrough", columns)])]
+                ),
+                StandardScaler(),
+                LogisticRegressionCV(
+                    Cs=np.logspace(-2, 1, 4),
+                    l1_ratios=(0.0,),
+                    cv=splits,
+                    scoring="neg_log_loss",
+                    use_legacy_attributes=False,
+                ),
+            )
+            for columns in self._block_columns()
+        ]
         if not self.boosting:
-            return [linear]
+            return linear
         boosted = HistGradientBoostingClassifier(
             max_iter=self.max_iter,
             max_leaf_nodes=self.max_leaf_nodes,
@@ -103,7 +127,7 @@ class StackedClassifier(ClassifierMixin, BaseEstimator):
             early_stopping=False,
             random_state=self.random_state,
         )
-        return [linear, boosted]
+        return [*linear, boosted]
 
     def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
@@ -121,6 +145,8 @@ class StackedClassifier(ClassifierMixin, BaseEstimator):
         """Fit on features ``X`` and a binary outcome ``y`` (two classes, any labels);
         ``groups``: the subject of each row (rows of one subject share every fold)."""
         X, y = validate_data(self, X, y, dtype=float)
+        if self.blocks is not None and sum(self.blocks) != X.shape[1]:
+            raise ValueError(f"blocks {self.blocks} do not add up to {X.shape[1]} columns")
         self.classes_, y = binary_classes(y, type(self).__name__)
         weight = None if sample_weight is None else np.asarray(sample_weight, float)
         with config_context(enable_metadata_routing=False):  # the inner models are ours

@@ -83,7 +83,7 @@ class TriageCascade(BaseEstimator):
         Specificity kept at stage A (on out-of-fold training predictions).
     later_specificity:
         Specificity kept at stages B and C, among the knees stage A flagged.
-    n_splits, boosting, random_state:
+    n_splits, boosting, random_state, blocks:
         Passed to every stage's :class:`StackedClassifier`.
     """
 
@@ -94,12 +94,14 @@ class TriageCascade(BaseEstimator):
         n_splits: int = 3,
         boosting: bool = True,
         random_state: int = 0,
+        blocks: tuple[int, ...] | None = None,
     ) -> None:
         self.specificity = specificity
         self.later_specificity = later_specificity
         self.n_splits = n_splits
         self.boosting = boosting
         self.random_state = random_state
+        self.blocks = blocks
 
     def fit(
         self, X: np.ndarray, Y: np.ndarray, *, groups: np.ndarray | None = None
@@ -126,8 +128,9 @@ class TriageCascade(BaseEstimator):
                 y = Y[rows, TARGET_NAMES.index(target)]
                 _check_classes(y, stage, target)
                 model = StackedClassifier(
-                    n_splits=self.n_splits, boosting=self.boosting, random_state=self.random_state
-                ).fit(X[rows], y, groups=groups[rows])
+                    n_splits=self.n_splits, boosting=self.boosting,
+                    random_state=self.random_state, blocks=self.blocks,
+                ).fit(X[rows], y, groups=groups[rows])  # fmt: skip
                 seen = threshold_rows(stage, y, flagged_by_b)
                 threshold = threshold_at_specificity(y[seen], model.oof_proba_[seen], specificity)
                 flagged = model.oof_proba_ >= threshold

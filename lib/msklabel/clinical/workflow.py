@@ -9,7 +9,7 @@ A risk table is longitudinal (one row per knee and visit) with ``kl_grade``,
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from msklabel.errors import InputError
 from . import plots
 from .bundle import ModelBundle
 from .cards import ModelCard
+from .embeddings import feature_blocks, model_feature_names, model_features
 from .evaluation import BinaryEvaluation, CascadeEvaluation, evaluate_cascade, evaluate_risk
 from .features import (
     KNEE,
@@ -29,6 +30,7 @@ from .features import (
     VISIT,
     ReferenceCohort,
     feature_matrix,
+    feature_names,
     history_feature_names,
     history_features,
     study_row,
@@ -74,15 +76,28 @@ def write_table(table: pd.DataFrame, path: Path | str) -> Path:
 
 
 def triage_arrays(
-    table: pd.DataFrame, reference: ReferenceCohort
+    table: pd.DataFrame,
+    reference: ReferenceCohort,
+    features: str = "biomarkers",
+    embeddings: Mapping[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Features, targets (columns :data:`TARGET_NAMES`) and subject groups."""
+    """Features (:func:`~msklabel.clinical.embeddings.model_features`), targets (columns
+    :data:`TARGET_NAMES`) and subject groups."""
     missing = [target_column(t) for t in TARGET_NAMES if target_column(t) not in table]
     if missing:
         raise KeyError(f"the table lacks the target columns {', '.join(missing)}")
-    X = feature_matrix(table, reference).to_numpy(float)
+    X = _features(feature_matrix(table, reference), table[KNEE], features, embeddings)
     Y = table[[target_column(t) for t in TARGET_NAMES]].to_numpy(int)
     return X, Y, table[SUBJECT].to_numpy()
+
+
+def _features(
+    biomarkers: pd.DataFrame,
+    knees: pd.Series,
+    features: str,
+    embeddings: Mapping[str, np.ndarray] | None,
+) -> np.ndarray:
+    return model_features(biomarkers.to_numpy(float), knees.astype(str), embeddings, features)
 
 
 @dataclass
@@ -96,6 +111,7 @@ class TrainingRun:
 def _card(
     name: str, kind: str, intended_use: str, data: str, demonstration: bool,
     evaluations: Mapping[str, BinaryEvaluation], n_splits: int, details: dict[str, Any],
+    features: str,
 ) -> ModelCard:  # fmt: skip
     evaluation = (
         f"Grouped (by subject) nested {n_splits}-fold cross-validation; inner 3-fold grouped "
@@ -107,7 +123,7 @@ def _card(
     model_id = f"msklabel-{name}"
     return ModelCard(
         name, model_id, __version__, kind, intended_use, data, evaluation, demonstration,
-        metrics_for_card(evaluations), details,
+        metrics_for_card(evaluations), {"features": features, **details},
     )  # fmt: skip
 
 
@@ -125,13 +141,20 @@ def train_triage(
     name: str = "triage",
     data_description: str = "",
     demonstration: bool = False,
+    features: str = "biomarkers",
+    embeddings: Mapping[str, np.ndarray] | None = None,
 ) -> TrainingRun:
     """Evaluate (nested CV) and fit the cascade on the whole table.
 
     ``boosting=False`` keeps logistic regression only (faster; for small cohorts).
+    ``features`` (:data:`~msklabel.clinical.embeddings.FEATURE_SETS`) other than
+    biomarkers need ``embeddings``: each knee id's study vector.
     """
-    X, Y, groups = triage_arrays(table, reference)
-    cascade = TriageCascade(specificity, later_specificity, boosting=boosting, random_state=seed)
+    X, Y, groups = triage_arrays(table, reference, features, embeddings)
+    cascade = TriageCascade(
+        specificity, later_specificity, boosting=boosting, random_state=seed,
+        blocks=feature_blocks(X.shape[1], len(feature_names()), features),
+    )  # fmt: skip
     evaluation = (
         evaluate_cascade(cascade, X, Y, groups, n_splits, n_boot, seed) if evaluate else None
     )
@@ -145,9 +168,11 @@ def train_triage(
         demonstration, evaluation.stages if evaluation else {}, n_splits,
         {"base models": _base_models(boosting), "specificity (stage A)": specificity,
          "specificity (stages B, C)": later_specificity,
-         "thresholds": {t: round(v, 4) for t, v in cascade.thresholds_.items()}},
+         "thresholds": {t: round(v, 4) for t, v in cascade.thresholds_.items()}}, features,
     )  # fmt: skip
-    settings = {"specificity": specificity, "later_specificity": later_specificity}
+    settings = {
+        "specificity": specificity, "later_specificity": later_specificity, "features": features,
+    }  # fmt: skip
     return TrainingRun(ModelBundle("triage", cascade, reference, card, settings), evaluation)
 
 
@@ -167,13 +192,22 @@ def train_risk(
     name: str | None = None,
     data_description: str = "",
     demonstration: bool = False,
+    features: str = "biomarkers",
+    embeddings: Mapping[str, np.ndarray] | None = None,
 ) -> TrainingRun:
     """Evaluate (nested CV) and fit a landmark risk model on the whole table.
 
     ``boosting=False`` keeps logistic regression only (faster; for small cohorts).
+    ``features`` and ``embeddings`` as for :func:`train_triage` (one study vector per knee,
+    used at every landmark).
     """
     data = landmark_dataset(table, reference, outcome, landmarks, horizon_months)
-    model = RiskModel(specificity, boosting=boosting, random_state=seed)
+    X = model_features(data.X, data.knees, embeddings, features)
+    data = replace(
+        data, X=X, feature_names=model_feature_names(data.feature_names, X.shape[1], features)
+    )
+    blocks = feature_blocks(X.shape[1], len(history_feature_names()), features)
+    model = RiskModel(specificity, boosting=boosting, random_state=seed, blocks=blocks)
     evaluation = evaluate_risk(model, data, n_splits, n_boot, seed) if evaluate else None
     model.fit(data.X, data.y, groups=data.groups, sample_weight=data.weight)
     card = _card(
@@ -187,11 +221,11 @@ def train_risk(
         {"base models": _base_models(boosting), "landmarks (months)": list(landmarks),
          "horizon (months)": horizon_months,
          "censoring": "inverse probability of censoring weights (Kaplan-Meier)",
-         "threshold": round(model.threshold_, 4)},
+         "threshold": round(model.threshold_, 4)}, features,
     )  # fmt: skip
     settings = {
         "outcome": outcome, "specificity": specificity, "landmarks": list(landmarks),
-        "horizon_months": horizon_months,
+        "horizon_months": horizon_months, "features": features,
     }  # fmt: skip
     return TrainingRun(ModelBundle("risk", model, reference, card, settings), evaluation)
 
@@ -211,12 +245,19 @@ def _landmark_description(data: LandmarkData) -> str:
     )
 
 
-def predict_triage(bundle: ModelBundle, table: pd.DataFrame) -> pd.DataFrame:
+def predict_triage(
+    bundle: ModelBundle,
+    table: pd.DataFrame,
+    embeddings: Mapping[str, np.ndarray] | None = None,
+) -> pd.DataFrame:
     """Per knee and target: probability, whether the knee reached the target's stage
     (``reached_<target>``) and the gated decision (``flag_<target>``: 1 flagged at a stage
-    reached, else 0)."""
+    reached, else 0). A model fitted on embeddings needs the knees' ``embeddings``."""
     cascade: TriageCascade = bundle.estimator
-    proba = cascade.predict_proba(feature_matrix(table, bundle.reference).to_numpy(float))
+    X = _features(
+        feature_matrix(table, bundle.reference), table[KNEE], features_of(bundle), embeddings
+    )
+    proba = cascade.predict_proba(X)
     decisions = cascade.decide(proba)
     out = table[[c for c in (SUBJECT, KNEE, VISIT) if c in table]].copy()
     for j, target in enumerate(TARGET_NAMES):
@@ -226,17 +267,28 @@ def predict_triage(bundle: ModelBundle, table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def predict_risk(bundle: ModelBundle, table: pd.DataFrame, landmark_month: int = 0) -> pd.DataFrame:
-    """Per knee with a visit at or before the landmark: probability and high-risk flag."""
+def predict_risk(
+    bundle: ModelBundle,
+    table: pd.DataFrame,
+    landmark_month: int = 0,
+    embeddings: Mapping[str, np.ndarray] | None = None,
+) -> pd.DataFrame:
+    """Per knee with a visit at or before the landmark: probability and high-risk flag.
+    A model fitted on embeddings needs the knees' ``embeddings``."""
     history = history_features(table, bundle.reference, landmark_month)
     model: RiskModel = bundle.estimator
-    X = history[history_feature_names()].to_numpy(float)
+    X = _features(history[history_feature_names()], history[KNEE], features_of(bundle), embeddings)
     outcome = bundle.settings["outcome"]
     out = history[[SUBJECT, KNEE]].copy()
     out["landmark_month"] = landmark_month
     out[f"p_{outcome}"] = model.predict_proba(X)[:, 1]
     out[f"flag_{outcome}"] = model.predict(X)
     return out
+
+
+def features_of(bundle: ModelBundle) -> str:
+    """The feature set a model was fitted on (models saved before the choice: biomarkers)."""
+    return bundle.settings.get("features", "biomarkers")
 
 
 def predict_study(
@@ -250,6 +302,12 @@ def predict_study(
 
     Risk models see the study as a single visit at landmark 0 (no history).
     """
+    needing = [b.card.name for b in bundles if features_of(b) != "biomarkers"]
+    if needing:
+        raise ValueError(
+            f"the models {', '.join(needing)} were fitted on embeddings: predict them on a "
+            "table with the knees' embeddings"
+        )
     row = study_row(biomarkers, demographics, header)
     row[SUBJECT], row[KNEE], row[VISIT] = "study", "study", 0
     predictions = []

@@ -9,6 +9,14 @@ network input, 2 x 2 cells concatenated (LiteMedSAM: 4 x 256 channels of a 64 x 
 DINO: 4 x width of the 16 x 16 patch tokens; CT-FM: 4 x 512 of its 8 x 8 deepest level);
 their mean is the global average. The study vector is :data:`POOLING`.
 
+Beside it, each slice keeps its *peaks*: the feature map's maximum over the same 2 x 2 cells,
+pooled over slices alike (:data:`PEAK_POOLING`). Retrieval uses the means; the
+label-efficient heads (:mod:`msklabel.clinical.embeddings`) use the peaks, which keep a small
+bright finding that a cell's mean dilutes: on a development cohort of 60 simulated knees
+(``msklabel triage synthetic --images --seed 11``, 30 subjects, 3 central slices), a
+cross-validated logistic regression found a joint effusion with AUC 0.80 from the peaks and
+0.67 from the means (0.73 from per-channel global maxima, 0.70 from 4 x 4 cell means).
+
 Why 2 x 2 cells and not the global average: on a development pool of simulated knees
 (seeds 100-119 of ``clinical-3t``, 4 echoes, disjoint from the test pool of
 ``tests/features/test_pool.py``), a knee's own anatomy at the other contrast was among the 5
@@ -19,7 +27,7 @@ average keeps the contrast and loses where the anatomy lies.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -41,6 +49,12 @@ POOLING = (
     "concatenated cell by cell (row-major); study: mean of the L2-normalised slice vectors "
     "over the embedded slices, L2-normalised again"
 )
+#: How slice peaks become the study's peak vector (what the clinical heads fit).
+PEAK_POOLING = (
+    "slice: encoder feature map's maximum over each of 2 x 2 cells of the network input, "
+    "concatenated cell by cell (row-major); study: mean of the L2-normalised slice peak "
+    "vectors over the embedded slices, L2-normalised again"
+)
 #: Cells per side of the network input that a slice's feature map is averaged over.
 GRID = 2
 
@@ -48,17 +62,26 @@ GRID = 2
 @dataclass(frozen=True)
 class StudyEmbedding:
     """Slice vectors ``[n, d]`` of slices ``indices``, from encoder ``model_id`` whose
-    weights file has SHA-256 ``weights_sha256``."""
+    weights file has SHA-256 ``weights_sha256``; ``peaks`` ``[n, d]``: the slices' cell
+    maxima (None where not computed, as in embeddings saved before they were)."""
 
     slices: np.ndarray
     indices: np.ndarray
     model_id: str
     weights_sha256: str
+    peaks: np.ndarray | None = None
 
     @property
     def study(self) -> np.ndarray:
         """The unit-length study vector (:data:`POOLING`)."""
         return pool_study(self.slices)
+
+    @property
+    def study_peaks(self) -> np.ndarray:
+        """The unit-length study peak vector (:data:`PEAK_POOLING`)."""
+        if self.peaks is None:
+            raise ValueError("the embedding has no slice peaks (embed the study again)")
+        return pool_study(self.peaks)
 
 
 def pool_study(slices: np.ndarray) -> np.ndarray:
@@ -79,10 +102,33 @@ def unit(vectors: np.ndarray) -> np.ndarray:
 def cell_means(embedding: torch.Tensor, grid: int = GRID) -> np.ndarray:
     """A ``[channels, rows, columns]`` feature map averaged over ``grid`` x ``grid`` cells:
     ``[grid * grid * channels]``, cell by cell in row-major order."""
+    return _cells(embedding, F.adaptive_avg_pool2d, grid)
+
+
+def cell_maxima(embedding: torch.Tensor, grid: int = GRID) -> np.ndarray:
+    """The maxima of a feature map over the cells of :func:`cell_means`, in its order."""
+    return _cells(embedding, F.adaptive_max_pool2d, grid)
+
+
+def _cells(embedding: torch.Tensor, pool: Callable, grid: int) -> np.ndarray:
     if not isinstance(embedding, torch.Tensor) or embedding.ndim != 3:
         raise TypeError("the encoder gives no [channels, rows, columns] feature map per slice")
-    cells = F.adaptive_avg_pool2d(embedding.float(), grid)  # [channels, grid, grid]
+    cells = pool(embedding.float(), grid)  # [channels, grid, grid]
     return cells.permute(1, 2, 0).reshape(-1).cpu().numpy()
+
+
+def _study_embedding(
+    feature_maps: Iterable[torch.Tensor], indices: np.ndarray, model_id: str, weights: str
+) -> StudyEmbedding:
+    """The cell means and maxima of each slice's feature map."""
+    means, peaks = [], []
+    for feature_map in feature_maps:
+        means.append(cell_means(feature_map))
+        peaks.append(cell_maxima(feature_map))
+    return StudyEmbedding(
+        np.stack(means).astype(np.float32), indices, model_id, weights,
+        np.stack(peaks).astype(np.float32),
+    )  # fmt: skip
 
 
 class Embedder:
@@ -113,13 +159,11 @@ class Embedder:
         if session.segmenter is not self.segmenter:
             raise ValueError("the session belongs to another segmenter")
         indices = slice_indices(session.volume.shape[0], slices)
-        vectors = [
-            cell_means(session.embeddings([int(k)])[0])
+        maps = (
+            session.embeddings([int(k)])[0]
             for k in tqdm(indices, desc="embedding slices", unit="slice", disable=not progress)
-        ]
-        return StudyEmbedding(
-            np.stack(vectors).astype(np.float32), indices, self.model_id, self.weights_sha256
         )
+        return _study_embedding(maps, indices, self.model_id, self.weights_sha256)
 
 
 class FeatureEncoder(Protocol):
@@ -149,19 +193,10 @@ class EncoderEmbedder:
         """Embeddings of ``slices`` of ``volume`` (all slices when None)."""
         indices = slice_indices(volume.shape[0], slices)
         maps = self.encoder.feature_maps(volume, indices.tolist())
-        vectors = [
-            cell_means(feature_map)
-            for feature_map in tqdm(
-                maps,
-                desc="embedding slices",
-                total=len(indices),
-                unit="slice",
-                disable=not progress,
-            )
-        ]
-        return StudyEmbedding(
-            np.stack(vectors).astype(np.float32), indices, self.model_id, self.weights_sha256
+        shown = tqdm(
+            maps, desc="embedding slices", total=len(indices), unit="slice", disable=not progress
         )
+        return _study_embedding(shown, indices, self.model_id, self.weights_sha256)
 
 
 def slice_indices(total: int, slices: Iterable[int] | None) -> np.ndarray:

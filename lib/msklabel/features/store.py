@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from msklabel.errors import InputError
-from msklabel.features.embedding import POOLING, StudyEmbedding
+from msklabel.features.embedding import PEAK_POOLING, POOLING, StudyEmbedding
 
 ARRAYS, SIDECAR = "embedding.npz", "embedding.json"
 
@@ -23,16 +23,19 @@ def save_embedding(
     sidecar. Returns the sidecar's path."""
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
+    peaks = {} if embedding.peaks is None else {"slice_peaks": embedding.peaks}
     np.savez(
         folder / ARRAYS,
         slices=embedding.slices,
         slice_indices=embedding.indices,
         study=embedding.study,
+        **peaks,
     )
     sidecar = {
         "model_id": embedding.model_id,
         "weights_sha256": embedding.weights_sha256,
         "pooling": POOLING,
+        **({"peak_pooling": PEAK_POOLING} if peaks else {}),
         "dimensions": int(embedding.slices.shape[1]),
         "slices": embedding.indices.tolist(),
         "source": source or {},
@@ -48,7 +51,10 @@ def load_embedding(folder: str | os.PathLike[str]) -> tuple[StudyEmbedding, dict
         sidecar = json.loads((folder / SIDECAR).read_text())
         with np.load(folder / ARRAYS) as arrays:
             slices, indices = arrays["slices"], arrays["slice_indices"]
-        embedding = StudyEmbedding(slices, indices, sidecar["model_id"], sidecar["weights_sha256"])
+            peaks = arrays.get("slice_peaks")
+        embedding = StudyEmbedding(
+            slices, indices, sidecar["model_id"], sidecar["weights_sha256"], peaks
+        )
     except FileNotFoundError as error:
         raise InputError(error.filename, "no saved embedding (run msklabel embed)") from None
     except (KeyError, ValueError, OSError, zipfile.BadZipFile) as error:

@@ -87,6 +87,9 @@ class Anatomy:
     subcutaneous_mm: float
     film_mm: float
     cortex_mm: float
+    #: Joint effusion: fluid this far (mm) from the cartilage and menisci (0: none, the
+    #: normal film of ``film_mm`` only).
+    effusion_mm: float = 0.0
 
     def source_points(self, points: np.ndarray) -> np.ndarray:
         """LPS points ``[..., 3]`` of the target mapped into the source."""
@@ -122,7 +125,8 @@ class Anatomy:
         tissue[deep & muscle & (to_structure > 2.0)] = TISSUE_INDEX["muscle"]
         ligament = (noise[..., 2] > 1.0) & (to_structure < 6.0) & deep
         tissue[ligament] = TISSUE_INDEX["ligament"]
-        fluid = (to_joint < self.film_mm) | ((noise[..., 3] > 1.2) & (to_structure < 4.0))
+        film = max(self.film_mm, self.effusion_mm)
+        fluid = (to_joint < film) | ((noise[..., 3] > 1.2) & (to_structure < 4.0))
         tissue[fluid & inside] = TISSUE_INDEX["fluid"]
         bone = np.isin(labels, _BONES)
         tissue[bone] = np.where(

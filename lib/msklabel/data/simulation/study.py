@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -62,15 +62,17 @@ def simulate_study(
     slices: int | None = None,
     matrix: int | None = None,
     echoes: int | None = None,
+    effusion_mm: float = 0.0,
 ) -> SimulatedStudy:
     """Simulate ``preset`` (a name or a :class:`Preset`) for subject ``seed``
     (deterministic for the preset's name); ``slices``, ``matrix`` and ``echoes`` make it
-    smaller (centred slices, coarser matrix, first echoes)."""
+    smaller (centred slices, coarser matrix, first echoes). ``effusion_mm`` > 0 draws a
+    joint effusion (:attr:`Anatomy.effusion_mm`) into the same knee."""
     spec = (presets.preset(preset) if isinstance(preset, str) else preset).resized(
         slices, matrix, echoes
     )
     rng = np.random.default_rng([seed, zlib.crc32(spec.name.encode())])
-    anatomy = random_anatomy(dess_source(), rng)
+    anatomy = replace(random_anatomy(dess_source(), rng), effusion_mm=effusion_mm)
     pools = jittered(spec.field_t, rng)
     b1_mean = rng.uniform(*spec.b1_range)
     b1_coefficients = random_coefficients(rng, 0.05)
