@@ -58,9 +58,7 @@ def _rows_bottom_up(volume: Volume) -> Volume:
 
 def _other_knee(volume: Volume) -> Volume:
     """The mirror image across the sagittal plane (slices in reverse order, same grid)."""
-    return dataclasses.replace(
-        volume, array=volume.array[::-1].copy(), sop_instance_uids=(), source_files=()
-    )
+    return _regridded(volume, volume.array[::-1], np.eye(4))
 
 
 class Variant(NamedTuple):
