@@ -6,6 +6,7 @@ infers, concurrent sessions, then training and active learning (which save a lab
 
 from __future__ import annotations
 
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,6 +17,7 @@ import SimpleITK as sitk
 from monailabel.client import MONAILabelClient
 from scipy import ndimage
 
+from msklabel.features.store import load_embedding
 from msklabel.io.nifti import read_nifti, write_nifti
 from msklabel.labels import BONES, KneeLabel
 from msklabel.serve import MonaiLabelServer
@@ -221,22 +223,26 @@ def test_least_sure_strategy_explains_its_choice(client):
     assert first["id"] == KNEE and "first" in first["explanation"]
 
 
-def test_diverse_strategy_picks_the_image_least_like_the_labeled_one(client):
+def test_diverse_strategy_picks_the_image_least_like_the_labeled_one(client, server):
     """Runs after the training test: the phantom is labeled, the two knee images are not."""
     choice = client.next_sample("diverse", {})
-    objects = client.datastore()["objects"]
-    recorded = {
-        image: objects[image]["image"]["info"]["msklabel_embedding"]
-        for image in (KNEE, SLAB, PHANTOM)
-    }
-    vectors = {image: np.array(record["study"]) for image, record in recorded.items()}
+    kept = [
+        load_embedding(sidecar.parent)
+        for sidecar in Path(server.conf["model_dir"]).glob("embeddings/*/*/embedding.json")
+    ]
+    recorded = {sidecar["source"]["image"]: (found, sidecar) for found, sidecar in kept}
+    assert set(recorded) == {KNEE, SLAB, PHANTOM}
+    vectors = {image: found.study for image, (found, _) in recorded.items()}
     distance = {image: 1.0 - vectors[image] @ vectors[PHANTOM] for image in (KNEE, SLAB)}
     assert choice["id"] == max(distance, key=distance.get)
     assert choice["distance"] == pytest.approx(distance[choice["id"]], abs=1e-4)
     assert f"nearest labeled image, {PHANTOM}" in choice["explanation"]
-    assert recorded[KNEE]["slices"] == [6, 12, 18] and len(recorded[KNEE]["study"]) == 1024
-    digest = recorded[KNEE]["weights_sha256"]
-    assert digest[:16] in recorded[KNEE]["model_id"]  # the fine-tuned weights now served
+    found, sidecar = recorded[KNEE]
+    assert sidecar["source"]["slices"] == [6, 12, 18] and len(found.study) == 1024
+    assert found.weights_sha256[:16] in found.model_id  # the fine-tuned weights now served
+    info = client.datastore()["objects"][KNEE]["image"]["info"]
+    assert sidecar["source"]["version"] == str(info["ts"])
+    assert len(json.dumps(info)) < 1000, "vectors stay out of the datastore's record file"
 
 
 def test_detector_training_uses_the_final_labels_with_their_images(client, studies):

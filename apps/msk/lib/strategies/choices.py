@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from monailabel.interfaces.datastore import Datastore
 from monailabel.interfaces.tasks.strategy import Strategy
 
 from lib.scoring.uncertainty import UncertaintyScoring
+from msklabel.features.embedding import StudyEmbedding
 from msklabel.labeling.active import (
     Choice,
     choose_diverse,
@@ -19,9 +21,7 @@ from msklabel.labeling.active import (
 )
 from msklabel.labeling.models import ModelStore
 from msklabel.labeling.series import series_volume
-
-#: The image-info key a study embedding is recorded under.
-EMBEDDING_KEY = "msklabel_embedding"
+from msklabel.labeling.vectors import StudyVectors
 
 
 def _response(choice: Choice | None) -> dict[str, Any]:
@@ -72,30 +72,27 @@ class Diverse(Strategy):
     """The unlabeled image least like any labeled one: k-centre greedy over study embeddings.
 
     Each image's embedding (the served encoder on the slices the uncertainty samples) is
-    recorded in the datastore and reused while the served model is the one that made it.
+    kept in the model folder (``embeddings/``, shared by the models) and reused while the image and the served model
+    stay the same.
     """
 
     def __init__(self, store: ModelStore, slices: int) -> None:
         super().__init__("the unlabeled image farthest from every labeled one (study embeddings)")
         self.store = store
         self.slices = slices
+        self.vectors = StudyVectors(store.folder / "embeddings")
 
-    def vector(self, image: str, datastore: Datastore) -> list[float]:
-        """The image's study vector under the current model, computed once and recorded."""
+    def vector(self, image: str, datastore: Datastore) -> np.ndarray:
+        """The image's study vector under the current model, computed once and kept."""
         embedder = self.store.embedder()
-        recorded = datastore.get_image_info(image).get(EMBEDDING_KEY)
-        if recorded and recorded.get("model_id") == embedder.model_id:
-            return recorded["study"]
-        volume = series_volume(datastore.get_image_uri(image))
-        found = embed_sampled(embedder, volume, self.slices)
-        record = {
-            "model_id": found.model_id,
-            "weights_sha256": found.weights_sha256,
-            "slices": sampled_indices(volume.shape[0], self.slices).tolist(),
-            "study": found.study.tolist(),
-        }
-        datastore.update_image_info(image, {EMBEDDING_KEY: record})
-        return record["study"]
+
+        def compute() -> tuple[StudyEmbedding, list[int]]:
+            volume = series_volume(datastore.get_image_uri(image))
+            slices = sampled_indices(volume.shape[0], self.slices).tolist()
+            return embed_sampled(embedder, volume, self.slices), slices
+
+        version = str(datastore.get_image_info(image).get("ts", ""))
+        return self.vectors.vector(image, version, embedder.model_id, compute)
 
     def __call__(self, request: dict[str, Any], datastore: Datastore) -> dict[str, Any]:
         if not datastore.get_unlabeled_images():
