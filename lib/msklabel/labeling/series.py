@@ -7,10 +7,8 @@ from collections.abc import Mapping
 
 from pydicom.dataset import Dataset
 
-from msklabel.dicom.seg import make_segmentation, read_seg_labels, read_source_images
 from msklabel.io import read_echoes
 from msklabel.io.nifti import write_nifti
-from msklabel.results.study import read_labels
 from msklabel.volume import Volume
 
 
@@ -32,6 +30,10 @@ def label_segmentation(
     structures: Mapping[int, str],
 ) -> Dataset:
     """A BINARY DICOM SEG of ``label_file`` referencing the series in ``dicom_dir``."""
+    # Imported here: highdicom and the results stack cost the server ~25 MiB, for saves only.
+    from msklabel.dicom.seg import make_segmentation, read_source_images
+    from msklabel.results.study import read_labels
+
     volume = series_volume(dicom_dir)
     labels = read_labels(label_file, volume)
     return make_segmentation(
@@ -49,4 +51,6 @@ def seg_to_nifti(
     structures: Mapping[int, str],
 ) -> None:
     """Write the SEG in ``seg_file`` as a NIfTI label map on the grid of ``dicom_dir``."""
+    from msklabel.dicom.seg import read_seg_labels  # here: highdicom only for SEG reads
+
     write_nifti(read_seg_labels(seg_file, series_volume(dicom_dir), structures=structures), path)
