@@ -24,7 +24,7 @@ from monailabel.interfaces.datastore import Datastore
 from monailabel.utils.others.generic import strtobool
 
 from msklabel import __version__
-from msklabel.labeling.models import DetectorStore
+from msklabel.labeling.models import DetectorStore, KneeSegStore
 from msklabel.labeling.options import AppOptions
 from msklabel.labeling.studies import studies_login
 
@@ -36,23 +36,25 @@ class MyApp(MONAILabelApp):
         self.options = AppOptions.from_conf(conf, app_dir)
         model_dir = str(self.options.model_dir)
         detectors = DetectorStore(model_dir, device=self.options.device)
+        automatic = self.options.labelset.automatic
+        knees = KneeSegStore(model_dir, device=self.options.device) if automatic else None
         self.configs: dict[str, TaskConfig] = {}
         for number, spec in enumerate(self.options.models):
             config = SegmenterConfig()
             config.init(
                 spec.model, model_dir, conf, None,
                 spec=spec, options=self.options, primary=number == 0, detectors=detectors,
+                knees=knees,
             )  # fmt: skip
             self.configs[spec.model] = config
-        if self.options.labelset.automatic:
+        if knees is not None:
             self.configs[detectors.name] = DetectorConfig()
             self.configs[detectors.name].init(
                 detectors.name, model_dir, conf, None, store=detectors
             )
-            self.configs["kneeseg"] = KneeSegConfig()
-            self.configs["kneeseg"].init(
-                "kneeseg", model_dir, conf, None, labelset=self.options.labelset,
-                device=self.options.device,
+            self.configs[knees.name] = KneeSegConfig()
+            self.configs[knees.name].init(
+                knees.name, model_dir, conf, None, labelset=self.options.labelset, store=knees
             )  # fmt: skip
         super().__init__(
             app_dir=app_dir,

@@ -116,6 +116,8 @@ def test_propagation_fills_a_slice_range(client, studies, dice):
     assert np.array_equal(filled, np.arange(filled[0], filled[-1] + 1)), "a contiguous range"
     assert dice(mask[filled], truth[filled]) > 0.6
     assert len(result["scores"]["patella"]) == len(filled)
+    # A knee structure: followed where the knee network places it (the shipped network here).
+    assert result["guide"]["used"] and result["guide"]["model_id"].startswith("kneeseg:")
 
 
 def test_automatic_infer_returns_a_multi_label_volume(client, studies):

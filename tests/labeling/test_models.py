@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 import torch
 
+from msklabel.data.phantom import PhantomConfig, make_phantom
 from msklabel.errors import DeviceError
 from msklabel.io.nifti import write_nifti
-from msklabel.labeling.models import ModelSpec, ModelStore
+from msklabel.labeling.models import KneeSegStore, ModelSpec, ModelStore
+from msklabel.labels import KneeLabel
 from msklabel.volume import Volume
 
 pytestmark = pytest.mark.slow
@@ -59,3 +61,17 @@ def test_a_store_serves_on_its_device_and_on_the_one_a_request_names(tmp_path):
     assert store.segmenter("cpu") is segmenter, "one model per device, loaded once"
     with pytest.raises(DeviceError, match="device 'gpu': unknown"):
         store.segmenter("gpu")
+
+
+def test_the_knee_network_labels_are_kept_per_image_while_file_and_weights_stay(tmp_path):
+    config = PhantomConfig(spacing=(4.0, 0.8, 0.8), echo_times=(30.0,), supersampling=1)
+    knee = make_phantom(config).echoes[0]
+    image = tmp_path / "knee.nii.gz"
+    write_nifti(Volume(knee.array[12:18].astype(np.int16), knee.affine), image)
+    store = KneeSegStore(tmp_path / "model")
+    first = store.knee(image)
+    assert first.labels.shape == (6, *knee.shape[1:])
+    assert KneeLabel.FEMUR in np.unique(first.labels.array)
+    assert store.knee(image) is first
+    os.utime(image, ns=(1, 10**18))
+    assert store.knee(image) is not first, "a changed file is read again"

@@ -25,7 +25,8 @@ import torch
 from msklabel.detect import Detector, load_detector
 from msklabel.device import resolve_device
 from msklabel.features import Embedder, load_embedder
-from msklabel.kneeseg import KneeSegmenter, load_segmenter
+from msklabel.io import read_echoes
+from msklabel.kneeseg import KneeSegmentation, KneeSegmenter, load_segmenter, segment_knee
 from msklabel.labeling.curve import LearningCurve
 from msklabel.labeling.series import series_volume
 from msklabel.segment import DEFAULT_RUNTIME, EmbeddingCache, Segmenter, Session, load_backend
@@ -207,6 +208,9 @@ class KneeSegStore(Published):
     """The knee segmentation network: the one shipped with msklabel until a fine-tuned one is
     published."""
 
+    #: Images whose knee labels are kept for the next request on them.
+    labels_kept = 4
+
     def __init__(
         self,
         folder: str | os.PathLike[str],
@@ -214,6 +218,29 @@ class KneeSegStore(Published):
         device: str | torch.device = "auto",
     ) -> None:
         super().__init__(folder, name, device)
+        self._labels: OrderedDict[tuple[str, int, int | None, str], KneeSegmentation] = (
+            OrderedDict()
+        )
+
+    def knee(
+        self, image: str | os.PathLike[str], device: str | torch.device | None = None
+    ) -> KneeSegmentation:
+        """The network's segmentation of an image file or DICOM folder (all its echoes) on
+        ``device`` (None: the store's), kept while the file and the weights stay the same."""
+        path = Path(image)
+        device = self.device if device is None else resolve_device(device)
+        key = (str(path.resolve()), path.stat().st_mtime_ns, self.stamp(), str(device))
+        with self._lock:
+            found = self._labels.get(key)
+            if found is not None:
+                self._labels.move_to_end(key)
+                return found
+        found = segment_knee(read_echoes(path), self.segmenter(device), progress=False)
+        with self._lock:
+            self._labels[key] = found
+            while len(self._labels) > self.labels_kept:
+                self._labels.popitem(last=False)
+        return found
 
     def segmenter(self, device: str | torch.device | None = None) -> KneeSegmenter:
         """The newest published network, or the shipped one, on ``device`` (None: the

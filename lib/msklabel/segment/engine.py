@@ -101,7 +101,7 @@ class Session:
             return {k: self.predict_slice(k, prompt.on_slice(k)) for k in slices}
         rule = self.segmenter.stop_rule
         seeds = {k: seed_answer(k, prompt.on_slice(k), self.predict_slice, rule) for k in slices}
-        return propagate_boxes(seeds, self.volume.shape[0], self.predict_slice, rule)
+        return propagate_boxes(seeds, self.volume.shape[0], self.predict_slice, rule, prompt.guide)
 
     def segment(self, prompts: Iterable[LabelPrompt] | LabelPrompt) -> Segmentation:
         """Segment every prompted label; where labels overlap, the most confident pixel wins."""

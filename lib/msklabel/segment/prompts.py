@@ -110,7 +110,9 @@ class LabelPrompt:
     ``mask`` is a boolean volume of the input's shape (e.g. the label from an earlier call); it
     is given to the model on every prompted slice, and alone (without clicks or boxes) it
     prompts with its own box on each slice where it is set. With ``propagate``, the result of the
-    prompted slices is carried to the neighbouring slices until the structure ends.
+    prompted slices is carried to the neighbouring slices until the structure ends; a ``guide``
+    (a boolean volume of the input's shape: where another model places the structure) then says
+    where each next slice's structure lies and where it ends.
     """
 
     label: int
@@ -119,6 +121,7 @@ class LabelPrompt:
     box3d: Box3D | None = None
     mask: np.ndarray | None = field(default=None, compare=False, repr=False)
     propagate: bool = False
+    guide: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if int(self.label) <= 0:
@@ -126,8 +129,9 @@ class LabelPrompt:
         object.__setattr__(self, "label", int(self.label))
         object.__setattr__(self, "points", tuple(self.points))
         object.__setattr__(self, "boxes", tuple(self.boxes))
-        if self.mask is not None:
-            object.__setattr__(self, "mask", np.asarray(self.mask, dtype=bool))
+        for name in ("mask", "guide"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, np.asarray(getattr(self, name), dtype=bool))
         if not (self.points or self.boxes or self.box3d or self.mask is not None):
             raise ValueError(f"label {self.label} has no prompt")
         slices = [box.slice for box in self.boxes]
@@ -140,8 +144,10 @@ class LabelPrompt:
         """Raise ValueError if any prompt lies outside a volume of ``shape``."""
         for prompt in (*self.points, *self.boxes, *([self.box3d] if self.box3d else [])):
             prompt.check(shape)
-        if self.mask is not None and self.mask.shape != shape:
-            raise ValueError(f"mask of shape {self.mask.shape} for a volume of shape {shape}")
+        for name in ("mask", "guide"):
+            volume = getattr(self, name)
+            if volume is not None and volume.shape != shape:
+                raise ValueError(f"{name} of shape {volume.shape} for a volume of shape {shape}")
 
     def slices(self) -> list[int]:
         """The slices that this label prompts directly, in order."""

@@ -90,20 +90,34 @@ def propagate_boxes(
     slice_count: int,
     predict: Callable[[int, SlicePrompt], SliceMask],
     rule: StopRule = StopRule(),
+    guide: np.ndarray | None = None,
 ) -> dict[int, SliceMask]:
     """Extend ``seeds`` (prompted slices) up and down the volume with box prompts.
 
     ``predict(slice, prompt)`` answers a prompt on one slice. Propagation from a seed stops
-    where the rule says the structure ends or where another result already exists.
+    where the rule says the structure ends or where another result already exists. With a
+    ``guide`` (a boolean volume: where another model places the structure), each next slice is
+    prompted around the guide's parts that touch the previous mask, the answer that agrees with
+    them best is kept, and propagation stops where none touches it: the guide, not the model's
+    rating or the size of the masks, says where the structure ends (each slice's rating is
+    still reported). A seed whose mask the guide does not touch (another structure than the
+    guide's) propagates without it.
     """
     results = dict(seeds)
     for step in (1, -1):
         for seed in sorted(seeds, reverse=step < 0):
             previous, index = seeds[seed], seed + step
+            guided = guide is not None and bool((guide[seed] & previous.mask).any())
             largest = int(previous.mask.sum())
             while 0 <= index < slice_count and index not in results:
-                current = _best_answer(index, previous.mask, predict, rule)
-                if current is None or not rule.continues(current, previous, largest):
+                if guided:
+                    expected = _guided(guide[index], previous.mask)
+                    current = _agreeing_answer(index, expected, predict, rule)
+                    ended = current is None or current.mask.sum() < rule.min_area
+                else:
+                    current = _best_answer(index, previous.mask, predict, rule)
+                    ended = current is None or not rule.continues(current, previous, largest)
+                if ended:
                     break
                 results[index] = previous = current
                 largest = max(largest, int(current.mask.sum()))
@@ -134,6 +148,13 @@ def seed_answer(
     return answer
 
 
+def _guided(guide: np.ndarray, previous: np.ndarray) -> np.ndarray:
+    """The parts (8-connected) of a slice's ``guide`` that overlap ``previous``."""
+    parts, _ = ndimage.label(guide, structure=np.ones((3, 3), bool))
+    touched = np.unique(parts[previous & guide])
+    return np.isin(parts, touched[touched > 0])
+
+
 def _scaled_box(box: Box, factor: float, shape: tuple[int, ...]) -> Box:
     """``box`` scaled by ``factor`` about its centre with a 1 px margin, inside a slice of
     ``shape``."""
@@ -147,6 +168,16 @@ def _scaled_box(box: Box, factor: float, shape: tuple[int, ...]) -> Box:
         min(rows + half_rows, shape[0] - 1),
         min(columns + half_columns, shape[1] - 1),
     )
+
+
+def _answers(
+    index: int, around: Box, shape: tuple[int, ...], predict: Callable, rule: StopRule
+) -> list[SliceMask]:
+    """The answers (holes filled) to ``around`` scaled by each of ``rule.scales``."""
+    return [
+        filled(predict(index, SlicePrompt.of_box(_scaled_box(around, factor, shape))))
+        for factor in rule.scales
+    ]
 
 
 def _best_answer(
@@ -163,10 +194,7 @@ def _best_answer(
     for _ in range(rule.rounds):
         if around is None:
             return None
-        answers = [
-            filled(predict(index, SlicePrompt.of_box(_scaled_box(around, factor, previous.shape))))
-            for factor in rule.scales
-        ]
+        answers = _answers(index, around, previous.shape, predict, rule)
         similar = [a for a in answers if dice(a.mask, previous) >= rule.min_similarity]
         best = max(similar or answers, key=lambda answer: answer.score)
         box = Box.around(best.mask, index)
@@ -174,6 +202,21 @@ def _best_answer(
             break  # the next round's boxes would be these again, and so its answers
         around = box
     return best
+
+
+def _agreeing_answer(
+    index: int,
+    expected: np.ndarray,
+    predict: Callable[[int, SlicePrompt], SliceMask],
+    rule: StopRule,
+) -> SliceMask | None:
+    """The answer on slice ``index`` to the scaled boxes around ``expected`` that agrees with it
+    most (Dice); None where nothing is expected."""
+    around = Box.around(expected, index)
+    if around is None:
+        return None
+    answers = _answers(index, around, expected.shape, predict, rule)
+    return max(answers, key=lambda answer: dice(answer.mask, expected))
 
 
 def filled(answer: SliceMask) -> SliceMask:

@@ -19,7 +19,7 @@ class KneeSegConfig(TaskConfig):
 
     def init(self, name: str, model_dir: str, conf: dict[str, str], planner: Any, **kwargs: Any):
         super().init(name, model_dir, conf, planner, **kwargs)
-        self.store = KneeSegStore(model_dir, name, kwargs["device"])
+        self.store: KneeSegStore = kwargs["store"]
         self.labelset: LabelSet = kwargs["labelset"]
 
     def infer(self) -> dict[str, InferTask]:

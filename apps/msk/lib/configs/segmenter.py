@@ -16,14 +16,15 @@ from lib.scoring.uncertainty import UncertaintyScoring
 from lib.strategies.choices import Diverse, First, LeastSure, Random
 from lib.trainers.finetune import FinetuneTrain
 from msklabel.features import EMBEDDING_MODELS
-from msklabel.labeling.models import DetectorStore, ModelStore
+from msklabel.labeling.models import DetectorStore, KneeSegStore, ModelStore
 from msklabel.labeling.options import AppOptions
 
 
 class SegmenterConfig(TaskConfig):
     """Infers ``<name>_interactive``, ``<name>_propagation``, ``<name>_automatic`` and the
     train task ``<name>``; with ``primary``, the strategies and the scoring method too.
-    ``detectors`` is the app's knee detector, shared by the automatic infers.
+    ``detectors`` is the app's knee detector, shared by the automatic infers; ``knees`` the
+    app's knee network, whose labels guide the propagation of knee structures.
 
     The automatic infer and the uncertainty (scoring, least-sure strategy) need the knee
     detector: they are offered for knee label sets only.
@@ -35,6 +36,7 @@ class SegmenterConfig(TaskConfig):
         self.primary: bool = kwargs.get("primary", True)
         self.store = ModelStore(kwargs["spec"], model_dir, name, self.options.device)
         self.detectors: DetectorStore = kwargs["detectors"]
+        self.knees: KneeSegStore | None = kwargs.get("knees")
         labelset = self.options.labelset
         self.scoring = (
             UncertaintyScoring(
@@ -50,7 +52,9 @@ class SegmenterConfig(TaskConfig):
         labelset = self.options.labelset
         infers: dict[str, InferTask] = {
             f"{self.name}_interactive": InteractiveInfer(self.store, labelset),
-            f"{self.name}_propagation": InteractiveInfer(self.store, labelset, propagate=True),
+            f"{self.name}_propagation": InteractiveInfer(
+                self.store, labelset, propagate=True, guides=self.knees
+            ),
         }
         if labelset.automatic:
             infers[f"{self.name}_automatic"] = AutomaticInfer(self.store, self.detectors, labelset)

@@ -7,7 +7,7 @@ from typing import Any
 
 from monailabel.interfaces.tasks.infer_v2 import InferType
 
-from lib.infers.base import MskInfer
+from lib.infers.base import MskInfer, Segmented
 from msklabel.detect import segment_automatic
 from msklabel.labeling.labelset import LabelSet
 from msklabel.labeling.models import DetectorStore, ModelStore
@@ -42,7 +42,6 @@ class AutomaticInfer(MskInfer):
         )
         self.run = automatic(detectors, labelset)
 
-    def segment(
-        self, session: Session, request: Mapping[str, Any]
-    ) -> tuple[Segmentation, dict[str, int]]:
-        return self.run(session.volume, session.segmenter), dict(self.labelset.values)
+    def segment(self, session: Session, request: Mapping[str, Any]) -> Segmented:
+        values = dict(self.labelset.values)
+        return Segmented(self.run(session.volume, session.segmenter), values, {})

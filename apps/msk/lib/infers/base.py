@@ -7,7 +7,7 @@ import tempfile
 import time
 from abc import abstractmethod
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import SimpleITK as sitk
@@ -19,6 +19,15 @@ from msklabel.labeling.labelset import LabelSet
 from msklabel.labeling.models import ModelStore
 from msklabel.segment import Segmentation, Session
 from msklabel.volume import Volume
+
+
+class Segmented(NamedTuple):
+    """What an infer found: the segmentation, each label's value, and what else the response
+    says (``notes``)."""
+
+    segmentation: Segmentation
+    label_names: dict[str, int]
+    notes: dict[str, Any]
 
 
 class MskInfer(InferTask):
@@ -47,16 +56,14 @@ class MskInfer(InferTask):
         return True
 
     @abstractmethod
-    def segment(
-        self, session: Session, request: Mapping[str, Any]
-    ) -> tuple[Segmentation, dict[str, int]]:
+    def segment(self, session: Session, request: Mapping[str, Any]) -> Segmented:
         """The segmentation of the session's image for ``request`` and each label's value."""
 
     def __call__(self, request: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         started = time.perf_counter()
         session = self.store.session(request["image"], request_device(request, self.store.device))
         loaded = time.perf_counter()
-        result, label_names = self.segment(session, request)
+        result, label_names, notes = self.segment(session, request)
         inferred = time.perf_counter()
         path = write_label(result.labels, request)
         done = time.perf_counter()
@@ -78,6 +85,7 @@ class MskInfer(InferTask):
                 "post": round(done - inferred, 3),
                 "total": round(done - started, 3),
             },
+            **notes,
         }
         return path, params
 

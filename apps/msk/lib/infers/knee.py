@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,8 +11,6 @@ from monailabel.interfaces.tasks.infer_v2 import InferTask, InferType
 
 from lib.device import device_choices, request_device
 from lib.infers.base import write_label
-from msklabel.io import read_echoes
-from msklabel.kneeseg import segment_knee
 from msklabel.labeling.labelset import LabelSet
 from msklabel.labeling.models import KneeSegStore
 from msklabel.labels import KneeLabel
@@ -21,7 +18,8 @@ from msklabel.labels import KneeLabel
 
 class KneeInfer(InferTask):
     """Every knee structure of the label set in one label map (values as in ``/info``), from
-    the knee network (the shipped one, or the newest fine-tuned by the ``kneeseg`` train task).
+    the knee network (the shipped one, or the newest fine-tuned by the ``kneeseg`` train task;
+    kept per image for the next request, which propagation uses as its guide).
 
     A DICOM series is read with all its echoes (the network reads an early and a late one);
     a NIfTI image is one echo.
@@ -44,9 +42,8 @@ class KneeInfer(InferTask):
 
     def __call__(self, request: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         started = time.perf_counter()
-        echoes = read_echoes(Path(request["image"]))
-        segmenter = self.store.segmenter(request_device(request, self.store.device))
-        result = segment_knee(echoes, segmenter, progress=False)
+        device = request_device(request, self.store.device)
+        result = self.store.knee(request["image"], device)
         knee = result.labels.array
         labels = np.zeros(knee.shape, np.uint16 if max(self.values.values()) > 255 else np.uint8)
         for name, value in self.values.items():
@@ -62,7 +59,7 @@ class KneeInfer(InferTask):
         }
         params = {
             "label_names": dict(self.values),
-            "model_id": segmenter.model_id,
+            "model_id": self.store.segmenter(device).model_id,
             "laterality": {"knee": result.sides.laterality, "from": result.sides.source},
             "scores": scores,
             "latencies": {"total": round(time.perf_counter() - started, 3)},
