@@ -5,9 +5,13 @@ slice of the slices it occupies, propagated both ways; Dice is taken over the wh
 Datasets: a sagittal phantom (1.2 mm slices) and one held-out simulated study per preset
 (first echo).
 
+With ``--guided`` each bone is followed where the shipped knee network (on all echoes)
+places it, as the MONAI Label app's propagation infer does; the table then also gives the
+network's own Dice.
+
 Usage: python scripts/propagation_dice.py [--presets ...] [--seed N] [--slices N]
-[--matrix N] [--no-phantom]; prints a markdown table (Dice, then the slices each bone
-spans and those propagation reached).
+[--matrix N] [--no-phantom] [--guided]; prints a markdown table (Dice, then the slices each
+bone spans and those propagation reached).
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import numpy as np
 
 from msklabel.data.phantom import PhantomConfig, make_phantom
 from msklabel.data.simulation import PRESETS, simulate_study
+from msklabel.io.acquisition import Laterality
+from msklabel.kneeseg.automatic import load_segmenter, segment_knee
 from msklabel.labels import BONES
 from msklabel.segment import Box, LabelPrompt, Segmenter, load_backend
 from msklabel.segment.overlap import dice
@@ -29,15 +35,17 @@ from msklabel.volume import Volume
 BOX_MARGIN = 2.0
 
 
-def datasets(args: argparse.Namespace) -> Iterator[tuple[str, Volume, np.ndarray]]:
-    """``(name, image, truth labels)`` of each dataset, generated on demand."""
+def datasets(
+    args: argparse.Namespace,
+) -> Iterator[tuple[str, list[Volume], np.ndarray, Laterality]]:
+    """``(name, echoes, truth labels, side)`` of each dataset, generated on demand."""
     if args.phantom:
         config = PhantomConfig(seed=args.seed, echo_times=(30.0,), supersampling=1)
         phantom = make_phantom(config)
-        yield "phantom sagittal 1.2 mm", phantom.echoes[0], phantom.labels.array
+        yield "phantom sagittal 1.2 mm", phantom.echoes, phantom.labels.array, "right"
     for name in args.presets:
         study = simulate_study(name, args.seed, slices=args.slices, matrix=args.matrix)
-        yield f"{name} seed {args.seed}", study.echoes[0], study.truth.array
+        yield f"{name} seed {args.seed}", study.echoes, study.truth.array, "left"
 
 
 def middle_box(truth: np.ndarray, label: int) -> Box:
@@ -49,9 +57,15 @@ def middle_box(truth: np.ndarray, label: int) -> Box:
     return box
 
 
-def propagated(segmenter: Segmenter, image: Volume, truth: np.ndarray, label: int) -> np.ndarray:
+def propagated(
+    segmenter: Segmenter,
+    image: Volume,
+    truth: np.ndarray,
+    label: int,
+    guide: np.ndarray | None = None,
+) -> np.ndarray:
     """The mask that one box on the bone's middle slice propagates to."""
-    prompt = LabelPrompt(label, boxes=[middle_box(truth, label)], propagate=True)
+    prompt = LabelPrompt(label, boxes=[middle_box(truth, label)], propagate=True, guide=guide)
     return segmenter.segment(image, prompt).mask(label)
 
 
@@ -67,18 +81,28 @@ def main() -> None:
     parser.add_argument("--slices", type=int, default=None)
     parser.add_argument("--matrix", type=int, default=None)
     parser.add_argument("--no-phantom", dest="phantom", action="store_false")
+    parser.add_argument("--guided", action="store_true", help="guided by the knee network")
     args = parser.parse_args()
     segmenter = Segmenter(load_backend("litemedsam"))
+    network = load_segmenter() if args.guided else None
     names = [bone.name.lower() for bone in BONES]
-    print("| dataset | " + " | ".join(names) + " | slices (truth / propagated) |")
-    print("|---|" + "---|" * (len(names) + 1), flush=True)
-    for name, image, truth in datasets(args):
+    extra = " | knee network alone" if args.guided else ""
+    print("| dataset | " + " | ".join(names) + extra + " | slices (truth / propagated) |")
+    print("|---|" + "---|" * (len(names) + 1 + bool(extra)), flush=True)
+    for name, echoes, truth, side in datasets(args):
         start = time.time()
+        image = echoes[0]
+        knee = None
+        if network is not None:
+            knee = segment_knee(echoes, network, side, progress=False).labels.array
         cells, spans = [], []
         for bone in BONES:
-            mask = propagated(segmenter, image, truth, bone)
-            cells.append(f"{dice(mask, truth == bone):.2f}")
+            guide = None if knee is None else knee == bone
+            mask = propagated(segmenter, image, truth, bone, guide)
+            cells.append(f"{dice(mask, truth == bone):.3f}")
             spans.append(f"{span(truth == bone)} / {span(mask)}")
+        if knee is not None:
+            cells.append(" / ".join(f"{dice(knee == b, truth == b):.3f}" for b in BONES))
         print(
             f"| {name} | " + " | ".join(cells) + " | " + "; ".join(spans) + " |"
             f"  <!-- {image.shape}, {time.time() - start:.0f} s -->",

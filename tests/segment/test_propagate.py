@@ -1,5 +1,6 @@
 """Box propagation: its rules on a model that answers the truth inside the box, and the Dice
-of LiteMedSAM propagation from one box per bone (issue 21: femur and tibia >= 0.85)."""
+of LiteMedSAM propagation from one box per bone (issue 21: femur and tibia >= 0.85), alone
+and guided by the knee network (as the app's propagation infer is for knee structures)."""
 
 from __future__ import annotations
 
@@ -252,7 +253,8 @@ def test_phantom_bones_meet_the_target(phantom_dice):
 
 @pytest.mark.slow
 def test_other_phantom_noise_meets_the_target_guided(segmenter, held_out_phantom, truth_box, dice):
-    """Seed 3, guided by the knee network. Measured: femur GUIDED_P3."""
+    """Seed 3, guided by the knee network. Measured: femur 0.94, tibia 0.93 (unguided: 0.96,
+    0.86)."""
     image, truth = held_out_phantom.echoes[0], held_out_phantom.labels.array
     knee = _knee_network_labels(held_out_phantom.echoes, "right")
     scores = {
@@ -285,7 +287,7 @@ def test_held_out_bones_meet_the_target(segmenter, held_out, truth_box, dice):
 
 @pytest.mark.slow
 def test_held_out_bones_meet_the_target_guided(segmenter, held_out, truth_box, dice):
-    """Guided by the knee network (a left knee). Measured: GUIDED_H11."""
+    """Guided by the knee network (a left knee). Measured: femur 0.89, tibia 0.88."""
     echoes, truth = held_out
     knee = _knee_network_labels(echoes, "left")
     scores = {
