@@ -72,8 +72,8 @@ class Diverse(Strategy):
     """The unlabeled image least like any labeled one: k-centre greedy over study embeddings.
 
     Each image's embedding (the served encoder on the slices the uncertainty samples) is
-    kept in the model folder (``embeddings/``, shared by the models) and reused while the image and the served model
-    stay the same.
+    kept in the model folder (``embeddings/``, shared by the models) and reused while the
+    image and the served model stay the same.
     """
 
     def __init__(self, store: ModelStore, slices: int) -> None:
