@@ -79,3 +79,20 @@ def test_with_no_header_and_no_fibula_a_right_knee_is_assumed_and_said_so() -> N
     labels, sides = knee_labels(_knee(), _sagittal(), None)
     assert sides.assumed and sides.laterality == "right"
     assert (labels[8:, 30:32] == KneeLabel.MEDIAL_TIBIAL_CARTILAGE).any()
+
+
+def test_a_fibula_on_both_sides_does_not_tell_the_side() -> None:
+    classes = _knee()
+    classes[0:3, 40:55, 52:58] = SegClass.FIBULA  # by the tibia towards patient right
+    classes[10:12, 40:55, 52:58] = SegClass.FIBULA  # and two thirds as much on the other side
+    labels, sides = knee_labels(classes, _sagittal(), None)
+    assert sides == Sides("right", "assumed")  # most of it lies right: a right knee, doubted
+    assert (labels[8:, 30:32] == KneeLabel.MEDIAL_TIBIAL_CARTILAGE).any()
+
+
+def test_a_small_stray_piece_does_not_unsettle_a_clear_fibula() -> None:
+    classes = _knee()
+    classes[10:12, 40:55, 52:58] = SegClass.FIBULA  # by the tibia towards patient left
+    classes[0:1, 50:55, 52:56] = SegClass.FIBULA  # a stray piece on the other side
+    _, sides = knee_labels(classes, _sagittal(), None)
+    assert sides == Sides("left", "fibula")

@@ -577,8 +577,8 @@ def _judge(
             reasons.append(Reason("chemical_shift", Verdict.DOUBTFUL, message))
     if sides_assumed and label in SIDED:
         message = (
-            "which knee this is was assumed (no laterality in the header, no fibula found): "
-            "medial and lateral are swapped if it was wrong"
+            "which knee this is was assumed (no laterality in the header, and no fibula that "
+            "clearly shows the lateral side): medial and lateral are swapped if it was wrong"
         )
         reasons.append(Reason("laterality", Verdict.DOUBTFUL, message))
     reasons.sort(key=lambda r: -r.verdict.rank)  # failing reasons first

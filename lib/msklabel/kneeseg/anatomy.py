@@ -12,7 +12,11 @@
   intercondylar region (the position across the knee, within the middle of the tibia,
   where the fewest tibial cartilage voxels lie); which side is medial comes from the
   laterality given (the header's), else from the fibula (lateral), else a right knee is
-  assumed, and :class:`Sides` says which.
+  assumed, and :class:`Sides` says which. The fibula decides only when it is clear: at
+  least :data:`FIBULA_CLEAR_SHARE` of the voxels the network calls fibula (every piece, not
+  only the largest) lie on one side of the knee. Otherwise (on simulated knees the network
+  also calls soft tissue behind the medial tibia fibula) the side is the one most of them lie
+  on, and it is marked as assumed.
 """
 
 from __future__ import annotations
@@ -29,8 +33,9 @@ from msklabel.kneeseg.classes import SIDED, UNSIDED, SegClass
 from msklabel.volume import Volume
 
 #: Where the side of a knee came from: ``given`` (by the caller), ``header`` (the series'
-#: (Image) Laterality), ``fibula`` (it lies laterally) or ``assumed`` (none of these: a right
-#: knee, and medial and lateral are swapped if it is a left one).
+#: (Image) Laterality), ``fibula`` (it lies laterally) or ``assumed`` (none of these told it
+#: clearly: a right knee, or the side most of the fibula's voxels lie on; medial and lateral
+#: are swapped if the guess is wrong).
 SideSource = Literal["given", "header", "fibula", "assumed"]
 
 
@@ -61,6 +66,10 @@ PLATE_BONE: Mapping[SegClass, SegClass] = {
 }
 #: A piece of a plate touches its bone when it comes this close (mm) to it.
 TOUCH_MM = 2.0
+#: The share of the fibula's voxels one side must hold for the fibula to tell the side.
+FIBULA_CLEAR_SHARE = 0.8
+#: Fewer fibula voxels than this: no fibula found.
+FIBULA_MIN_VOXELS = 20
 #: A meniscus piece comes this close (mm) to both the tibia and the femur.
 MENISCUS_REACH_MM = 6.0
 
@@ -76,6 +85,7 @@ def knee_labels(
     ``laterality`` (whose ``source`` the caller names), else the fibula's, else assumed."""
     spacing = reference.spacing
     classes = classes.copy()
+    fibula = classes == SegClass.FIBULA  # every piece votes for the side, not only the kept one
     for bone in (SegClass.FEMUR, SegClass.TIBIA, SegClass.PATELLA, SegClass.FIBULA):
         kept = _largest_component(classes == bone)
         classes[(classes == bone) & ~kept] = SegClass.BACKGROUND
@@ -102,7 +112,7 @@ def knee_labels(
     if laterality is not None:
         sides = Sides(laterality, source)
     else:
-        sides = _sides_from_fibula(classes, across, midline)
+        sides = _sides_from_fibula(across[fibula], midline)
     medial = across > midline if sides.laterality == "right" else across < midline
     for seg_class, (medial_label, lateral_label) in SIDED.items():
         chosen = classes == seg_class
@@ -180,9 +190,13 @@ def _midline(classes: np.ndarray, across: np.ndarray) -> float:
     return float(centres[order[0]])
 
 
-def _sides_from_fibula(classes: np.ndarray, across: np.ndarray, midline: float) -> Sides:
-    fibula = classes == SegClass.FIBULA
-    if fibula.sum() >= 20:
-        # The fibula is lateral: on a right knee it lies towards patient right (-x).
-        return Sides("right" if float(np.median(across[fibula])) < midline else "left", "fibula")
-    return Sides("right", "assumed")
+def _sides_from_fibula(positions: np.ndarray, midline: float) -> Sides:
+    """The knee whose lateral side holds the fibula voxels at ``positions`` (across the
+    knee); assumed (right, or where most of them lie) unless they are clear."""
+    if positions.size < FIBULA_MIN_VOXELS:
+        return Sides("right", "assumed")
+    # The fibula is lateral: on a right knee it lies towards patient right (-x).
+    right_share = float(np.mean(positions < midline))
+    knee: Laterality = "right" if right_share >= 0.5 else "left"
+    clear = max(right_share, 1.0 - right_share) >= FIBULA_CLEAR_SHARE
+    return Sides(knee, "fibula" if clear else "assumed")
