@@ -93,6 +93,7 @@ def main() -> None:
                 labels, result, echoes=fitted, image=echoes[0],
                 confidence=confidence_from_scores(segmentation.scores),
                 acquisition=acquisition, sides_assumed=segmentation.sides.assumed,
+                zoom_spread=segmentation.zoom_spread,
             )  # fmt: skip
             for label in STRUCTURES:
                 key = KneeLabel(label).key

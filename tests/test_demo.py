@@ -65,15 +65,15 @@ def test_the_gate_passes_no_structure_that_breaks_the_plausibility_criteria(
 ) -> None:
     """Issue 21's criteria (>= 90 % of a plate within 4 mm of its bone, none inside a bone,
     median T2 20-65 ms for plates and <= 35 ms for menisci (fit_t2), mean thickness
-    1.0-3.8 mm, not box-shaped) hold for every plate and meniscus the gate passes; the bones
-    pass; every verdict is in summary.json and biomarkers.json."""
+    1.0-3.8 mm, not box-shaped) hold for every plate and meniscus the gate passes; no bone
+    fails; every verdict is in summary.json and biomarkers.json."""
     echoes = sorted(read_volumes(sample.dicom_dir), key=lambda v: v.echo_time)
     labels = echoes[0].with_array(np.asarray(read_nifti(outputs.labels).array).astype(np.uint8))
     violations = plausibility_violations(labels, measure_knee(labels, echoes=echoes), echoes)
     summary = json.loads(outputs.summary.read_text())["quality"]
     stored = json.loads(outputs.results["biomarkers.json"].read_text())["quality"]["structures"]
     for label in BONES:
-        assert summary[label.key]["verdict"] == "pass", summary[label.key]
+        assert summary[label.key]["verdict"] != "fail", summary[label.key]
     for label in (*CARTILAGE_PLATES, *MENISCI):
         verdict = summary[label.key]["verdict"]
         assert stored[label.key]["verdict"] == verdict

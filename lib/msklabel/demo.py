@@ -79,7 +79,8 @@ def run_demo(
     report = measure_study(
         volume, result.labels, echoes=echoes, labels_name="automatic segmentation",
         on_step=lambda step: log.info("biomarkers: %s", step),
-        confidence=confidence_from_scores(result.scores), rules=rules,
+        confidence=confidence_from_scores(result.scores), zoom_spread=result.zoom_spread,
+        rules=rules,
         acquisition=Acquisition.of(volume), sides_assumed=result.sides.assumed,
     )  # fmt: skip
     log.info("quality gate: %s", report.quality.summary())

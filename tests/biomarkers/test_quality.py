@@ -162,6 +162,17 @@ def test_low_model_confidence_fails_and_middling_is_doubtful(phantom) -> None:
     assert report.verdict("patella") == Verdict.PASS
 
 
+def test_a_size_that_changes_with_the_zoom_is_doubtful_never_failed(phantom) -> None:
+    spread = {int(KneeLabel.PATELLA): 0.55, int(KneeLabel.FEMUR): 0.05, int(KneeLabel.TIBIA): 3.0}
+    report = _judge(phantom, np.asarray(phantom.labels.array), zoom_spread=spread)
+    assert report.verdict("femur") == Verdict.PASS
+    for key in ("patella", "tibia"):
+        assert report.verdict(key) == Verdict.DOUBTFUL
+        assert _codes(report, key) == {"zoom_spread:high"}
+    reason = report.structures["patella"].reasons[0]
+    assert "55.0%" in reason.message and "10 % zoom" in reason.message
+
+
 @pytest.mark.slow
 def test_t2_limits_follow_the_field_strength_and_the_site_rules(phantom) -> None:
     """The phantom's cartilage T2 (36-44 ms) passes the defaults at 1.5 and 3 T; a site table

@@ -13,6 +13,7 @@ import pytest
 
 from msklabel.biomarkers import knee
 from msklabel.features import StudyIndex
+from msklabel.labels import KneeLabel
 from msklabel.pacs import Service, StatusStore, load_config
 from msklabel.ports import free_port
 from msklabel.results import study as study_module
@@ -209,3 +210,11 @@ def test_orthanc_routes_the_sample_study_through_the_whole_chain_despite_a_kill(
     # the sample's header names no side: the fibula tells it (a right knee)
     (sides,) = storage.glob(f"results/{study_uid}/job-*/sides.json")
     assert json.loads(sides.read_text()) == {"knee": "right", "from": "fibula"}
+    # the network's zoom spread per structure is recorded and judged by the gate
+    (spread,) = storage.glob(f"results/{study_uid}/job-*/zoom_spread.json")
+    (biomarkers,) = storage.glob(f"results/{study_uid}/job-*/biomarkers.json")
+    judged = json.loads(biomarkers.read_text())["quality"]["structures"]
+    recorded = {KneeLabel(int(k)).key: v for k, v in json.loads(spread.read_text()).items()}
+    assert {"femur", "femoral_cartilage", "medial_meniscus"} <= set(recorded)
+    for key, value in recorded.items():
+        assert judged[key]["evidence"]["zoom_spread"] == pytest.approx(value, rel=1e-3)

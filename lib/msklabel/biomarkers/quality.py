@@ -6,6 +6,10 @@ there are several), each judged against a :class:`Band` of limits:
 ``confidence``
     the segmenter's confidence in [0, 1] (e.g. the median of LiteMedSAM's predicted IoU
     over the slices it segmented, :func:`confidence_from_scores`), when it gives one;
+``zoom_spread``
+    how much a structure's size depends on the zoom the knee network saw the slices at
+    (the range of its voxel count over the zooms' answers, as a share of the answer's),
+    when the segmenter gives it;
 ``rectangularity``
     box-likeness of a thin structure (cartilage, menisci): the median, over the slices
     along the first array axis (the acquired images, where detector boxes are drawn), of
@@ -163,6 +167,7 @@ INF = math.inf
 #: and its unit ("%": a fraction shown as a percentage).
 DESCRIPTIONS = {
     "confidence": ("model confidence", ""),
+    "zoom_spread": ("change of its size with a 10 % zoom of the slices", "%"),
     "rectangularity": ("box-likeness (share of its box each slice fills)", "%"),
     "near_bone_share": ("voxels within {near_bone_mm:g} mm of the {bone}", "%"),
     "inside_bone_share": ("voxels enclosed by bone", "%"),
@@ -180,7 +185,7 @@ DESCRIPTIONS = {
 
 #: Default limits by scope and figure (see docs/quality.md for their sources).
 DEFAULT_BANDS: dict[str, dict[str, Band]] = {
-    "all": {"confidence": Band(0.5, 0.7, 1.0, 1.0)},
+    "all": {"confidence": Band(0.5, 0.7, 1.0, 1.0), "zoom_spread": Band(0.0, 0.0, 0.3, INF)},
     "cartilage": {
         "rectangularity": Band(0.0, 0.0, 0.7, 0.85),
         "near_bone_share": Band(0.75, 0.9, 1.0, 1.0),
@@ -461,6 +466,7 @@ def assess_knee(
     acquisition: Acquisition = UNKNOWN_ACQUISITION,
     expected: Iterable[int] = EXPECTED,
     sides_assumed: bool = False,
+    zoom_spread: Mapping[int, float] | None = None,
 ) -> QualityReport:
     """The verdict of every knee structure in ``labels`` (and of every ``expected`` one),
     from ``result`` (:func:`~msklabel.biomarkers.knee.measure_knee` of the same labels),
@@ -468,7 +474,9 @@ def assess_knee(
     on (the bones' signal; default: the first echo, if any), the segmenter's ``confidence``
     per label value and the series' ``acquisition``: its field strength (where not given,
     ``rules.field_strength_t`` is assumed) and chemical shift (where not given, not judged);
-    ``sides_assumed``: the segmenter assumed which knee it was (medial and lateral doubtful)."""
+    ``sides_assumed``: the segmenter assumed which knee it was (medial and lateral doubtful);
+    ``zoom_spread``: how much each label's size changed with the zoom the segmenter saw the
+    slices at (:func:`msklabel.kneeseg.automatic.zoom_spread`), where it gives one."""
     figures = MaskFigures(labels, rules.near_bone_mm, rules.between_bones_mm)
     image = image if image is not None else (echoes[0] if echoes else None)
     signal = bone_signal(labels, image) if image is not None else {}
@@ -483,6 +491,8 @@ def assess_knee(
         measured = dict(_measured(result.measurements, label))
         if label in (confidence or {}):
             measured["confidence"] = float(confidence[label])  # type: ignore[index]
+        if label in (zoom_spread or {}):
+            measured["zoom_spread"] = float(zoom_spread[label])  # type: ignore[index]
         if label in signal:
             measured["bone_signal"] = signal[label]
         structures[label.key] = _judge(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -24,6 +25,15 @@ GPU_BATCH = 32
 SCALES = (0.9, 1.0, 1.1)
 
 
+@dataclass(frozen=True)
+class Prediction:
+    """The network's answer on a series: the mean class probabilities over the zooms, and
+    each zoom's own classes (its argmax), all on the series' grid."""
+
+    probabilities: np.ndarray  #: ``[classes, slice, row, column]`` float32
+    zoom_classes: tuple[np.ndarray, ...]  #: one uint8 ``[slice, row, column]`` per zoom
+
+
 def predict_probabilities(
     segmenter: KneeSegmenter,
     echoes: Sequence[Volume],
@@ -31,9 +41,20 @@ def predict_probabilities(
     scales: Sequence[float] = SCALES,
 ) -> np.ndarray:
     """Class probabilities ``[classes, slice, row, column]`` (float32) on the grid of the
-    echoes, whose slices must be sagittal: the mean of the network's probabilities with the
-    slices zoomed by each of ``scales`` around :func:`network_pixel_mm`. The network runs on
-    its own device (``segmenter.device``)."""
+    echoes: :func:`predict`'s mean over the zooms."""
+    return predict(segmenter, echoes, progress, scales).probabilities
+
+
+def predict(
+    segmenter: KneeSegmenter,
+    echoes: Sequence[Volume],
+    progress: bool = False,
+    scales: Sequence[float] = SCALES,
+) -> Prediction:
+    """The network's :class:`Prediction` on the echoes, whose slices must be sagittal: the
+    mean of its probabilities with the slices zoomed by each of ``scales`` around
+    :func:`network_pixel_mm`, and each zoom's classes. The network runs on its own device
+    (``segmenter.device``)."""
     early, late = echo_pair(echoes)
     if early.shape != late.shape:
         raise ValueError("the echoes must share one grid")
@@ -46,9 +67,14 @@ def predict_probabilities(
     network, device = segmenter.network.eval(), segmenter.device
     batch = BATCH if device.type == "cpu" else GPU_BATCH
     total = np.zeros((len(SegClass), *stacked.shape[:1], rows, columns), np.float32)
-    steps = [(first, scale) for scale in scales for first in range(0, stacked.shape[0], batch)]
+    zoom_classes = np.zeros((len(scales), *stacked.shape[:1], rows, columns), np.uint8)
+    steps = [
+        (first, index, scale)
+        for index, scale in enumerate(scales)
+        for first in range(0, stacked.shape[0], batch)
+    ]
     with torch.inference_mode():
-        for first, scale in tqdm(
+        for first, index, scale in tqdm(
             steps, desc="segmenting slices", unit="batch", disable=not progress
         ):
             images = window(torch.from_numpy(stacked[first : first + batch]).to(device))
@@ -60,8 +86,12 @@ def predict_probabilities(
             logits = F.interpolate(logits, size=(rows, columns), mode="bilinear")
             probabilities = torch.softmax(logits, 1).cpu().numpy()
             total[:, first : first + batch] += probabilities.transpose(1, 0, 2, 3)
+            zoom_classes[index, first : first + batch] = probabilities.argmax(1)
     total /= len(scales)
-    return np.stack([_undo_view(view, total[c]) for c in range(total.shape[0])])
+    return Prediction(
+        np.stack([_undo_view(view, total[c]) for c in range(total.shape[0])]),
+        tuple(_undo_view(view, classes) for classes in zoom_classes),
+    )
 
 
 def network_pixel_mm(spacing: tuple[float, float]) -> float:

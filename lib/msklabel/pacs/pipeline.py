@@ -7,8 +7,8 @@ Steps (each may be left out in the configuration, see :data:`~msklabel.pacs.conf
     unreadable transfer syntax fails here, naming them; a study nothing matches is skipped.
 ``segment``
     automatic segmentation of the series (``msklabel.kneeseg``; the model's confidence per
-    structure goes to ``confidence.json``, the knee's side and where it came from to
-    ``sides.json``), or a given label map; a series
+    structure goes to ``confidence.json``, its zoom spread to ``zoom_spread.json``, the
+    knee's side and where it came from to ``sides.json``), or a given label map; a series
     that cannot be stacked (e.g. a missing slice) fails here.
 ``biomarkers``
     knee biomarkers from the label map and every echo, and the quality gate's verdict per
@@ -188,6 +188,8 @@ class JobRun:
             labels = segmentation.labels
             confidence = confidence_from_scores(segmentation.scores)
             _write_json(self.folder / "confidence.json", {str(k): v for k, v in confidence.items()})
+            spread = {str(k): v for k, v in segmentation.zoom_spread.items()}
+            _write_json(self.folder / "zoom_spread.json", spread)
             sides = {"knee": segmentation.sides.laterality, "from": segmentation.sides.source}
             _write_json(self.folder / "sides.json", sides)
         from msklabel.io.nifti import write_nifti
@@ -206,7 +208,8 @@ class JobRun:
         labels = self._labels()
         result = measure_knee(labels, echoes=fitted)
         quality = assess_knee(
-            labels, result, echoes=fitted, image=echoes[0], confidence=self._confidence(),
+            labels, result, echoes=fitted, image=echoes[0],
+            confidence=self._per_label("confidence"), zoom_spread=self._per_label("zoom_spread"),
             rules=self.config.quality,
             acquisition=Acquisition.from_header(self._header()),
             sides_assumed=self._sides_assumed(),
@@ -257,7 +260,8 @@ class JobRun:
         report = measure_study(
             echoes[0], self._labels(), echoes=echoes, labels_name="automatic segmentation",
             model_results=self._model_results(), measured=self._inputs.get("measured"),
-            quality=quality, rules=self.config.quality, confidence=self._confidence(),
+            quality=quality, rules=self.config.quality, confidence=self._per_label("confidence"),
+            zoom_spread=self._per_label("zoom_spread"),
             acquisition=Acquisition.from_header(self._header()), models_not_run=self._not_run(),
             sides_assumed=self._sides_assumed(),
         )  # fmt: skip
@@ -307,9 +311,10 @@ class JobRun:
         """The header of the selected series' first file (no pixels)."""
         return pydicom.dcmread(self._selection()["files"][0], stop_before_pixels=True)
 
-    def _confidence(self) -> dict[int, float] | None:
-        """The segmenter's confidence per label value (None for a given label map)."""
-        path = self.folder / "confidence.json"
+    def _per_label(self, name: str) -> dict[int, float] | None:
+        """The segmenter's figure ``name`` (``confidence``, ``zoom_spread``) per label value,
+        from ``<name>.json`` (None for a given label map, or a job that did not record it)."""
+        path = self.folder / f"{name}.json"
         if not path.exists():
             return None
         return {int(k): float(v) for k, v in json.loads(path.read_text()).items()}

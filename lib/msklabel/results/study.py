@@ -117,6 +117,7 @@ def measure_study(
     on_step: StepCallback | None = None,
     measured: KneeBiomarkers | None = None,
     confidence: Mapping[int, float] | None = None,
+    zoom_spread: Mapping[int, float] | None = None,
     rules: QualityRules = DEFAULT_RULES,
     acquisition: Acquisition = UNKNOWN_ACQUISITION,
     quality: QualityReport | None = None,
@@ -131,9 +132,9 @@ def measure_study(
     ``measured``: the result of :func:`measure_knee` on the same labels and echoes, if the
     caller has it already (it is then not measured again). The quality gate
     (:func:`~msklabel.biomarkers.quality.assess_knee` with ``rules``, the segmenter's
-    ``confidence`` per label, the series' ``acquisition`` and whether the segmenter
-    ``sides_assumed``) judges every structure, unless
-    its ``quality`` report is given; a failed structure's values are withheld from
+    ``confidence`` and ``zoom_spread`` per label, the series' ``acquisition`` and whether
+    the segmenter ``sides_assumed``) judges every structure, unless its ``quality`` report is
+    given; a failed structure's values are withheld from
     the SR, the report and the JSON rows. ``models_not_run`` (reasons) go on the report.
     """
     step = on_step or (lambda name: None)
@@ -143,7 +144,8 @@ def measure_study(
     step(STEPS[1])
     if quality is None:
         quality = assess_knee(
-            labels, result, echoes=fitted, image=image, confidence=confidence, rules=rules,
+            labels, result, echoes=fitted, image=image, confidence=confidence,
+            zoom_spread=zoom_spread, rules=rules,
             acquisition=acquisition, sides_assumed=sides_assumed,
         )  # fmt: skip
     source_images = read_source_images(image)
