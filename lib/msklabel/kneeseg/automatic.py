@@ -63,9 +63,10 @@ def segment_knee(
     echoes of a multi-echo series), all on one grid; the labels lie on that grid.
 
     Which knee it is: ``laterality``, else the header of the first echo's series ((Image)
-    Laterality), else the fibula's side, else a right knee is assumed (``sides`` says which).
-    ``scores[label][k]`` is the mean probability the network gave the label's voxels on
-    slice ``k`` (NaN where the label is absent): a confidence per slice.
+    Laterality), else the fibula's side where it is clear, else it is assumed (``sides``
+    says which). ``scores[label][k]`` is the mean probability the network gave the label's
+    voxels on slice ``k`` (NaN where the label is absent): a confidence per slice;
+    ``zoom_spread[label]``: :func:`zoom_spread`.
     """
     segmenter = segmenter or load_segmenter()
     reference = echoes[0]
