@@ -16,7 +16,7 @@ from collections import Counter
 from msklabel.data.simulation import PRESETS, simulate_study
 from msklabel.kneeseg.anatomy import knee_labels
 from msklabel.kneeseg.automatic import load_segmenter
-from msklabel.kneeseg.inference import predict_probabilities
+from msklabel.kneeseg.inference import predict
 
 
 def main() -> None:
@@ -30,7 +30,7 @@ def main() -> None:
     for preset in args.presets:
         for seed in args.seeds:
             study = simulate_study(preset, seed, matrix=args.matrix)
-            classes = predict_probabilities(segmenter, study.echoes, False).argmax(0)
+            classes = predict(segmenter, study.echoes).classes
             for knee, order in (("left", slice(None)), ("right", slice(None, None, -1))):
                 _, sides = knee_labels(classes[order].copy(), study.echoes[0], None)
                 outcome = f"{sides.source}, {'right' if sides.laterality == knee else 'WRONG'}"

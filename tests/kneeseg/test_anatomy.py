@@ -96,3 +96,20 @@ def test_a_small_stray_piece_does_not_unsettle_a_clear_fibula() -> None:
     classes[0:1, 50:55, 52:56] = SegClass.FIBULA  # a stray piece on the other side
     _, sides = knee_labels(classes, _sagittal(), None)
     assert sides == Sides("left", "fibula")
+
+
+def test_reaches_from_the_bounding_box_equal_the_whole_volume_distance_map() -> None:
+    from scipy import ndimage
+
+    from msklabel.kneeseg.anatomy import _within
+
+    noise = ndimage.gaussian_filter(np.random.default_rng(0).random((10, 60, 50)), 2.0)
+    mask = noise > np.percentile(noise, 95)
+    mask[:, :8] = False  # the bone away from one side, so the box is smaller than the volume
+    spacing = (3.0, 0.5, 0.7)
+    distance = ndimage.distance_transform_edt(~mask, sampling=spacing)
+    reaches = _within(mask, spacing, {2.0, 5.0, 7.0})
+    assert mask.any() and set(reaches) == {2.0, 5.0, 7.0}
+    for limit, near in reaches.items():
+        assert np.array_equal(near, distance <= limit), limit
+    assert not _within(np.zeros((4, 5, 6), bool), spacing, {2.0})[2.0].any()

@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -90,17 +91,12 @@ def knee_labels(
         kept = _largest_component(classes == bone)
         classes[(classes == bone) & ~kept] = SegClass.BACKGROUND
         classes[_holes(kept)] = bone
-    distance = {
-        bone: _distance_from(classes == bone, spacing)
-        for bone in (SegClass.FEMUR, SegClass.TIBIA, SegClass.PATELLA)
-    }
+    within = _within_reaches(classes, spacing)
     for plate, bone in PLATE_BONE.items():
-        near = distance[bone] <= PLATE_REACH_MM[plate]
-        keep = _touching(classes == plate, distance[bone] <= TOUCH_MM) & near
+        near = within[bone, PLATE_REACH_MM[plate]]
+        keep = _touching(classes == plate, within[bone, TOUCH_MM]) & near
         classes[(classes == plate) & ~keep] = SegClass.BACKGROUND
-    between = (distance[SegClass.TIBIA] <= MENISCUS_REACH_MM) & (
-        distance[SegClass.FEMUR] <= MENISCUS_REACH_MM
-    )
+    between = within[SegClass.TIBIA, MENISCUS_REACH_MM] & within[SegClass.FEMUR, MENISCUS_REACH_MM]
     meniscus = classes == SegClass.MENISCUS
     classes[meniscus & ~_touching(meniscus, between)] = SegClass.BACKGROUND
 
@@ -136,11 +132,43 @@ def _holes(mask: np.ndarray) -> np.ndarray:
     return filled & ~mask
 
 
-def _distance_from(mask: np.ndarray, spacing: tuple[float, float, float]) -> np.ndarray:
-    """Distance (mm) of every voxel centre from the nearest voxel of ``mask`` (inf if none)."""
+def _within_reaches(
+    classes: np.ndarray, spacing: tuple[float, float, float]
+) -> dict[tuple[SegClass, float], np.ndarray]:
+    """``{(bone, reach): voxels within reach mm of that bone}`` for every reach the rules
+    test."""
+    reaches: dict[SegClass, set[float]] = {bone: {TOUCH_MM} for bone in PLATE_BONE.values()}
+    for plate, bone in PLATE_BONE.items():
+        reaches[bone].add(PLATE_REACH_MM[plate])
+    for bone in (SegClass.FEMUR, SegClass.TIBIA):
+        reaches[bone].add(MENISCUS_REACH_MM)
+    within = {}
+    for bone, limits in reaches.items():
+        near = _within(classes == bone, spacing, limits)
+        within.update({(bone, limit): mask for limit, mask in near.items()})
+    return within
+
+
+def _within(
+    mask: np.ndarray, spacing: tuple[float, float, float], limits: set[float]
+) -> dict[float, np.ndarray]:
+    """For each of ``limits``: the voxels whose centres lie within that many mm of ``mask``.
+    Exact; the distance map is computed only in ``mask``'s bounding box grown by the largest
+    limit (every voxel outside it is farther), which bounds its memory."""
+    near = {limit: np.zeros(mask.shape, bool) for limit in limits}
     if not mask.any():
-        return np.full(mask.shape, np.inf)
-    return ndimage.distance_transform_edt(~mask, sampling=spacing)
+        return near
+    box = []
+    for axis, step in enumerate(spacing):
+        others = tuple(a for a in range(mask.ndim) if a != axis)
+        found = np.flatnonzero(mask.any(axis=others))
+        grow = math.ceil(max(limits) / step)
+        box.append(slice(max(int(found[0]) - grow, 0), int(found[-1]) + grow + 1))
+    region = tuple(box)
+    distance = ndimage.distance_transform_edt(~mask[region], sampling=spacing)
+    for limit, inside in near.items():
+        inside[region] = distance <= limit
+    return near
 
 
 def _touching(mask: np.ndarray, region: np.ndarray) -> np.ndarray:
@@ -156,13 +184,11 @@ def _touching(mask: np.ndarray, region: np.ndarray) -> np.ndarray:
 
 def _across(reference: Volume) -> np.ndarray:
     """Patient x (LPS mm, towards patient left) of every voxel centre."""
-    index = np.indices(reference.shape, dtype=np.float64)
-    return (
-        reference.affine[0, 0] * index[0]
-        + reference.affine[0, 1] * index[1]
-        + reference.affine[0, 2] * index[2]
-        + reference.affine[0, 3]
-    )
+    slices, rows, columns = (np.arange(n, dtype=np.float64) for n in reference.shape)
+    x = reference.affine[0]
+    across = x[0] * slices[:, None, None] + x[1] * rows[None, :, None] + x[2] * columns
+    across += x[3]
+    return across
 
 
 def _midline(classes: np.ndarray, across: np.ndarray) -> float:

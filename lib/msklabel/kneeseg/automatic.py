@@ -74,9 +74,8 @@ def segment_knee(
     if laterality is None:
         laterality, source = Acquisition.of(reference).laterality, "header"
     prediction = predict(segmenter, echoes, progress)
-    classes = prediction.probabilities.argmax(0).astype(np.uint8)
-    labels, sides = knee_labels(classes, reference, laterality, source)
-    confidence = prediction.probabilities.max(0)
+    labels, sides = knee_labels(prediction.classes, reference, laterality, source)
+    confidence = prediction.confidence
     named = [*UNSIDED.values(), *(label for pair in SIDED.values() for label in pair)]
     scores = {int(label): _slice_means(confidence, labels == label) for label in named}
     spread = zoom_spread(labels, prediction.zoom_classes, reference, sides)

@@ -12,13 +12,12 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from msklabel.detect.view import SagittalView, reorient_sagittal
-from msklabel.kneeseg.classes import SegClass
 from msklabel.kneeseg.network import MULTIPLE, KneeSegmenter, echo_pair
 from msklabel.kneeseg.synth import OUT_PIXEL_MM, TRAINED_PIXEL_MM, window
 from msklabel.volume import Volume
 
 #: Slices run through the network at once on a CPU, and on a GPU.
-BATCH = 4
+BATCH = 2
 GPU_BATCH = 32
 #: Zooms of the test-time augmentation: each slice is segmented at these pixel sizes
 #: (relative to :func:`network_pixel_mm`) and the probabilities averaged.
@@ -27,22 +26,13 @@ SCALES = (0.9, 1.0, 1.1)
 
 @dataclass(frozen=True)
 class Prediction:
-    """The network's answer on a series: the mean class probabilities over the zooms, and
-    each zoom's own classes (its argmax), all on the series' grid."""
+    """The network's answer on a series, all on the series' grid: the class and its
+    probability where the mean of the zooms' probabilities is highest, and each zoom's own
+    classes."""
 
-    probabilities: np.ndarray  #: ``[classes, slice, row, column]`` float32
+    classes: np.ndarray  #: uint8 ``[slice, row, column]``: argmax of the mean probabilities
+    confidence: np.ndarray  #: float32 ``[slice, row, column]``: the mean probability's max
     zoom_classes: tuple[np.ndarray, ...]  #: one uint8 ``[slice, row, column]`` per zoom
-
-
-def predict_probabilities(
-    segmenter: KneeSegmenter,
-    echoes: Sequence[Volume],
-    progress: bool = False,
-    scales: Sequence[float] = SCALES,
-) -> np.ndarray:
-    """Class probabilities ``[classes, slice, row, column]`` (float32) on the grid of the
-    echoes: :func:`predict`'s mean over the zooms."""
-    return predict(segmenter, echoes, progress, scales).probabilities
 
 
 def predict(
@@ -54,7 +44,8 @@ def predict(
     """The network's :class:`Prediction` on the echoes, whose slices must be sagittal: the
     mean of its probabilities with the slices zoomed by each of ``scales`` around
     :func:`network_pixel_mm`, and each zoom's classes. The network runs on its own device
-    (``segmenter.device``)."""
+    (``segmenter.device``). Slices are done a batch at a time, every zoom of a batch before
+    the next, so no probability map of the whole series is held."""
     early, late = echo_pair(echoes)
     if early.shape != late.shape:
         raise ValueError("the echoes must share one grid")
@@ -66,32 +57,34 @@ def predict(
     pixel_mm = network_pixel_mm((dr, dc))
     network, device = segmenter.network.eval(), segmenter.device
     batch = BATCH if device.type == "cpu" else GPU_BATCH
-    total = np.zeros((len(SegClass), *stacked.shape[:1], rows, columns), np.float32)
-    zoom_classes = np.zeros((len(scales), *stacked.shape[:1], rows, columns), np.uint8)
-    steps = [
-        (first, index, scale)
-        for index, scale in enumerate(scales)
-        for first in range(0, stacked.shape[0], batch)
-    ]
+    # Kept in the volume's own orientation and written through display-oriented views.
+    classes = np.zeros(early.shape, np.uint8)
+    confidence = np.zeros(early.shape, np.float32)
+    zoom_classes = np.zeros((len(scales), *early.shape), np.uint8)
+    shown = [_display(view, a) for a in (classes, confidence, zoom_classes)]
     with torch.inference_mode():
-        for first, index, scale in tqdm(
-            steps, desc="segmenting slices", unit="batch", disable=not progress
-        ):
+        for first in tqdm(
+            range(0, stacked.shape[0], batch), desc="segmenting slices", unit="batch",
+            disable=not progress,
+        ):  # fmt: skip
             images = window(torch.from_numpy(stacked[first : first + batch]).to(device))
-            height = round(rows * dr / (pixel_mm * scale))
-            width = round(columns * dc / (pixel_mm * scale))
-            images = F.interpolate(images, size=(height, width), mode="bilinear", antialias=True)
-            padding = (0, _padding(width), 0, _padding(height))
-            logits = network(F.pad(images, padding))[:, :, :height, :width]
-            logits = F.interpolate(logits, size=(rows, columns), mode="bilinear")
-            probabilities = torch.softmax(logits, 1).cpu().numpy()
-            total[:, first : first + batch] += probabilities.transpose(1, 0, 2, 3)
-            zoom_classes[index, first : first + batch] = probabilities.argmax(1)
-    total /= len(scales)
-    return Prediction(
-        np.stack([_undo_view(view, total[c]) for c in range(total.shape[0])]),
-        tuple(_undo_view(view, classes) for classes in zoom_classes),
-    )
+            total = None
+            for index, scale in enumerate(scales):
+                height = round(rows * dr / (pixel_mm * scale))
+                width = round(columns * dc / (pixel_mm * scale))
+                zoomed = F.interpolate(
+                    images, size=(height, width), mode="bilinear", antialias=True
+                )
+                padding = (0, _padding(width), 0, _padding(height))
+                logits = network(F.pad(zoomed, padding))[:, :, :height, :width]
+                logits = F.interpolate(logits, size=(rows, columns), mode="bilinear")
+                probabilities = torch.softmax(logits, 1).cpu().numpy()
+                shown[2][index, first : first + batch] = probabilities.argmax(1)
+                total = probabilities if total is None else total + probabilities
+            total /= len(scales)
+            shown[0][first : first + batch] = total.argmax(1)
+            shown[1][first : first + batch] = total.max(1)
+    return Prediction(classes, confidence, tuple(zoom_classes))
 
 
 def network_pixel_mm(spacing: tuple[float, float]) -> float:
@@ -109,13 +102,14 @@ def _padding(size: int) -> int:
     return MULTIPLE * math.ceil(size / MULTIPLE) - size
 
 
-def _undo_view(view: SagittalView, slices: np.ndarray) -> np.ndarray:
-    """Display-oriented ``[n, rows, columns]`` slices back in the volume's own orientation."""
-    out = slices
-    if view.flip_columns:
-        out = out[:, :, ::-1]
-    if view.flip_rows:
-        out = out[:, ::-1]
+def _display(view: SagittalView, array: np.ndarray) -> np.ndarray:
+    """A view of ``array`` (``[..., rows, columns]`` in the volume's own orientation) in the
+    display orientation of ``view``: writing into it writes into ``array``."""
+    out = array
     if view.transpose:
-        out = np.swapaxes(out, 1, 2)
-    return np.ascontiguousarray(out)
+        out = np.swapaxes(out, -2, -1)
+    if view.flip_rows:
+        out = out[..., ::-1, :]
+    if view.flip_columns:
+        out = out[..., ::-1]
+    return out
