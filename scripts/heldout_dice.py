@@ -1,8 +1,10 @@
 """Fully automatic Dice of the knee segmenter on the held-out simulation.
 
 Usage: python scripts/heldout_dice.py WEIGHTS [WEIGHTS ...] [--seeds 1 2] [--presets ...]
-[--slices N] [--matrix N]; each study is simulated once and segmented by every weights file;
-prints one row per study and weights, and the mean per preset and weights (markdown).
+[--slices N] [--matrix N] [--one-pair]; each study is simulated once and segmented by every
+weights file (with ``--one-pair`` also from its first echo pair alone, as the network read a
+series before 2026-12-07); prints one row per study and configuration, and the mean per preset
+and configuration (markdown).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 
 from msklabel.data.simulation import PRESETS, simulate_study
 from msklabel.kneeseg.automatic import load_segmenter, segment_knee
+from msklabel.kneeseg.network import echo_pair
 from msklabel.labels import BONES, CARTILAGE_PLATES, MENISCI
 from msklabel.segment.overlap import dice
 
@@ -27,6 +30,9 @@ def main() -> None:
     parser.add_argument("--presets", nargs="+", default=list(PRESETS))
     parser.add_argument("--slices", type=int, default=None)
     parser.add_argument("--matrix", type=int, default=None)
+    parser.add_argument(
+        "--one-pair", action="store_true", help="also segment from the first echo pair alone"
+    )
     args = parser.parse_args()
     segmenters = {path: load_segmenter(path) for path in args.weights}
     header = "| weights | preset | seed | " + " | ".join(s.name.lower() for s in STRUCTURES)
@@ -38,12 +44,17 @@ def main() -> None:
             study = simulate_study(name, seed, slices=args.slices, matrix=args.matrix)
             simulated = time.time() - start
             truth = study.truth.array
+            inputs = {"": study.echoes}
+            if args.one_pair:
+                inputs[" (one echo pair)"] = list(echo_pair(study.echoes))
             for path, segmenter in segmenters.items():
-                labels = segment_knee(study.echoes, segmenter, "left", progress=False).labels.array
-                values = [dice(labels == s, truth == s) for s in STRUCTURES]
-                rows.setdefault((path, name), []).append(values)
-                cells = " | ".join(f"{v:.2f}" for v in values)
-                print(f"| {path} | {name} | {seed} | {cells} |", flush=True)
+                for suffix, echoes in inputs.items():
+                    found = segment_knee(echoes, segmenter, "left", progress=False)
+                    labels = found.labels.array
+                    values = [dice(labels == s, truth == s) for s in STRUCTURES]
+                    rows.setdefault((path + suffix, name), []).append(values)
+                    cells = " | ".join(f"{v:.2f}" for v in values)
+                    print(f"| {path}{suffix} | {name} | {seed} | {cells} |", flush=True)
             print(
                 f"<!-- simulate {simulated:.0f} s, total {time.time() - start:.0f} s, "
                 f"shape {study.truth.shape} -->",

@@ -48,8 +48,10 @@ def test_quick_subset_gives_every_row_a_reference_and_ratio_or_a_reason(tmp_path
     assert 60 < encoder["extra"]["gflop_per_slice"] < 90  # LiteMedSAM's ~75 GFLOP
     # the server and worker did not run in this subset: the memory rows say so
     reasons = [row["unavailable"] for row in rows if row["family"] == "memory"]
-    assert reasons == ["the REST rows did not run", (
-        "the worker's automatic segmentation of the sample did not run")]  # fmt: skip
+    assert reasons == ["the REST rows did not run"] * 2 + [
+        "the worker's automatic segmentation (sample knee, knee network) did not run",
+        "the worker's automatic segmentation (sample knee) did not run",
+    ]
     rates = data["context"]["matmul_gflops"]
     assert rates and all(rate["fp32"] > 0 and ("bf16" in rate) == native for rate in rates)
     assert all(rate["bf16"] > 0 for rate in rates if native)

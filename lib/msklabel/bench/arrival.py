@@ -8,6 +8,7 @@ import time
 
 import pydicom
 
+from msklabel.bench.automatic import PIPELINE_RUN
 from msklabel.bench.context import BenchContext
 from msklabel.bench.row import Goal, Row
 
@@ -29,9 +30,9 @@ def arrival_rows(context: BenchContext) -> list[Row]:
     )
     from msklabel.testing.orthanc import OrthancServer
 
-    worker = context.worker_results.get("sample knee")
+    worker = context.worker_results.get(PIPELINE_RUN)
     if worker is None:
-        reason = "no reference: the sample's automatic segmentation (family 3) did not run"
+        reason = f"no reference: the automatic segmentation ({PIPELINE_RUN}, family 3) did not run"
         return [Row.missing(FAMILY, NAME, "s", reason)]
     files = sorted(context.sample_dir.iterdir())
     study_uid = str(pydicom.dcmread(files[0], stop_before_pixels=True).StudyInstanceUID)
@@ -73,7 +74,7 @@ def arrival_rows(context: BenchContext) -> list[Row]:
             NAME,
             "s",
             seconds,
-            "automatic segmentation of the sample alone (worker, same run)",
+            "the knee network's automatic segmentation of the sample alone (worker, same run)",
             worker["seconds"],
             Goal("value", "<", 60.0),
             note=f"{len(files)} instances Orthanc -> msklabel listen -> SEG + SR -> Orthanc; "

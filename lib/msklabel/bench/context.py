@@ -51,6 +51,8 @@ class BenchContext:
         self.worker_results: dict[str, dict] = {}
         #: The MONAI Label server's peak resident bytes, or why it was not measured.
         self.server_peak_rss: int | str = "the REST rows did not run"
+        #: The same after a guided propagation, or why it was not measured.
+        self.server_propagation_peak_rss: int | str = "the REST rows did not run"
         #: Every matmul rate measured in this run (FLOP/s by precision), in order.
         self.measured_rates: list[dict[str, float]] = []
 

@@ -15,6 +15,8 @@ from msklabel.device import native_bf16
 FAMILY = "encoder"
 #: The ONNX Runtime row's name.
 ONNX_ROW = "LiteMedSAM encoder fp32 ONNX Runtime, per slice"
+#: Issue 23: the fp32 encoder within 1.3 times its compute limit.
+ENCODER_GOAL = Goal("ratio", "<=", 1.3)
 BF16_ROW = "LiteMedSAM encoder bf16, per slice"
 
 
@@ -103,7 +105,7 @@ def _row(
         seconds * 1e3,
         f"{flops / 1e9:.1f} GFLOP at {precision} matmul {rate / 1e9:.0f} GFLOP/s",
         flops / rate * 1e3,
-        Goal("ratio", "<=", 1.5) if precision == "fp32" else None,
+        ENCODER_GOAL if precision == "fp32" else None,
         note=f"{slices} slices of the sample knee, batches of 1{note}",
         extra={"gflop_per_slice": flops / 1e9, "matmul_gflops": rate / 1e9, **(extra or {})},
     )

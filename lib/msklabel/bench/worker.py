@@ -1,7 +1,11 @@
 """A segmentation worker in its own process: automatic segmentation of one volume, timed,
 with the process's peak resident memory. Run as
 ``python -m msklabel.bench.worker (--sample DIR | --phantom-slices N | --load-only)
-[--device cpu|cuda] [--runtime torch|onnx]``; prints one JSON line.
+[--knee] [--device cpu|cuda] [--runtime torch|onnx]``; prints one JSON line.
+
+Two automatic paths: detector boxes prompting LiteMedSAM (the default), and with ``--knee``
+the knee network (``msklabel.kneeseg``: what ``msklabel demo``, the PACS pipeline and the
+MONAI Label app's ``knee_automatic`` run), on every echo of the series.
 """
 
 from __future__ import annotations
@@ -82,6 +86,25 @@ def segment_whole_volume(
     return {"seconds": seconds, "encoded": encoded, "method": method, "runtime": runtime}
 
 
+def segment_knee_series(echoes: list[Volume], device: str = "cpu") -> dict[str, object]:
+    """Segment a series (its ``echoes``) with the knee network on ``device``, as the PACS
+    pipeline does; the seconds (network loaded beforehand), the method and the FLOPs of the
+    network's passes (convolutions and matmuls of the same call, counted afterwards)."""
+    from msklabel.bench.measure import count_flops
+    from msklabel.kneeseg import load_segmenter, segment_knee
+
+    segmenter = load_segmenter(device=device)
+    method = "knee network (msklabel.kneeseg.segment_knee, every echo)"
+    if segmenter.device.type != "cpu":  # a GPU's first kernels are compiled and tuned
+        segment_knee(echoes, segmenter, progress=False)
+        method += "; after one untimed run"
+    start = time.perf_counter()
+    segment_knee(echoes, segmenter, progress=False)
+    seconds = time.perf_counter() - start
+    flops = count_flops(lambda: segment_knee(echoes, segmenter, progress=False))
+    return {"seconds": seconds, "flops": flops, "method": method, "runtime": "torch"}
+
+
 def main() -> None:
     from msklabel.bench.measure import peak_rss
 
@@ -90,6 +113,9 @@ def main() -> None:
     source.add_argument("--sample", help="a DICOM series folder: segment its first echo")
     source.add_argument("--phantom-slices", type=int, help="segment a phantom of N slices")
     source.add_argument("--load-only", action="store_true", help="only load the model")
+    parser.add_argument(
+        "--knee", action="store_true", help="the knee network instead of detector + LiteMedSAM"
+    )
     parser.add_argument("--device", default="cpu", help="where the models run (default: cpu)")
     parser.add_argument(
         "--runtime", default="torch", help="what runs the image encoder (default: torch)"
@@ -102,12 +128,16 @@ def main() -> None:
         print(json.dumps({"peak_rss": peak_rss()}))
         return
     if args.sample:
-        from msklabel.io import read_volumes
+        from msklabel.io import read_echoes
 
-        volume = read_volumes(args.sample)[0]
+        echoes = read_echoes(args.sample)
     else:
-        volume = phantom_volume(args.phantom_slices)
-    result = segment_whole_volume(volume, args.device, args.runtime)
+        echoes = [phantom_volume(args.phantom_slices)]
+    volume = echoes[0]
+    if args.knee:
+        result = segment_knee_series(echoes, args.device)
+    else:
+        result = segment_whole_volume(volume, args.device, args.runtime)
     result.update(slices=volume.shape[0], shape=volume.shape, peak_rss=peak_rss())
     print(json.dumps(result))
 

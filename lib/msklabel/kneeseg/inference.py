@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from msklabel.detect.view import SagittalView, reorient_sagittal
-from msklabel.kneeseg.network import MULTIPLE, KneeSegmenter, echo_pair
+from msklabel.kneeseg.network import MULTIPLE, KneeSegmenter, echo_pairs
 from msklabel.kneeseg.synth import OUT_PIXEL_MM, TRAINED_PIXEL_MM, window
 from msklabel.volume import Volume
 
@@ -27,8 +27,8 @@ SCALES = (0.9, 1.0, 1.1)
 @dataclass(frozen=True)
 class Prediction:
     """The network's answer on a series, all on the series' grid: the class and its
-    probability where the mean of the zooms' probabilities is highest, and each zoom's own
-    classes."""
+    probability where the mean of the probabilities over zooms and echo pairs is highest, and
+    each zoom's own classes."""
 
     classes: np.ndarray  #: uint8 ``[slice, row, column]``: argmax of the mean probabilities
     confidence: np.ndarray  #: float32 ``[slice, row, column]``: the mean probability's max
@@ -42,49 +42,63 @@ def predict(
     scales: Sequence[float] = SCALES,
 ) -> Prediction:
     """The network's :class:`Prediction` on the echoes, whose slices must be sagittal: the
-    mean of its probabilities with the slices zoomed by each of ``scales`` around
-    :func:`network_pixel_mm`, and each zoom's classes. The network runs on its own device
-    (``segmenter.device``). Slices are done a batch at a time, every zoom of a batch before
-    the next, so no probability map of the whole series is held."""
-    early, late = echo_pair(echoes)
-    if early.shape != late.shape:
+    mean of its probabilities over the echo pairs of :func:`echo_pairs` (one for a single
+    image) and over the slices zoomed by each of ``scales`` around :func:`network_pixel_mm`;
+    each zoom's classes (its mean over the pairs). The network runs on its own device
+    (``segmenter.device``). Slices are done a batch at a time, every pair and zoom of a batch
+    before the next, so no probability map of the whole series is held."""
+    pairs = echo_pairs(echoes)
+    if any(v.shape != pairs[0][0].shape for pair in pairs for v in pair):
         raise ValueError("the echoes must share one grid")
-    reorient_sagittal(early)  # raises NotSagittalError for other slice orientations
-    view = SagittalView.of(early)
-    stacked = np.stack([view.apply(early.array), view.apply(late.array)], 1).astype(np.float32)
+    reference = pairs[0][0]
+    reorient_sagittal(reference)  # raises NotSagittalError for other slice orientations
+    view = SagittalView.of(reference)
     rows, columns = view.display_shape
     dr, dc = view.display_spacing
     pixel_mm = network_pixel_mm((dr, dc))
     network, device = segmenter.network.eval(), segmenter.device
     batch = BATCH if device.type == "cpu" else GPU_BATCH
     # Kept in the volume's own orientation and written through display-oriented views.
-    classes = np.zeros(early.shape, np.uint8)
-    confidence = np.zeros(early.shape, np.float32)
-    zoom_classes = np.zeros((len(scales), *early.shape), np.uint8)
+    classes = np.zeros(reference.shape, np.uint8)
+    confidence = np.zeros(reference.shape, np.float32)
+    zoom_classes = np.zeros((len(scales), *reference.shape), np.uint8)
     shown = [_display(view, a) for a in (classes, confidence, zoom_classes)]
     with torch.inference_mode():
         for first in tqdm(
-            range(0, stacked.shape[0], batch), desc="segmenting slices", unit="batch",
+            range(0, reference.shape[0], batch), desc="segmenting slices", unit="batch",
             disable=not progress,
         ):  # fmt: skip
-            images = window(torch.from_numpy(stacked[first : first + batch]).to(device))
+            chosen = slice(first, first + batch)
+            inputs = [
+                window(torch.from_numpy(_pair_slices(view, early, late, chosen)).to(device))
+                for early, late in pairs
+            ]
             total = None
             for index, scale in enumerate(scales):
                 height = round(rows * dr / (pixel_mm * scale))
                 width = round(columns * dc / (pixel_mm * scale))
-                zoomed = F.interpolate(
-                    images, size=(height, width), mode="bilinear", antialias=True
-                )
                 padding = (0, _padding(width), 0, _padding(height))
-                logits = network(F.pad(zoomed, padding))[:, :, :height, :width]
-                logits = F.interpolate(logits, size=(rows, columns), mode="bilinear")
-                probabilities = torch.softmax(logits, 1).cpu().numpy()
-                shown[2][index, first : first + batch] = probabilities.argmax(1)
-                total = probabilities if total is None else total + probabilities
-            total /= len(scales)
-            shown[0][first : first + batch] = total.argmax(1)
-            shown[1][first : first + batch] = total.max(1)
+                zoom = None
+                for images in inputs:
+                    zoomed = F.interpolate(
+                        images, size=(height, width), mode="bilinear", antialias=True
+                    )
+                    logits = network(F.pad(zoomed, padding))[:, :, :height, :width]
+                    logits = F.interpolate(logits, size=(rows, columns), mode="bilinear")
+                    probabilities = torch.softmax(logits, 1).cpu().numpy()
+                    zoom = probabilities if zoom is None else zoom + probabilities
+                shown[2][index, chosen] = zoom.argmax(1)
+                total = zoom if total is None else total + zoom
+            total /= len(scales) * len(pairs)
+            shown[0][chosen] = total.argmax(1)
+            shown[1][chosen] = total.max(1)
     return Prediction(classes, confidence, tuple(zoom_classes))
+
+
+def _pair_slices(view: SagittalView, early: Volume, late: Volume, chosen: slice) -> np.ndarray:
+    """``[n, 2, rows, columns]`` float32: the chosen slices of an echo pair, displayed."""
+    pair = [view.apply(echo.array[chosen]) for echo in (early, late)]
+    return np.stack(pair, 1).astype(np.float32)
 
 
 def network_pixel_mm(spacing: tuple[float, float]) -> float:

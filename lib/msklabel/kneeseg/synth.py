@@ -42,6 +42,7 @@ import torch.nn.functional as F
 from msklabel.data.labelmaps import FIBULA_LABEL, MAX_TISSUE
 from msklabel.kneeseg.bank import PIXEL_MM, SIZE, ImageBank, LabelBank
 from msklabel.kneeseg.classes import SegClass, class_lookup
+from msklabel.kneeseg.network import EARLY_MS_RANGE, LATE_GAP_MS_RANGE
 from msklabel.labels import KneeLabel
 
 #: Side of the synthesised images (pixels) and their nominal pixel size (mm).
@@ -253,8 +254,9 @@ def _intensity_table(count: int, generator: torch.Generator) -> torch.Tensor:
     t2 = torch.exp(
         torch.log(ranges[:, 2]) + (torch.log(ranges[:, 3]) - torch.log(ranges[:, 2])) * u_t2
     )
-    early_ms = 5.0 + 15.0 * torch.rand(count, 1, generator=g)
-    late_ms = early_ms + 15.0 + 45.0 * torch.rand(count, 1, generator=g)
+    (early_low, early_high), (gap_low, gap_high) = EARLY_MS_RANGE, LATE_GAP_MS_RANGE
+    early_ms = early_low + (early_high - early_low) * torch.rand(count, 1, generator=g)
+    late_ms = early_ms + gap_low + (gap_high - gap_low) * torch.rand(count, 1, generator=g)
     physical = torch.stack([pd * torch.exp(-early_ms / t2), pd * torch.exp(-late_ms / t2)], 1)
     first = torch.rand(count, _ROWS, generator=g)
     decay = 0.15 + 0.85 * torch.rand(count, _ROWS, generator=g)
