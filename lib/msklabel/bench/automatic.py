@@ -58,16 +58,24 @@ def automatic_rows(context: BenchContext) -> list[Row]:
             continue
         context.worker_results[name] = result
         shape = f"{result['slices']} slices {result['shape'][1]}x{result['shape'][2]}"
-        if "flops" in result:  # the knee network: its own passes at the matmul rate
-            gflop = result["flops"] / 1e9
-            reference_name = f"the network's {gflop:.0f} GFLOP at the fp32 matmul rate"
-            reference = result["flops"] / rate
-            note = f"{shape}; {result['method']}"
-        else:
-            reference_name = f"{result['encoded']} slices encoded at the encoder's compute limit"
-            reference = result["encoded"] * context.encoder_flops / rate
-            note = f"{shape}; {result['method']}; encoder in {result['runtime']}"
+        reference_name, reference = compute_limit(result, context.encoder_flops, rate, "fp32")
+        note = f"{shape}; {result['method']}"
+        if "encoded" in result:  # LiteMedSAM: what ran its encoder
+            note += f"; encoder in {result['runtime']}"
         goal = Goal("value", "<=", SAMPLE_GOAL_S) if name.startswith("sample") else None
         rows.append(Row(FAMILY, row_name, "s", result["seconds"], reference_name, reference, goal,
                         note=note, extra=result))  # fmt: skip
     return rows
+
+
+def compute_limit(
+    result: dict, encoder_flops: int, rate: float, rate_name: str
+) -> tuple[str, float]:
+    """The reference of a worker's ``result`` at ``rate`` FLOP/s (named ``rate_name``): the
+    knee network's own counted FLOPs, or the slices LiteMedSAM encoded times the encoder's
+    ``encoder_flops``; its name and seconds."""
+    if "flops" in result:
+        flops = result["flops"]
+        return f"the network's {flops / 1e9:.0f} GFLOP at the {rate_name} matmul rate", flops / rate
+    name = f"{result['encoded']} slices encoded at the encoder's {rate_name} compute limit"
+    return name, result["encoded"] * encoder_flops / rate

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import torch
 
-from msklabel.bench.automatic import run_worker
+from msklabel.bench.automatic import compute_limit, run_worker
 from msklabel.bench.click import decoder_limits, femur_clicks, latency_rows
 from msklabel.bench.context import BenchContext
 from msklabel.bench.measure import count_flops, timings
@@ -126,23 +126,13 @@ def automatic_rows(context: BenchContext, rate: float) -> list[Row]:
     the PACS pipeline runs), against its own FLOPs, and by detector boxes and LiteMedSAM,
     against the encoder's limit for the slices it encoded."""
     sample = ["--sample", str(context.sample_dir), "--device", "cuda"]
-    knee, litemedsam = run_worker([*sample, "--knee"]), run_worker(sample)
-    limits = {
-        "knee": (f"the network's {knee['flops'] / 1e9:.0f} GFLOP at the GPU's fp32 matmul rate",
-                 knee["flops"] / rate),
-        "litemedsam": (
-            f"{litemedsam['encoded']} slices encoded at the encoder's GPU compute limit",
-            litemedsam["encoded"] * context.encoder_flops / rate,
-        ),
-    }  # fmt: skip
     rows = []
-    for (name, unit), (key, result) in zip(
-        ITEMS[5:7], (("knee", knee), ("litemedsam", litemedsam)), strict=True
-    ):
-        reference_name, reference = limits[key]
+    for (name, unit), arguments in zip(ITEMS[5:7], ([*sample, "--knee"], sample), strict=True):
+        result = run_worker(arguments)
+        limit = compute_limit(result, context.encoder_flops, rate, "GPU fp32")
         note = f"{result['slices']} slices; {result['method']}"
-        rows.append(Row(FAMILY, name, unit, result["seconds"], reference_name, reference,
-                        Goal("value", "<=", 2.0), note=note, extra=result))  # fmt: skip
+        rows.append(Row(FAMILY, name, unit, result["seconds"], *limit, Goal("value", "<=", 2.0),
+                        note=note, extra=result))  # fmt: skip
     return rows
 
 
