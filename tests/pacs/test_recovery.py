@@ -160,8 +160,10 @@ def test_sigterm_during_a_job_exits_cleanly_and_the_job_resumes_once(
     stopped = re.search(re.escape(left) + r"; stopped in ([0-9.]+) s", log)
     assert stopped, log[-3000:]
     # The stop itself keeps to the grace period (the other parts stop beside the workers'
-    # wait); the outside clock adds the signal's delivery and the process's end.
-    assert float(stopped[1]) < grace + 0.25, stopped[0]
+    # wait), give or take the scheduling of its threads while torch keeps both cores busy
+    # (2.28 s seen on CI for 2 s); the outside clock adds the signal's delivery and the
+    # process's end. The job itself would run for tens of seconds more.
+    assert float(stopped[1]) < grace + 1.0, stopped[0]
     assert took < grace + 3, took
     (job,) = status.summary()["jobs"]
     assert job["state"] == "running" and _running_step(status) == "segment"
