@@ -28,11 +28,10 @@ import itertools
 import json
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import numpy as np
 from pydicom.uid import generate_uid
@@ -40,6 +39,7 @@ from pydicom.uid import generate_uid
 from msklabel import __version__
 from msklabel.data import _sdf
 from msklabel.data._sdf import DiscPlate, Field, SphericalPlate, WedgeRing, unit
+from msklabel.data.threads import parallel_map
 from msklabel.io.dicom_write import SeriesInfo, write_mr_series
 from msklabel.io.nifti import write_nifti
 from msklabel.labels import KneeLabel
@@ -69,8 +69,6 @@ ORIENTATIONS: tuple[Orientation, ...] = ("axial", "sagittal", "oblique")
 #: The oblique grid is the sagittal one turned 15 degrees about z, then 25 degrees about y.
 OBLIQUE_ANGLES_DEG = (15.0, 25.0)
 _MAX_VOXELS = 64_000_000
-_T = TypeVar("_T")
-_R = TypeVar("_R")
 
 
 @dataclass(frozen=True)
@@ -595,15 +593,6 @@ def _directions(orientation: Orientation) -> np.ndarray:
     return np.column_stack([np.cross(column, row), row, column])
 
 
-def _parallel_map(function: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
-    """``map`` on a few threads (numpy releases the GIL in the heavy loops)."""
-    workers = min(len(items), os.cpu_count() or 1, 4)
-    if workers <= 1:
-        return [function(item) for item in items]
-    with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(function, items))
-
-
 @dataclass(frozen=True)
 class _Sampled:
     """Tissue labels of the grid with the partial-volume fractions of its boundary voxels."""
@@ -638,7 +627,7 @@ def _sample(
         labels, band, fractions = _sample_points(regions, centres, config, affine)
         return labels, band + start * per_slice, fractions
 
-    slabs = _parallel_map(sample_slab, starts)
+    slabs = parallel_map(sample_slab, starts)
     labels = np.concatenate([labels for labels, _, _ in slabs]).reshape(shape)
     band = np.concatenate([band for _, band, _ in slabs])
     return _Sampled(labels, band, np.concatenate([fractions for _, _, fractions in slabs]))
@@ -763,7 +752,7 @@ def _echo_arrays(sampled: _Sampled, config: PhantomConfig) -> list[np.ndarray]:
         np.minimum(np.rint(magnitude, out=magnitude), 65535, out=magnitude)
         return magnitude.reshape(sampled.labels.shape)
 
-    return _parallel_map(echo_array, range(len(config.echo_times)))
+    return parallel_map(echo_array, range(len(config.echo_times)))
 
 
 def _rician(signal: np.ndarray, rng: np.random.Generator, sigma: np.float32) -> np.ndarray:

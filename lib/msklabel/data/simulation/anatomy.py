@@ -17,6 +17,7 @@ from scipy import ndimage
 
 from msklabel.data.labelmaps import DESS_LABELS, FIBULA_LABEL, read_nrrd_labels
 from msklabel.data.simulation.tissue import TISSUE_INDEX
+from msklabel.data.threads import parallel_map
 from msklabel.labels import CARTILAGE_PLATES, MENISCI, KneeLabel
 from msklabel.volume import Volume
 
@@ -58,14 +59,16 @@ def make_source(labels: Volume) -> Source:
     joint = np.isin(coarse, [*CARTILAGE_PLATES, *MENISCI])
     bone = np.isin(coarse, _BONES)
     bone_index = np.argwhere(np.isin(labels.array, _BONES)).mean(0)
+    to_structure, to_joint, in_bone = parallel_map(
+        lambda inside: ndimage.distance_transform_edt(inside, sampling=spacing).astype(np.float32),
+        [~structure, ~joint, bone],
+    )
     return Source(
         labels=labels,
         coarse_affine=affine,
-        to_structure=ndimage.distance_transform_edt(~structure, sampling=spacing).astype(
-            np.float32
-        ),
-        to_joint=ndimage.distance_transform_edt(~joint, sampling=spacing).astype(np.float32),
-        in_bone=ndimage.distance_transform_edt(bone, sampling=spacing).astype(np.float32),
+        to_structure=to_structure,
+        to_joint=to_joint,
+        in_bone=in_bone,
         centre=labels.index_to_patient(bone_index),
     )
 

@@ -21,6 +21,7 @@ from msklabel.data.simulation.anatomy import Anatomy, dess_source, random_anatom
 from msklabel.data.simulation.presets import Preset
 from msklabel.data.simulation.sequence import cpmg_echoes, slice_profile
 from msklabel.data.simulation.tissue import TISSUE_INDEX, TISSUE_NAMES, TISSUES, Component, jittered
+from msklabel.data.threads import parallel_map
 from msklabel.labels import CARTILAGE_PLATES, KneeLabel
 from msklabel.volume import Volume
 
@@ -87,9 +88,8 @@ def simulate_study(
     shift = spec.fat_shift
     centre = anatomy.target_centre
 
-    clean = np.empty((len(spec.images), *grid.shape), np.complex64)
-    truth = np.empty(grid.shape, np.uint8)
-    for k in range(grid.shape[0]):
+    def simulate_slice(k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Slice ``k``: its noiseless complex images ``[images, rows, columns]`` and truth."""
         water = np.zeros((*fine, len(spec.images)))
         fat = np.zeros_like(water)
         for j, offset in enumerate(offsets):
@@ -107,9 +107,19 @@ def simulate_study(
         suppression = fat_residual * np.exp(smooth_field(plane, fat_coefficients, centre))
         water *= coil
         fat *= coil * (np.clip(suppression, 0, 1)[..., None] if spec.fat_residual else 1.0)
-        for e in range(len(spec.images)):
-            clean[e, k] = acquire(water[..., e], fat[..., e], spec.acquired, spec.matrix, shift)
-        truth[k], _ = anatomy.tissue_at(_plane_points(grid, k, 0.0, grid.shape[1:]))
+        images = [
+            acquire(water[..., e], fat[..., e], spec.acquired, spec.matrix, shift)
+            for e in range(len(spec.images))
+        ]
+        labels, _ = anatomy.tissue_at(_plane_points(grid, k, 0.0, grid.shape[1:]))
+        return np.stack(images).astype(np.complex64), labels
+
+    # The slices draw nothing at random: each is computed on its own, in any order.
+    clean_slices, truth_slices = zip(
+        *parallel_map(simulate_slice, range(grid.shape[0])), strict=True
+    )
+    clean = np.stack(clean_slices, axis=1)
+    truth = np.stack(truth_slices)
 
     cartilage = np.isin(truth, CARTILAGE_PLATES)
     reference = (
