@@ -1,7 +1,7 @@
 """The ``diverse`` strategy against ``random`` through the real MONAI Label server.
 
 The datastore holds the 80-knee pool of :mod:`msklabel.features.pool` (20 simulated
-subjects x 4 echoes, 40 seed x contrast groups). From 20 random first labels, each strategy
+subjects x 4 echoes, 40 seed x contrast groups). From 8 random first labels, each strategy
 is asked for the next image and that image's label is saved, as an annotator would, until
 every group has a labeled member; the labels are then removed for the next start. The
 server computes and records the study embeddings itself (LiteMedSAM's encoder).
@@ -26,7 +26,7 @@ from msklabel.serve import MonaiLabelServer
 
 pytestmark = pytest.mark.slow
 
-STARTS = 20
+STARTS = 8
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ SITE = "clinical-1.5t"
 SIZE = {"slices": 16, "matrix": 256}
 CORRECTED_SUBJECTS = (31, 32)
 JUDGED_SUBJECT = 33
-FINE_TUNING = TrainConfig(steps=160, batch_size=8, learning_rate=5e-4, seed=0)
+FINE_TUNING = TrainConfig(steps=160, batch_size=4, learning_rate=5e-4, seed=0)
 SOFT = (*CARTILAGE_PLATES, *MENISCI)
 
 
