@@ -1,5 +1,5 @@
-"""Which plate voxels count as inside a bone (``MaskFigures.enclosed``), and how many parts
-a plate or meniscus may have (``fragment_parts``)."""
+"""Which plate voxels count as inside a bone (``MaskFigures.enclosed``), how many parts
+a plate or meniscus may have (``fragment_parts``), and how wide a bone is (``width_mm``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import pytest
 from scipy import ndimage
 
 from msklabel.biomarkers.masks import MaskFigures, fragment_parts
-from msklabel.labels import KneeLabel
+from msklabel.biomarkers.quality import DEFAULT_RULES, Verdict
+from msklabel.data.labelmaps import DESS_LABELS, RIGHT_KNEE_LABELS, read_nrrd_labels
+from msklabel.labels import BONES, KneeLabel
 from msklabel.volume import Volume
 
 
@@ -76,3 +78,33 @@ def test_on_thin_slices_a_meniscus_and_the_patellar_cartilage_are_one_part() -> 
     assert fragment_parts(KneeLabel.PATELLAR_CARTILAGE, 3.0) == 2
     assert fragment_parts(KneeLabel.MEDIAL_TIBIAL_CARTILAGE, 4.0) == 1  # one sheet always
     assert fragment_parts(KneeLabel.FEMORAL_CARTILAGE, 0.7) == 2  # the condyles
+
+
+@pytest.mark.parametrize("order", [(0, 1, 2), (2, 0, 1), (1, 2, 0)])
+def test_width_is_measured_along_left_right_whatever_the_slice_axis(order) -> None:
+    """A 20 x 30 x 50 mm block of bone (left-right x anterior-posterior x up-down) on 2 mm
+    voxels, its array axes in any order: the outermost voxel centres are 18 mm apart."""
+    array = np.zeros((20, 30, 40), np.uint8)
+    array[5:15, 5:20, 5:30] = KneeLabel.TIBIA  # axis 0: left-right, 10 voxels of 2 mm
+    affine = np.diag([2.0, 2.0, 2.0, 1.0])  # index (0, 1, 2) -> LPS (x, y, z)
+    permuted = np.transpose(array, order)
+    axes = np.eye(4)[:, [*order, 3]]  # permuted index -> original index
+    figures = MaskFigures(Volume(permuted, affine @ axes), 4.0, 20.0)
+    assert figures.shape_figures(KneeLabel.TIBIA)["width_mm"] == pytest.approx(18.0)
+
+
+def test_the_bones_of_both_real_dess_knees_pass_the_width_limits(sample) -> None:
+    """The sample's two real label maps (0.36 mm sagittal slices): femur 75 and 87 mm,
+    tibia 70 and 81 mm (0.93 of the femur in both), patella 42 and 45 mm wide."""
+    for path, table in (
+        (sample.dess_labels, DESS_LABELS),
+        (sample.right_knee_labels, RIGHT_KNEE_LABELS),
+    ):
+        figures = MaskFigures(read_nrrd_labels(path, table), 4.0, 20.0)
+        for bone in BONES:
+            width = figures.shape_figures(bone)["width_mm"]
+            band = DEFAULT_RULES.band("width_mm", bone)
+            assert band is not None and band.judge(width) == Verdict.PASS, (path.name, bone, width)
+        ratio = figures.shape_figures(KneeLabel.TIBIA)["width_ratio"]
+        band = DEFAULT_RULES.band("width_ratio", KneeLabel.TIBIA)
+        assert band is not None and band.judge(ratio) == Verdict.PASS, (path.name, ratio)

@@ -132,6 +132,30 @@ def test_a_femur_drawn_in_the_air_fails_on_its_signal(phantom) -> None:
 
 
 @pytest.mark.slow
+def test_bones_wider_or_narrower_than_a_knee_are_caught_by_their_width(phantom) -> None:
+    """As the knee network did on a held-out simulation (docs/quality.md): a tibia drawn on
+    every slice (the fibula and soft tissue beside the knee taken as tibia; its volume is
+    plausible). And a patella found on a few central slices only."""
+    array = np.asarray(phantom.labels.array).copy()
+    tibia = array == KneeLabel.TIBIA
+    middle = int(np.flatnonzero(tibia.any(axis=(1, 2))).mean())
+    array[(array == 0) & tibia[middle][None]] = KneeLabel.TIBIA  # the middle slice's outline
+    patella = np.flatnonzero((array == KneeLabel.PATELLA).any(axis=(1, 2)))
+    centre = int(patella.mean())
+    outer = np.zeros(array.shape, bool)
+    outer[np.abs(np.arange(array.shape[0]) - centre) > 3] = True
+    array[outer & (array == KneeLabel.PATELLA)] = 0
+    report = _judge(phantom, array)
+    assert report.structures["tibia"].verdict == Verdict.FAIL
+    assert {"width_mm:high", "width_ratio:high"} <= _codes(report, "tibia")
+    assert report.structures["tibia"].evidence["width_mm"] > 115
+    assert "width_mm:low" in _codes(report, "patella")
+    assert 16 <= report.structures["patella"].evidence["width_mm"] < 24
+    assert report.structures["patella"].verdict == Verdict.DOUBTFUL
+    assert not any(code.startswith("width") for code in _codes(report, "femur"))
+
+
+@pytest.mark.slow
 def test_an_empty_plate_fails_and_a_tiny_one_too(phantom) -> None:
     array = np.asarray(phantom.labels.array).copy()
     array[array == KneeLabel.MEDIAL_TIBIAL_CARTILAGE] = 0

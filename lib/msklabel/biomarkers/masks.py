@@ -1,6 +1,7 @@
 """Figures of the masks of a knee label map that tell a wrong segmentation from a right one:
-box-likeness, fragments, enclosure by bone, nearness to a bone, the fitted T2 of each
-plate and meniscus (median, share of fluid) and the signal of each bone in its image
+box-likeness, fragments, enclosure by bone, nearness to a bone, each bone's left-right
+width, the fitted T2 of each plate and meniscus (median, share of fluid) and the signal of
+each bone in its image
 (:mod:`msklabel.biomarkers.quality` judges them)."""
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ class MaskFigures:
     def __init__(self, labels: Volume, near_bone_mm: float, between_bones_mm: float) -> None:
         self.array = np.asarray(labels.array)
         self.spacing = np.array(labels.spacing)
+        #: Left-right (LPS x) position, mm, of a voxel centre per unit of each array index.
+        self.lateral_step = np.asarray(labels.affine)[0, :3]
         self.near_bone_mm = near_bone_mm
         self.between_bones_mm = between_bones_mm
         counts = np.bincount(self.array.ravel().astype(np.int64), minlength=len(KneeLabel) + 1)
@@ -67,12 +70,25 @@ class MaskFigures:
         if group == "cartilage" and PLATE_BONES[label] in self.present:
             near = self.within(mask, PLATE_BONES[label], self.near_bone_mm)
             figures["near_bone_share"] = float(near.mean())
+        if group == "bone":
+            figures["width_mm"] = self.width_mm(mask)
+        if label == KneeLabel.TIBIA and KneeLabel.FEMUR in self.present:
+            femur = self.width_mm(self.array == KneeLabel.FEMUR)
+            figures["width_ratio"] = figures["width_mm"] / femur if femur > 0 else float("inf")
         if group == "meniscus":
             reach = self.between_bones_mm
             femur = self.within(mask, KneeLabel.FEMUR, reach)
             tibia = self.within(mask, KneeLabel.TIBIA, reach)
             figures["between_bones_share"] = float((femur & tibia).mean())
         return figures
+
+    def width_mm(self, mask: np.ndarray) -> float:
+        """Distance (mm) between the mask's outermost voxel centres along the patient's
+        left-right axis: a bone's mediolateral width, less up to one slice spacing on a
+        sagittal series (partial volume adds back up to a slice's thickness)."""
+        found = np.argwhere(mask)
+        lateral = found @ self.lateral_step
+        return float(lateral.max() - lateral.min())
 
     def within(self, mask: np.ndarray, bone: int, distance_mm: float) -> np.ndarray:
         """For each voxel of ``mask`` (in ``np.argwhere`` order), whether a voxel of

@@ -178,6 +178,8 @@ DESCRIPTIONS = {
     "area_mm2": ("bone interface area", "mm2"),
     "volume_mm3": ("volume", "mm3"),
     "bone_signal": ("median signal, as a share of the image's tissue median", "%"),
+    "width_mm": ("left-right width (outermost voxel centres)", "mm"),
+    "width_ratio": ("left-right width as a share of the femur's", "%"),
     "t2_median_ms": ("median T2 of its voxels", "ms"),
     "t2_fluid_share": ("voxels with the T2 of fluid (> {fluid_t2_ms:g} ms)", "%"),
 }
@@ -221,6 +223,12 @@ DEFAULT_BANDS: dict[str, dict[str, Band]] = {
         "volume_mm3": Band(1000.0, 3000.0, INF, INF),
         "bone_signal": Band(0.12, 0.2, INF, INF),
     },
+    "femur": {"width_mm": Band(40.0, 55.0, 105.0, 125.0)},
+    "tibia": {
+        "width_mm": Band(35.0, 50.0, 95.0, 115.0),
+        "width_ratio": Band(0.6, 0.75, 1.15, 1.4),
+    },
+    "patella": {"width_mm": Band(16.0, 24.0, 60.0, 75.0)},
 }
 #: Default T2 limits (ms) by field strength (tesla, as text) and scope.
 DEFAULT_T2_BANDS: dict[str, dict[str, Band]] = {
