@@ -108,3 +108,16 @@ def test_the_bones_of_both_real_dess_knees_pass_the_width_limits(sample) -> None
         ratio = figures.shape_figures(KneeLabel.TIBIA)["width_ratio"]
         band = DEFAULT_RULES.band("width_ratio", KneeLabel.TIBIA)
         assert band is not None and band.judge(ratio) == Verdict.PASS, (path.name, ratio)
+
+
+def test_a_femur_on_one_slice_gives_the_tibia_no_width_ratio() -> None:
+    """The femur's width is then 0: the femur answers for it, not the tibia."""
+    array = np.zeros((20, 30, 40), np.uint8)
+    array[5:15, 5:20, 5:15] = KneeLabel.TIBIA
+    array[8, 5:20, 20:30] = KneeLabel.FEMUR
+    figures = MaskFigures(Volume(array, np.diag([2.0, 2.0, 2.0, 1.0])), 4.0, 20.0)
+    assert figures.shape_figures(KneeLabel.FEMUR)["width_mm"] == 0.0
+    assert "width_ratio" not in figures.shape_figures(KneeLabel.TIBIA)
+    array[12, 5:20, 20:30] = KneeLabel.FEMUR  # two slices 8 mm apart: 18 / 8
+    figures = MaskFigures(Volume(array, np.diag([2.0, 2.0, 2.0, 1.0])), 4.0, 20.0)
+    assert figures.shape_figures(KneeLabel.TIBIA)["width_ratio"] == pytest.approx(18.0 / 8.0)

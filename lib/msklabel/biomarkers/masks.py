@@ -50,6 +50,7 @@ class MaskFigures:
         known = {int(label) for label in KneeLabel}
         self.present = {KneeLabel(v) for v in np.flatnonzero(counts) if int(v) in known}
         self._enclosed: dict[int, np.ndarray] = {}
+        self._widths: dict[int, float] = {}
 
     def voxels(self, label: int) -> int:
         return int(self.counts[label]) if label < len(self.counts) else 0
@@ -71,10 +72,11 @@ class MaskFigures:
             near = self.within(mask, PLATE_BONES[label], self.near_bone_mm)
             figures["near_bone_share"] = float(near.mean())
         if group == "bone":
-            figures["width_mm"] = self.width_mm(mask)
+            figures["width_mm"] = self.width_mm(label)
         if label == KneeLabel.TIBIA and KneeLabel.FEMUR in self.present:
-            femur = self.width_mm(self.array == KneeLabel.FEMUR)
-            figures["width_ratio"] = figures["width_mm"] / femur if femur > 0 else float("inf")
+            femur = self.width_mm(KneeLabel.FEMUR)
+            if femur > 0:  # a femur on one slice fails for its own width, not the tibia's
+                figures["width_ratio"] = figures["width_mm"] / femur
         if group == "meniscus":
             reach = self.between_bones_mm
             femur = self.within(mask, KneeLabel.FEMUR, reach)
@@ -82,13 +84,14 @@ class MaskFigures:
             figures["between_bones_share"] = float((femur & tibia).mean())
         return figures
 
-    def width_mm(self, mask: np.ndarray) -> float:
-        """Distance (mm) between the mask's outermost voxel centres along the patient's
-        left-right axis: a bone's mediolateral width, less up to one slice spacing on a
-        sagittal series (partial volume adds back up to a slice's thickness)."""
-        found = np.argwhere(mask)
-        lateral = found @ self.lateral_step
-        return float(lateral.max() - lateral.min())
+    def width_mm(self, label: int) -> float:
+        """Distance (mm) between the outermost voxel centres of a present ``label`` along
+        the patient's left-right axis: a bone's mediolateral width, less up to one slice
+        spacing on a sagittal series (partial volume adds back up to a slice's thickness)."""
+        if label not in self._widths:
+            lateral = np.argwhere(self.array == label) @ self.lateral_step
+            self._widths[label] = float(lateral.max() - lateral.min())
+        return self._widths[label]
 
     def within(self, mask: np.ndarray, bone: int, distance_mm: float) -> np.ndarray:
         """For each voxel of ``mask`` (in ``np.argwhere`` order), whether a voxel of
