@@ -1,5 +1,5 @@
-"""The prepared mask decoder: the stock decoder's masks bit for bit, its image side once per
-embedding, never another embedding's or older weights' preparation."""
+"""The prepared mask decoder: the stock decoder's logits up to summation order (the same masks),
+its image side once per embedding, never another embedding's or older weights' preparation."""
 
 from __future__ import annotations
 
@@ -21,6 +21,10 @@ from msklabel.segment.backends.prepared_decoder import PreparedDecoder, prepared
 FEMUR_BOX = (0, 80, 130, 148)
 FEMUR_CLICKS = ((60, 115), (100, 120))
 TIBIA_CLICK = (200, 130)
+#: Largest logit difference from the stock decoder, relative to the largest logit, and largest
+#: score difference (measured on 140 random boxes and clicks on the sample: 1.1e-6 and 5e-7).
+RELATIVE = 1e-5
+SCORE = 1e-5
 
 
 @pytest.fixture(scope="module")
@@ -81,10 +85,10 @@ def _central_pixel(mask: np.ndarray) -> tuple[int, int]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("image", ["phantom", "sample"])
-def test_masks_and_scores_equal_the_stock_decoders_exactly(
+def test_masks_and_scores_equal_the_stock_decoders(
     image, segmenter, unprepared, knee_phantom, sample_knee
 ):
-    # the same operations on the same tensors in the same order: equal bits, not just close
+    # the same arithmetic in another layout: logits within float rounding, the same masks
     volume, prompts = (
         _phantom_prompts(knee_phantom) if image == "phantom" else _sample_prompts(sample_knee)
     )
@@ -95,8 +99,10 @@ def test_masks_and_scores_equal_the_stock_decoders_exactly(
         prepared = prepared_session.predict_slice(index, on_slice)
         stock = stock_session.predict_slice(index, on_slice)
         assert prepared.mask.any(), prompt
-        np.testing.assert_array_equal(prepared.logits, stock.logits, err_msg=str(prompt))
-        assert prepared.score == stock.score, prompt
+        scale = np.abs(stock.logits).max()
+        np.testing.assert_allclose(prepared.logits, stock.logits, atol=RELATIVE * scale, rtol=0)
+        np.testing.assert_array_equal(prepared.mask, stock.mask, err_msg=str(prompt))
+        assert prepared.score == pytest.approx(stock.score, abs=SCORE), prompt
 
 
 @pytest.mark.slow
@@ -108,7 +114,7 @@ def test_every_output_of_a_lone_click_equals_the_stock_decoders(network, embeddi
             got = prepared(embeddings[1], points, None, multimask)
             expected = _stock(network, embeddings[1], points, None, multimask)
             assert got[0].shape[1] == (3 if multimask else 1)
-            assert all(torch.equal(a, b) for a, b in zip(got, expected, strict=True))
+            _assert_close(got, expected)
 
 
 @pytest.mark.slow
@@ -123,8 +129,7 @@ def test_the_image_side_runs_once_per_embedding_and_never_for_another(network, e
     # prepared at the first sight of 0, 1 and 2, and again for 1 after its eviction
     assert calls == {"token_to_image.k": 4, "token_to_image.v": 4, "image_to_token.q": 4}
     for k, box, got in zip(order, boxes, answers, strict=True):
-        expected = _stock(network, embeddings[k], None, box, False)
-        assert all(torch.equal(a, b) for a, b in zip(got, expected, strict=True))
+        _assert_close(got, _stock(network, embeddings[k], None, box, False))
     with _image_side_calls(network) as calls:
         for box in boxes[:3]:
             _stock(network, embeddings[0], None, box, False)
@@ -139,8 +144,8 @@ def test_a_changed_embedding_or_weight_is_prepared_again(network, embeddings):
     before = prepared(embedding, None, box, False)
     embedding.mul_(0.5)
     changed = prepared(embedding, None, box, False)
-    assert not torch.equal(before[0], changed[0])
-    assert torch.equal(changed[0], _stock(network, embedding, None, box, False)[0])
+    assert not torch.allclose(before[0], changed[0])
+    _assert_close(changed, _stock(network, embedding, None, box, False))
     # an optimiser step or load_state_dict writes the weights in place (a new version)
     for name in ("cross_attn_token_to_image", "cross_attn_image_to_token"):
         state = copy.deepcopy(network.state_dict())
@@ -150,8 +155,8 @@ def test_a_changed_embedding_or_weight_is_prepared_again(network, embeddings):
             attention.q_proj.bias.add_(0.5)
             attention.v_proj.weight.mul_(1.5)
         moved = prepared(embedding, None, box, False)
-        assert not torch.equal(moved[0], changed[0]), name
-        assert torch.equal(moved[0], _stock(network, embedding, None, box, False)[0]), name
+        assert not torch.allclose(moved[0], changed[0]), name
+        _assert_close(moved, _stock(network, embedding, None, box, False))
         network.load_state_dict(state)
         assert torch.equal(prepared(embedding, None, box, False)[0], changed[0]), name
 
@@ -174,6 +179,19 @@ def test_a_decoder_with_its_own_forward_is_left_to_itself(network):
         PreparedDecoder(network.prompt_encoder, decoder)
 
 
+def test_a_decoder_with_another_upscaling_is_left_to_itself(network):
+    decoder = copy.deepcopy(network.mask_decoder)
+    assert supports(decoder)
+    decoder.output_upscaling[4] = torch.nn.ReLU()
+    assert not supports(decoder)
+    decoder = copy.deepcopy(network.mask_decoder)
+    first = decoder.output_upscaling[0]
+    decoder.output_upscaling[0] = torch.nn.ConvTranspose2d(
+        first.in_channels, first.out_channels, kernel_size=4, stride=2, padding=1
+    )
+    assert not supports(decoder)
+
+
 def test_a_prepared_pass_costs_the_stock_pass_less_the_image_side(network):
     embedding = torch.randn(256, 64, 64)  # the count depends on shapes alone
     prepared = PreparedDecoder(network.prompt_encoder, network.mask_decoder)
@@ -183,8 +201,17 @@ def test_a_prepared_pass_costs_the_stock_pass_less_the_image_side(network):
     stock = count_flops(lambda: _stock(network, embedding, None, box, False))
     print(f"GFLOP: stock pass {stock / 1e9:.3f}, prepared pass {passing / 1e9:.3f}, "
           f"preparation {preparing / 1e9:.3f}")  # fmt: skip
-    assert preparing + passing == stock
+    # the pass computes only the mask it returns (the stock one computes all four)
+    assert preparing + passing <= stock
     assert passing < 0.8 * stock
+
+
+def _assert_close(got: tuple[torch.Tensor, ...], expected: tuple[torch.Tensor, ...]) -> None:
+    """Logits and scores of the prepared decoder against the stock one's."""
+    (logits, scores), (stock_logits, stock_scores) = got, expected
+    scale = float(stock_logits.abs().max())
+    torch.testing.assert_close(logits, stock_logits, atol=RELATIVE * scale, rtol=0)
+    torch.testing.assert_close(scores, stock_scores, atol=SCORE, rtol=0)
 
 
 def _points(xy: list[list[float]], labels: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
