@@ -1,12 +1,14 @@
 """How good is a lone click on a box-only model (LiteMedSAM)? Two ways to turn it into boxes.
 
-Usage: python scripts/click_strategies.py [--slices 5 9 12 15 18] [--clicks 4]
+Usage: python scripts/click_strategies.py [--study real|PRESET:SEED] [--slices 5 9 12 15 18]
+[--clicks 4]
 
-On the real sample knee (first echo), the shipped knee network's labels stand in for the
-truth. For each structure and chosen slice where it has at least 100 pixels, ``--clicks``
-random pixels of it are clicked (seeded). Each click is answered:
-- *growth*: as the backend does today (a box around the click that grows while the mask
-  touches it, :class:`msklabel.segment.backends.sam.SamFamilyBackend`);
+On the real sample knee (first echo) the shipped knee network's labels stand in for the truth;
+on a held-out simulated study (``PRESET:SEED``, first echo) its truth is the truth. For each
+structure and chosen slice where it has at least 100 pixels, ``--clicks`` random pixels of it
+are clicked (seeded). Each click is answered:
+- *served*: as the backend answers it (:class:`msklabel.segment.backends.sam.SamFamilyBackend`:
+  a box around the click that grows while the mask touches it);
 - *ladder*: boxes of 24, 48, 96 and 160 pixels centred on the click, keeping the answer with
   the highest predicted IoU among those that hold the click (4 decoder passes);
 - *ladder, best possible*: the ladder's answer closest to the truth (an upper bound).
@@ -20,6 +22,7 @@ import argparse
 import numpy as np
 
 from msklabel.data.sample import fetch_sample
+from msklabel.data.simulation import simulate_study
 from msklabel.io import read_echoes
 from msklabel.kneeseg.automatic import load_segmenter, segment_knee
 from msklabel.labels import KneeLabel
@@ -41,16 +44,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--slices", type=int, nargs="+", default=[5, 9, 12, 15, 18])
     parser.add_argument("--clicks", type=int, default=4)
+    parser.add_argument("--study", default="real")
     args = parser.parse_args()
-    echoes = read_echoes(fetch_sample().dicom_dir)
-    labels = segment_knee(echoes, load_segmenter(), progress=False).labels.array
+    if args.study == "real":
+        echoes = read_echoes(fetch_sample().dicom_dir)
+        labels = segment_knee(echoes, load_segmenter(), progress=False).labels.array
+    else:
+        preset, seed = args.study.split(":")
+        study = simulate_study(preset, int(seed))
+        echoes, labels = study.echoes, study.truth.array
     session = Segmenter(load_backend("litemedsam")).session(echoes[0])
     high = np.array(echoes[0].shape[1:][::-1] * 2, float) - 1
     rng = np.random.default_rng(1)
-    print("| structure | clicks | growth | ladder | ladder, best possible |")
+    print("| structure | clicks | served | ladder | ladder, best possible |")
     print("|---|---|---|---|---|")
     for label in STRUCTURES:
-        scores: dict[str, list[float]] = {"growth": [], "ladder": [], "best": []}
+        scores: dict[str, list[float]] = {"served": [], "ladder": [], "best": []}
         for k in args.slices:
             truth = labels[k] == label
             if truth.sum() < 100:
@@ -59,7 +68,7 @@ def main() -> None:
             for i in rng.choice(len(rows), args.clicks, replace=False):
                 row, column = float(rows[i]), float(columns[i])
                 click = LabelPrompt(label, points=[Point(k, row, column)]).on_slice(k)
-                scores["growth"].append(dice(session.predict_slice(k, click).mask, truth))
+                scores["served"].append(dice(session.predict_slice(k, click).mask, truth))
                 holding = []
                 for side in SIDES:
                     half = side / 2
@@ -72,7 +81,7 @@ def main() -> None:
                 best = max(holding, key=lambda answer: answer.score, default=None)
                 scores["ladder"].append(dice(best.mask, truth) if best else 0.0)
                 scores["best"].append(max((dice(a.mask, truth) for a in holding), default=0.0))
-        count = len(scores["growth"])
+        count = len(scores["served"])
         means = " | ".join(f"{np.mean(v):.3f}" for v in scores.values())
         print(f"| {KneeLabel(label).key} | {count} | {means} |", flush=True)
 
