@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from msklabel.data.threads import parallel_map
 from msklabel.device import resolve_device
 from msklabel.io.acquisition import Acquisition, Laterality
 from msklabel.kneeseg.anatomy import Sides, knee_labels
@@ -92,12 +91,13 @@ def zoom_spread(
     A structure whose answer changes with a 10 % zoom is not one to trust: the quality
     gate's ``zoom_spread`` rule."""
     final = np.bincount(labels.ravel(), minlength=256)
-
-    def counts(classes: np.ndarray) -> np.ndarray:
-        zoomed, _ = knee_labels(classes, reference, sides.laterality, "given")
-        return np.bincount(zoomed.ravel(), minlength=256)
-
-    sizes = np.stack(parallel_map(counts, zoom_classes))  # scipy.ndimage releases the GIL
+    # one zoom at a time: on threads it took 0.9 s instead of 1.2 s on the sample, but raised
+    # the process's peak memory by 80 MiB (three zooms' distance maps at once)
+    counts = [
+        np.bincount(knee_labels(c, reference, sides.laterality, "given")[0].ravel(), minlength=256)
+        for c in zoom_classes
+    ]
+    sizes = np.stack(counts)
     spread = (sizes.max(0) - sizes.min(0)) / np.maximum(final, 1)
     return {int(label): float(spread[label]) for label in np.nonzero(final[1:])[0] + 1}
 
