@@ -65,6 +65,21 @@ def test_bones_keep_their_largest_piece_without_holes() -> None:
     assert not labels[:, 1:3, 1:4].any()
 
 
+def test_a_patella_takes_the_likely_voxels_joined_to_it_and_nothing_else() -> None:
+    classes = _knee()
+    classes[4:8, 10:20, 52:58] = SegClass.PATELLA  # the part the network called patella
+    likely = np.zeros(classes.shape, bool)
+    likely[3:9, 8:22, 52:58] = True  # its unsure rim: one slice and two rows beyond it
+    likely[0:2, 40:44, 52:58] = True  # an unsure spot apart from it
+    likely[4:8, 20:24, 40:50] = True  # unsure voxels the network called femur
+    labels, _ = knee_labels(classes, _sagittal(), "right", likely={SegClass.PATELLA: likely})
+    assert (labels[3:9, 8:22, 52:58] == KneeLabel.PATELLA).all()
+    assert not labels[0:2, 40:44, 52:58].any()
+    assert (labels[4:8, 20:24, 40:50] == KneeLabel.FEMUR).all()
+    unchanged, _ = knee_labels(classes, _sagittal(), "right")
+    assert (unchanged == KneeLabel.PATELLA).sum() == 4 * 10 * 6
+
+
 @pytest.mark.parametrize(("fibula_slices", "medial_slices"), [(slice(0, 3), 8), (slice(9, 12), 0)])
 def test_without_a_header_the_fibula_tells_the_lateral_side(fibula_slices, medial_slices) -> None:
     classes = _knee()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -15,7 +15,7 @@ import torch
 from msklabel.device import resolve_device
 from msklabel.io.acquisition import Acquisition, Laterality
 from msklabel.kneeseg.anatomy import Sides, knee_labels
-from msklabel.kneeseg.classes import SIDED, UNSIDED
+from msklabel.kneeseg.classes import SIDED, UNSIDED, SegClass
 from msklabel.kneeseg.inference import predict
 from msklabel.kneeseg.network import KneeSegmenter
 from msklabel.segment import Segmentation
@@ -74,28 +74,39 @@ def segment_knee(
     if laterality is None:
         laterality, source = Acquisition.of(reference).laterality, "header"
     prediction = predict(segmenter, echoes, progress)
-    labels, sides = knee_labels(prediction.classes, reference, laterality, source)
+    labels, sides = knee_labels(
+        prediction.classes, reference, laterality, source, prediction.likely
+    )
     confidence = prediction.confidence
     named = [*UNSIDED.values(), *(label for pair in SIDED.values() for label in pair)]
     scores = {int(label): _slice_means(confidence, labels == label) for label in named}
-    spread = zoom_spread(labels, prediction.zoom_classes, reference, sides)
+    spread = zoom_spread(labels, prediction.zoom_classes, reference, sides, prediction.zoom_likely)
     return KneeSegmentation(reference.with_array(labels), scores, sides, spread)
 
 
 def zoom_spread(
-    labels: np.ndarray, zoom_classes: Sequence[np.ndarray], reference: Volume, sides: Sides
+    labels: np.ndarray,
+    zoom_classes: Sequence[np.ndarray],
+    reference: Volume,
+    sides: Sides,
+    zoom_likely: Sequence[Mapping[SegClass, np.ndarray]] | None = None,
 ) -> dict[int, float]:
     """How much each label's size depends on the zoom the network saw the slices at: the
-    range of its voxel count over the zooms' own answers (each through the same anatomical
-    rules and ``sides``), as a share of its count in ``labels`` (the answer from the mean).
-    A structure whose answer changes with a 10 % zoom is not one to trust: the quality
-    gate's ``zoom_spread`` rule."""
+    range of its voxel count over the zooms' own answers (each zoom's classes, with its
+    likely voxels where given, through the same anatomical rules and ``sides``), as a share
+    of its count in ``labels`` (the answer from the mean). A structure whose answer changes
+    with a 10 % zoom is not one to trust: the quality gate's ``zoom_spread`` rule."""
     final = np.bincount(labels.ravel(), minlength=256)
     # one zoom at a time: on threads it took 0.9 s instead of 1.2 s on the sample, but raised
     # the process's peak memory by 80 MiB (three zooms' distance maps at once)
     counts = [
-        np.bincount(knee_labels(c, reference, sides.laterality, "given")[0].ravel(), minlength=256)
-        for c in zoom_classes
+        np.bincount(
+            knee_labels(classes, reference, sides.laterality, "given", likely)[0].ravel(),
+            minlength=256,
+        )
+        for classes, likely in zip(
+            zoom_classes, zoom_likely or [None] * len(zoom_classes), strict=True
+        )
     ]
     sizes = np.stack(counts)
     spread = (sizes.max(0) - sizes.min(0)) / np.maximum(final, 1)

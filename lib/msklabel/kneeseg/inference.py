@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,6 +12,8 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from msklabel.detect.view import SagittalView, reorient_sagittal
+from msklabel.kneeseg.anatomy import LIKELY_PROBABILITY
+from msklabel.kneeseg.classes import SegClass
 from msklabel.kneeseg.network import MULTIPLE, KneeSegmenter, echo_pairs
 from msklabel.kneeseg.synth import OUT_PIXEL_MM, TRAINED_PIXEL_MM, window
 from msklabel.volume import Volume
@@ -27,12 +29,17 @@ SCALES = (0.9, 1.0, 1.1)
 @dataclass(frozen=True)
 class Prediction:
     """The network's answer on a series, all on the series' grid: the class and its
-    probability where the mean of the probabilities over zooms and echo pairs is highest, and
-    each zoom's own classes."""
+    probability where the mean of the probabilities over zooms and echo pairs is highest, the
+    voxels likely to belong to each bone of
+    :data:`~msklabel.kneeseg.anatomy.LIKELY_PROBABILITY`, and each zoom's own classes and
+    likely voxels."""
 
     classes: np.ndarray  #: uint8 ``[slice, row, column]``: argmax of the mean probabilities
     confidence: np.ndarray  #: float32 ``[slice, row, column]``: the mean probability's max
+    #: bool ``[slice, row, column]`` per bone: its mean probability reaches its threshold
+    likely: dict[SegClass, np.ndarray]
     zoom_classes: tuple[np.ndarray, ...]  #: one uint8 ``[slice, row, column]`` per zoom
+    zoom_likely: tuple[dict[SegClass, np.ndarray], ...]  #: :attr:`likely`, per zoom
 
 
 def predict(
@@ -40,11 +47,14 @@ def predict(
     echoes: Sequence[Volume],
     progress: bool = False,
     scales: Sequence[float] = SCALES,
+    likely: Mapping[SegClass, float] = LIKELY_PROBABILITY,
 ) -> Prediction:
     """The network's :class:`Prediction` on the echoes, whose slices must be sagittal: the
     mean of its probabilities over the echo pairs of :func:`echo_pairs` (one for a single
     image) and over the slices zoomed by each of ``scales`` around :func:`network_pixel_mm`;
-    each zoom's classes (its mean over the pairs). The network runs on its own device
+    each zoom's classes (its mean over the pairs); for each class of ``likely``, the voxels
+    where its mean probability reaches the given threshold, over all zooms and per zoom. The
+    network runs on its own device
     (``segmenter.device``). Slices are done a batch at a time, every pair and zoom of a batch
     before the next, so no probability map of the whole series is held."""
     pairs = echo_pairs(echoes)
@@ -62,7 +72,9 @@ def predict(
     classes = np.zeros(reference.shape, np.uint8)
     confidence = np.zeros(reference.shape, np.float32)
     zoom_classes = np.zeros((len(scales), *reference.shape), np.uint8)
+    found = {bone: np.zeros((len(scales) + 1, *reference.shape), bool) for bone in likely}
     shown = [_display(view, a) for a in (classes, confidence, zoom_classes)]
+    likely_shown = {bone: _display(view, a) for bone, a in found.items()}
     with torch.inference_mode():
         for first in tqdm(
             range(0, reference.shape[0], batch), desc="segmenting slices", unit="batch",
@@ -90,11 +102,24 @@ def predict(
                     probabilities = torch.softmax(logits, 1).cpu().numpy()
                     zoom = probabilities if zoom is None else zoom + probabilities
                 shown[2][index, chosen] = zoom.argmax(1)
+                for bone, threshold in likely.items():
+                    likely_shown[bone][index + 1, chosen] = zoom[:, bone] >= threshold * len(pairs)
                 total = zoom if total is None else total + zoom
             total /= len(scales) * len(pairs)
             shown[0][chosen] = total.argmax(1)
             shown[1][chosen] = total.max(1)
-    return Prediction(classes, confidence, tuple(zoom_classes))
+            for bone, threshold in likely.items():
+                likely_shown[bone][0, chosen] = total[:, bone] >= threshold
+    per_zoom = tuple(
+        {bone: a[index + 1] for bone, a in found.items()} for index in range(len(scales))
+    )
+    return Prediction(
+        classes,
+        confidence,
+        {bone: a[0] for bone, a in found.items()},
+        tuple(zoom_classes),
+        per_zoom,
+    )
 
 
 def _pair_slices(view: SagittalView, early: Volume, late: Volume, chosen: slice) -> np.ndarray:
