@@ -1,4 +1,4 @@
-"""How good is a lone click on a box-only model (LiteMedSAM)? Two ways to turn it into boxes.
+"""How good is a lone click on a box-only model (LiteMedSAM)? Three ways to turn it into boxes.
 
 Usage: python scripts/click_strategies.py [--study real|PRESET:SEED] [--slices 5 9 12 15 18]
 [--clicks 4]
@@ -11,8 +11,13 @@ are clicked (seeded). Each click is answered:
   a box around the click that grows while the mask touches it);
 - *ladder*: boxes of 24, 48, 96 and 160 pixels centred on the click, keeping the answer with
   the highest predicted IoU among those that hold the click (4 decoder passes);
-- *ladder, best possible*: the ladder's answer closest to the truth (an upper bound).
-Prints the mean Dice of each per structure, against the network's mask on that slice.
+- *ladder, best possible*: the ladder's answer closest to the truth (an upper bound);
+- *guided*: as the MONAI Label app answers a click on a knee structure, with the knee
+  network's labels of the structure as the prompt's guide (``msklabel.segment.clicks``: the
+  box around the network's part under the click where the answer agrees with that part, else
+  as served). On the real sample this is circular (the network's labels
+  are the reference), so there it only shows how closely LiteMedSAM follows the network.
+Prints the mean Dice of each per structure, against the reference's mask on that slice.
 """
 
 from __future__ import annotations
@@ -48,18 +53,20 @@ def main() -> None:
     args = parser.parse_args()
     if args.study == "real":
         echoes = read_echoes(fetch_sample().dicom_dir)
-        labels = segment_knee(echoes, load_segmenter(), progress=False).labels.array
+        network = segment_knee(echoes, load_segmenter(), progress=False).labels.array
+        labels = network
     else:
         preset, seed = args.study.split(":")
         study = simulate_study(preset, int(seed))
         echoes, labels = study.echoes, study.truth.array
+        network = segment_knee(echoes, load_segmenter(), "left", progress=False).labels.array
     session = Segmenter(load_backend("litemedsam")).session(echoes[0])
     high = np.array(echoes[0].shape[1:][::-1] * 2, float) - 1
     rng = np.random.default_rng(1)
-    print("| structure | clicks | served | ladder | ladder, best possible |")
-    print("|---|---|---|---|---|")
+    print("| structure | clicks | served | ladder | ladder, best possible | guided |")
+    print("|---|---|---|---|---|---|")
     for label in STRUCTURES:
-        scores: dict[str, list[float]] = {"served": [], "ladder": [], "best": []}
+        scores: dict[str, list[float]] = {"served": [], "ladder": [], "best": [], "guided": []}
         for k in args.slices:
             truth = labels[k] == label
             if truth.sum() < 100:
@@ -67,8 +74,11 @@ def main() -> None:
             rows, columns = np.nonzero(truth)
             for i in rng.choice(len(rows), args.clicks, replace=False):
                 row, column = float(rows[i]), float(columns[i])
-                click = LabelPrompt(label, points=[Point(k, row, column)]).on_slice(k)
+                point = Point(k, row, column)
+                click = LabelPrompt(label, points=[point]).on_slice(k)
                 scores["served"].append(dice(session.predict_slice(k, click).mask, truth))
+                guided = LabelPrompt(label, points=[point], guide=network == label)
+                scores["guided"].append(dice(session.segment_label(guided)[k].mask, truth))
                 holding = []
                 for side in SIDES:
                     half = side / 2

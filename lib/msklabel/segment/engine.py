@@ -15,6 +15,7 @@ import numpy as np
 
 from msklabel.segment.backends.base import Backend, SliceMask, TrackingBackend
 from msklabel.segment.cache import EmbeddingCache, EmbeddingKey
+from msklabel.segment.clicks import guided_click
 from msklabel.segment.intensity import Window
 from msklabel.segment.prompts import LabelPrompt, SlicePrompt, as_prompts
 from msklabel.segment.propagate import StopRule, propagate_boxes, seed_answer
@@ -98,7 +99,12 @@ class Session:
             return self.backend.track(self.images, {k: prompt.on_slice(k) for k in slices})
         self.embeddings(slices)
         if not prompt.propagate:
-            return {k: self.predict_slice(k, prompt.on_slice(k)) for k in slices}
+            if prompt.guide is None:
+                return {k: self.predict_slice(k, prompt.on_slice(k)) for k in slices}
+            guide = prompt.guide
+            return {
+                k: guided_click(k, prompt.on_slice(k), guide[k], self.predict_slice) for k in slices
+            }
         rule = self.segmenter.stop_rule
         seeds = {k: seed_answer(k, prompt.on_slice(k), self.predict_slice, rule) for k in slices}
         return propagate_boxes(seeds, self.volume.shape[0], self.predict_slice, rule, prompt.guide)

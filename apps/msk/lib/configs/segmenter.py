@@ -51,7 +51,7 @@ class SegmenterConfig(TaskConfig):
     def infer(self) -> dict[str, InferTask]:
         labelset = self.options.labelset
         infers: dict[str, InferTask] = {
-            f"{self.name}_interactive": InteractiveInfer(self.store, labelset),
+            f"{self.name}_interactive": InteractiveInfer(self.store, labelset, guides=self.knees),
             f"{self.name}_propagation": InteractiveInfer(
                 self.store, labelset, propagate=True, guides=self.knees
             ),

@@ -26,10 +26,12 @@ class InteractiveInfer(MskInfer):
     """Foreground/background clicks, label-named clicks or a box on the slices clicked.
 
     Each slice is encoded once per image (the engine's shared embedding cache), so later
-    clicks on it only run the prompt encoder and mask decoder. With ``propagate`` and
-    ``guides`` (the app's knee network), a knee structure is followed through the slices where
-    the network places it (:func:`msklabel.segment.propagate.propagate_boxes`); the response
-    names the network under ``guide``.
+    clicks on it only run the prompt encoder and mask decoder. With ``guides`` (the app's knee
+    network), a click on a knee structure asks for the box around the network's part of it
+    under the click (:func:`msklabel.segment.clicks.guided_click`), and with ``propagate`` the
+    structure is followed through the slices where the network places it
+    (:func:`msklabel.segment.propagate.propagate_boxes`); the response names the network under
+    ``guide``. The network runs once per image (the first click on it waits for it).
     """
 
     def __init__(
@@ -51,7 +53,7 @@ class InteractiveInfer(MskInfer):
             ),
         )
         self.propagate = propagate
-        self.guides = guides if propagate else None
+        self.guides = guides
         known = {label.key: label for label in KneeLabel}
         self.knee_labels = {
             value: known[name] for name, value in labelset.values.items() if name in known
@@ -61,7 +63,11 @@ class InteractiveInfer(MskInfer):
         shape = session.volume.shape
         asked = prompts_from_request(request, shape, self.labelset, self.propagate)
         prompts, notes = list(asked.prompts), {}
-        if self.guides is not None and any(p.label in self.knee_labels for p in prompts):
+        # without propagation the guide only serves clicks (a box is answered as drawn)
+        guided = [
+            p for p in prompts if p.label in self.knee_labels and (self.propagate or p.points)
+        ]
+        if self.guides is not None and guided:
             prompts, notes = self.guided(prompts, session, request)
         return Segmented(session.segment(prompts), asked.label_names, notes)
 
