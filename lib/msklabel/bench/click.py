@@ -19,6 +19,8 @@ from msklabel.bench.measure import count_flops, peak_rss
 from msklabel.bench.row import Goal, Row
 from msklabel.labels import KneeLabel
 from msklabel.segment import Box, LabelPrompt, Point, Segmenter, Session
+from msklabel.segment.backends.base import SliceMask
+from msklabel.segment.clicks import guided_click
 from msklabel.segment.prompts import SlicePrompt
 
 FAMILY = "click"
@@ -70,7 +72,25 @@ def in_process_rows(context: BenchContext) -> list[Row]:
                 "with the other decoder",
                 CLICK_GOAL if kind == "click" and not decoder else None,
             )
+    guided = guided_call(context, index)
+    prompts = kinds["click"]
+    guided(prompts[0])
+    rows += latency_rows(
+        "click-to-mask p{q}, in-process, guided by the knee network",
+        alternating_timings([guided], prompts)[0],
+        [count_flops(lambda p=p: guided(p)) / rate for p in prompts],
+        f"the same {count} clicks with the knee network's femur as guide, as the MONAI Label "
+        "app answers a click on a knee structure (msklabel.segment.clicks)",
+    )
     return rows
+
+
+def guided_call(context: BenchContext, index: int) -> Callable[[SlicePrompt], SliceMask]:
+    """A femur click on slice ``index`` of the sample, answered with the knee network's femur
+    as guide."""
+    guide = context.femur_guide[index]
+    session = context.sample_session
+    return lambda prompt: guided_click(index, prompt, guide, session.predict_slice)
 
 
 def stock_decoder_session(session: Session) -> Session:
@@ -167,8 +187,13 @@ def rest_rows(context: BenchContext) -> list[Row]:
         infer("litemedsam_propagation", {"label": "femur", "roi": roi, "slice": index})
         context.server_propagation_peak_rss = peak_rss(pid)
     prompts = femur_clicks(index, count + 1, seed=1)[1:]
-    limits = decoder_limits(context.sample_session, index, prompts, context.matmul_rates["fp32"])
-    note = f"{count} clicks, POST /infer/litemedsam_interactive, the mask file returned"
+    guided, rate = guided_call(context, index), context.matmul_rates["fp32"]
+    limits = [count_flops(lambda p=p: guided(p)) / rate for p in prompts]
+    note = (
+        f"{count} femur clicks, POST /infer/litemedsam_interactive, the mask file returned; "
+        "the app guides them by the knee network (its labels computed at the untimed first "
+        "click)"
+    )
     return latency_rows("click-to-mask p{q}, REST", seconds, limits, note, REST_CLICK_GOAL)
 
 

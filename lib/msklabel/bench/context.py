@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from msklabel.segment import Session
@@ -77,6 +78,16 @@ class BenchContext:
         from msklabel.segment import Segmenter
 
         return Segmenter(self.backend).session(self.sample)
+
+    @functools.cached_property
+    def femur_guide(self) -> np.ndarray:
+        """The shipped knee network's femur on :attr:`sample` (boolean volume): the guide the
+        MONAI Label app gives a click on the femur of that image."""
+        from msklabel.kneeseg import load_segmenter, segment_knee
+        from msklabel.labels import KneeLabel
+
+        labels = segment_knee([self.sample], load_segmenter(device="cpu"), progress=False).labels
+        return labels.array == KneeLabel.FEMUR
 
     @functools.cached_property
     def sample_dir(self) -> Path:
