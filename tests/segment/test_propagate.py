@@ -13,7 +13,7 @@ from msklabel.kneeseg.automatic import load_segmenter, segment_knee
 from msklabel.labels import KneeLabel
 from msklabel.segment import LabelPrompt
 from msklabel.segment.backends.base import SliceMask
-from msklabel.segment.prompts import Box, SlicePrompt
+from msklabel.segment.prompts import Box, Point, SlicePrompt
 from msklabel.segment.propagate import StopRule, filled, propagate_boxes, seed_answer
 
 TARGET = 0.85
@@ -296,3 +296,29 @@ def test_held_out_bones_meet_the_target_guided(segmenter, held_out, truth_box, d
     }
     low = {key: round(v, 3) for key, v in scores.items() if v < TARGET}
     assert not low, low
+
+
+@pytest.mark.slow
+def test_a_click_with_a_guide_seeds_the_propagation_with_the_whole_bone(
+    segmenter, knee_phantom, dice
+):
+    """One click inside the phantom femur's middle slice, the femur's truth as guide: the seed
+    is the answer to the box around the guide's femur, not LiteMedSAM's fragment around the
+    click, and the propagation from it reaches the target."""
+    image, truth = knee_phantom.echoes[0], knee_phantom.labels.array
+    femur = truth == KneeLabel.FEMUR
+    slices = np.flatnonzero(femur.any(axis=(1, 2)))
+    middle = int(slices[len(slices) // 2])
+    depth = ndimage.distance_transform_edt(femur[middle])
+    row, column = np.unravel_index(int(depth.argmax()), depth.shape)
+    click = [Point(middle, float(row), float(column))]
+    alone = segmenter.segment(image, LabelPrompt(KneeLabel.FEMUR, points=click, propagate=True))
+    prompt = LabelPrompt(KneeLabel.FEMUR, points=click, propagate=True, guide=femur)
+    mask = segmenter.segment(image, prompt).mask(KneeLabel.FEMUR)
+    seed, unguided = (
+        dice(mask[middle], femur[middle]),
+        dice(alone.mask(KneeLabel.FEMUR)[middle], femur[middle]),
+    )
+    print(f"seed slice Dice: guided {seed:.3f}, unguided {unguided:.3f}")
+    assert seed >= 0.9 and seed > unguided
+    assert dice(mask, femur) >= TARGET

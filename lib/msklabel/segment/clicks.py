@@ -7,7 +7,8 @@ knee network's femur; docs/prompts.md). Where a ``guide`` (where another model p
 structure, e.g. the knee network's labels) has a part under a positive click, the model is
 asked for the box around that part instead, one decoder pass, and its answer is kept when it
 agrees with the part (the answer to a box around a thin plate is mostly bone: then the click
-is answered as before).
+is answered as before). :class:`~msklabel.segment.engine.Session` does this for every prompt
+with a guide, for the seed slices of a propagation too.
 """
 
 from __future__ import annotations

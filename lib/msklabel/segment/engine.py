@@ -98,16 +98,21 @@ class Session:
         if prompt.propagate and isinstance(self.backend, TrackingBackend):
             return self.backend.track(self.images, {k: prompt.on_slice(k) for k in slices})
         self.embeddings(slices)
-        if not prompt.propagate:
-            if prompt.guide is None:
-                return {k: self.predict_slice(k, prompt.on_slice(k)) for k in slices}
-            guide = prompt.guide
-            return {
-                k: guided_click(k, prompt.on_slice(k), guide[k], self.predict_slice) for k in slices
-            }
         rule = self.segmenter.stop_rule
-        seeds = {k: seed_answer(k, prompt.on_slice(k), self.predict_slice, rule) for k in slices}
-        return propagate_boxes(seeds, self.volume.shape[0], self.predict_slice, rule, prompt.guide)
+
+        def answer(index: int, on_slice: SlicePrompt) -> SliceMask:
+            if prompt.propagate:
+                return seed_answer(index, on_slice, self.predict_slice, rule)
+            return self.predict_slice(index, on_slice)
+
+        guide = prompt.guide
+        if guide is None:
+            found = {k: answer(k, prompt.on_slice(k)) for k in slices}
+        else:  # clicks on the guide's structure ask for all of it
+            found = {k: guided_click(k, prompt.on_slice(k), guide[k], answer) for k in slices}
+        if not prompt.propagate:
+            return found
+        return propagate_boxes(found, self.volume.shape[0], self.predict_slice, rule, guide)
 
     def segment(self, prompts: Iterable[LabelPrompt] | LabelPrompt) -> Segmentation:
         """Segment every prompted label; where labels overlap, the most confident pixel wins."""

@@ -112,7 +112,7 @@ class LabelPrompt:
     prompts with its own box on each slice where it is set. With ``propagate``, the result of the
     prompted slices is carried to the neighbouring slices until the structure ends; a ``guide``
     (a boolean volume of the input's shape: where another model places the structure) then says
-    where each next slice's structure lies and where it ends; without ``propagate`` it gives
+    where each next slice's structure lies and where it ends; on the prompted slices it gives
     the box that clicks on the structure ask for (:mod:`msklabel.segment.clicks`).
     """
 
