@@ -67,7 +67,7 @@ def in_process_rows(context: BenchContext) -> list[Row]:
             rows += latency_rows(
                 f"{kind}-to-mask p{{q}}, in-process{decoder}",
                 times,
-                decoder_limits(each, index, prompts, rate),
+                decoder_limits(lambda p, s=each: s.predict_slice(index, p), prompts, rate),
                 f"{count} prompts on an encoded 256x256 slice (LiteMedSAM), timed in turns "
                 "with the other decoder",
                 CLICK_GOAL if kind == "click" and not decoder else None,
@@ -78,7 +78,7 @@ def in_process_rows(context: BenchContext) -> list[Row]:
     rows += latency_rows(
         "click-to-mask p{q}, in-process, guided by the knee network",
         alternating_timings([guided], prompts)[0],
-        [count_flops(lambda p=p: guided(p)) / rate for p in prompts],
+        decoder_limits(guided, prompts, rate),
         f"the same {count} clicks with the knee network's femur as guide, as the MONAI Label "
         "app answers a click on a knee structure (msklabel.segment.clicks)",
     )
@@ -116,10 +116,10 @@ def alternating_timings(
 
 
 def decoder_limits(
-    session: Session, index: int, prompts: list[SlicePrompt], rate: float
+    answer: Callable[[SlicePrompt], object], prompts: list[SlicePrompt], rate: float
 ) -> list[float]:
-    """Seconds each prompt's decoding would take at ``rate`` FLOP/s."""
-    return [count_flops(lambda p=p: session.predict_slice(index, p)) / rate for p in prompts]
+    """Seconds ``answer``'s decoding of each prompt would take at ``rate`` FLOP/s."""
+    return [count_flops(lambda p=p: answer(p)) / rate for p in prompts]
 
 
 def latency_rows(
@@ -187,8 +187,7 @@ def rest_rows(context: BenchContext) -> list[Row]:
         infer("litemedsam_propagation", {"label": "femur", "roi": roi, "slice": index})
         context.server_propagation_peak_rss = peak_rss(pid)
     prompts = femur_clicks(index, count + 1, seed=1)[1:]
-    guided, rate = guided_call(context, index), context.matmul_rates["fp32"]
-    limits = [count_flops(lambda p=p: guided(p)) / rate for p in prompts]
+    limits = decoder_limits(guided_call(context, index), prompts, context.matmul_rates["fp32"])
     note = (
         f"{count} femur clicks, POST /infer/litemedsam_interactive, the mask file returned; "
         "the app guides them by the knee network (its labels computed at the untimed first "

@@ -113,7 +113,7 @@ def click_rows(context: BenchContext, device: torch.device, rate: float) -> list
     return latency_rows(
         "GPU click-to-mask p{q}, in-process",
         seconds,
-        decoder_limits(session, index, prompts, rate),
+        decoder_limits(lambda p: session.predict_slice(index, p), prompts, rate),
         f"{count} clicks on an encoded 256x256 slice (LiteMedSAM)",
         Goal("value", "<=", 15.0),
         family=FAMILY,

@@ -54,9 +54,9 @@ def predict(
     image) and over the slices zoomed by each of ``scales`` around :func:`network_pixel_mm`;
     each zoom's classes (its mean over the pairs); for each class of ``likely``, the voxels
     where its mean probability reaches the given threshold, over all zooms and per zoom. The
-    network runs on its own device
-    (``segmenter.device``). Slices are done a batch at a time, every pair and zoom of a batch
-    before the next, so no probability map of the whole series is held."""
+    network runs on its own device (``segmenter.device``). Slices are done a batch at a time,
+    every pair and zoom of a batch before the next, so no probability map of the whole series
+    is held."""
     pairs = echo_pairs(echoes)
     if any(v.shape != pairs[0][0].shape for pair in pairs for v in pair):
         raise ValueError("the echoes must share one grid")

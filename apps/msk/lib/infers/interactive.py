@@ -64,10 +64,8 @@ class InteractiveInfer(MskInfer):
         asked = prompts_from_request(request, shape, self.labelset, self.propagate)
         prompts, notes = list(asked.prompts), {}
         # without propagation the guide only serves clicks (a box is answered as drawn)
-        guided = [
-            p for p in prompts if p.label in self.knee_labels and (self.propagate or p.points)
-        ]
-        if self.guides is not None and guided:
+        wanted = any(p.label in self.knee_labels and (self.propagate or p.points) for p in prompts)
+        if self.guides is not None and wanted:
             prompts, notes = self.guided(prompts, session, request)
         return Segmented(session.segment(prompts), asked.label_names, notes)
 
